@@ -1,0 +1,1 @@
+"""CTCAE v5.0: the NCI term table and (later) lab grading criteria."""

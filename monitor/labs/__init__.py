@@ -1,0 +1,1 @@
+"""The lab test catalogue: codes, names, aliases, units and their SI factors."""

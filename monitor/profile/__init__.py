@@ -1,0 +1,1 @@
+"""Protocol profiles: the study's rules as data."""

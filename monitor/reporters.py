@@ -1,0 +1,66 @@
+"""Reporters read a check Result and write it: terminal table, JSON, CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import textwrap
+
+from .findings import FINDING_FIELDS
+from .io import atomic_write_text, safe_cell
+
+
+def to_json(result) -> str:
+    return json.dumps(result.to_dict(), ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+
+
+def to_csv(result) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(FINDING_FIELDS)
+    for f in result.findings:
+        d = f.to_dict()
+        w.writerow([safe_cell("" if d[k] is None else d[k]) for k in FINDING_FIELDS])
+    return buf.getvalue()
+
+
+def write_outputs(result, out_dir) -> list:
+    from pathlib import Path
+
+    out = Path(out_dir)
+    paths = [atomic_write_text(out / "findings.json", to_json(result)),
+             atomic_write_text(out / "findings.csv", to_csv(result))]
+    return paths
+
+
+def summary_line(result) -> str:
+    c = result.by_severity()
+    n = len(result.findings)
+    parts = ", ".join(f"{c[s]} {s}" for s in ("critical", "major", "minor", "info") if c[s])
+    return f"{result.workbook}: {n} finding{'s' if n != 1 else ''}" + (f" ({parts})" if parts else "")
+
+
+def to_text(result, width: int | None = None) -> str:
+    """A readable table: severity, rule, Sheet!Cell, subject, message (wrapped)."""
+    width = width or max(80, min(shutil.get_terminal_size((120, 20)).columns, 160))
+    rows = [(f.severity.upper(), f.rule, f.where_short if hasattr(f, "where_short") else f.where,
+             f.subject or "", f.message + (f"  -> {f.suggestion}" if f.suggestion else ""))
+            for f in result.findings]
+    if not rows:
+        return summary_line(result) + "\n"
+    heads = ("SEVERITY", "RULE", "WHERE", "SUBJECT", "MESSAGE")
+    w = [max(len(heads[i]), *(len(r[i]) for r in rows)) for i in range(4)]
+    w = [min(x, 28) for x in w]
+    msg_w = max(30, width - sum(w) - 8)
+    lines = ["  ".join(h.ljust(w[i]) if i < 4 else h for i, h in enumerate(heads))]
+    lines.append("  ".join("-" * (w[i] if i < 4 else min(msg_w, 40)) for i in range(5)))
+    for r in rows:
+        msg = textwrap.wrap(r[4], msg_w) or [""]
+        lines.append("  ".join(r[i][: w[i]].ljust(w[i]) for i in range(4)) + "  " + msg[0])
+        pad = " " * (sum(w) + 8)
+        lines.extend(pad + m for m in msg[1:])
+    lines.append("")
+    lines.append(summary_line(result))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,107 @@
+"""What every rule shares: the Rule record, the check context, and `emit` to build findings.
+
+A rule is a function `check(ctx) -> pl.DataFrame | None` whose frame has one row per finding
+with the columns of FRAME_SCHEMA. `emit` builds that frame from a sheet's rows with polars
+expressions, so no rule loops over rows in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Callable
+
+import polars as pl
+
+from ..findings import Severity
+from ..workbook.reader import SheetData, Workbook
+
+FRAME_SCHEMA = {
+    "sheet": pl.String,      # schema sheet name (Labs, Cycles ...)
+    "row": pl.Int64,         # Excel row, null for sheet-level findings
+    "field": pl.String,      # column key, null when the finding is about the row or sheet
+    "cell": pl.String,       # explicit cell (when there is no field), e.g. a formula cell
+    "subject": pl.String,
+    "message": pl.String,
+    "suggestion": pl.String,
+    "key": pl.String,        # record key for the stable id
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    severity: Severity
+    check: Callable
+    needs: tuple = ()        # ((sheet, (column keys...)), ...): not evaluated when absent
+
+    @property
+    def doc(self) -> str:
+        return (self.check.__doc__ or "").strip()
+
+    @property
+    def summary(self) -> str:
+        return self.doc.splitlines()[0].strip() if self.doc else ""
+
+    @property
+    def family(self) -> str:
+        return self.code.rstrip("0123456789")
+
+
+@dataclass
+class Context:
+    wb: Workbook
+    profile: object
+    terms: object            # ctcae.terms.Terms
+    catalogue: object        # labs.catalogue.Catalogue
+    today: date
+
+    def sheet(self, name: str) -> SheetData | None:
+        return self.wb.sheets.get(name)
+
+
+def record_key(sd: SheetData) -> pl.Expr:
+    """The record's key fields as written (subject, date, test, AE number ...)."""
+    parts = [pl.col(f"{k}__raw").fill_null("") for k in sd.schema.record_key if k in sd.columns]
+    if not parts:
+        return pl.col("_row").cast(pl.String)
+    return pl.concat_str(parts, separator="|")
+
+
+def emit(sd: SheetData, df: pl.DataFrame, field: str | None, message: pl.Expr,
+         suggestion: pl.Expr | None = None, key: pl.Expr | None = None) -> pl.DataFrame:
+    """Findings for the rows of `df` (a filtered view of `sd.frame`), on column `field`."""
+    subject = pl.col("subject") if "subject" in df.columns else pl.lit(None, dtype=pl.String)
+    k = record_key(sd) if key is None else key
+    if field:
+        k = pl.concat_str([k, pl.lit(field)], separator="|")
+    return df.select(
+        pl.lit(sd.schema.name).alias("sheet"),
+        pl.col("_row").cast(pl.Int64).alias("row"),
+        pl.lit(field, dtype=pl.String).alias("field"),
+        pl.lit(None, dtype=pl.String).alias("cell"),
+        subject.cast(pl.String).alias("subject"),
+        message.cast(pl.String).alias("message"),
+        (suggestion if suggestion is not None else pl.lit(None, dtype=pl.String)).cast(pl.String).alias("suggestion"),
+        k.cast(pl.String).alias("key"),
+    )
+
+
+def one(sheet: str, message: str, row: int | None = None, field: str | None = None,
+        cell: str | None = None, suggestion: str | None = None, key: str = "",
+        subject: str | None = None) -> dict:
+    """A single finding as a dict (for sheet-level rules that do not scan rows)."""
+    return {"sheet": sheet, "row": row, "field": field, "cell": cell, "subject": subject,
+            "message": message, "suggestion": suggestion, "key": key}
+
+
+def frame(rows: list[dict]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=FRAME_SCHEMA)
+
+
+def quoted(expr: pl.Expr) -> pl.Expr:
+    """A cell value shown in a message: in quotes, cut to 60 characters."""
+    s = expr.cast(pl.String)
+    s = pl.when(s.str.len_chars() > 60).then(s.str.slice(0, 57) + pl.lit("...")).otherwise(s)
+    return pl.lit("'") + s.fill_null("") + pl.lit("'")

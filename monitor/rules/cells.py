@@ -1,0 +1,234 @@
+"""Cell rules (WB1xx): every value read by the type its column declares.
+
+The parsers (workbook/parse.py) leave an error code in `<key>__err`; each rule below picks
+its code out of every column of every sheet, so one rule covers e.g. all date columns.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ..workbook import parse as P
+from ..workbook.schema import Kind, columns_for
+from .base import emit, frame, quoted
+
+# columns whose values a more specific rule checks (Labs.Result: numbers or dipstick results)
+CUSTOM = {("Labs", "result")}
+
+
+def _columns(ctx, sd):
+    return [c for c in columns_for(sd.schema, ctx.profile.drug_names) if c.key in sd.columns]
+
+
+def _errors(ctx, code: str, message) -> pl.DataFrame:
+    out = []
+    for sd in ctx.wb.sheets.values():
+        for c in _columns(ctx, sd):
+            if (sd.schema.name, c.key) in CUSTOM or f"{c.key}__err" not in sd.frame.columns:
+                continue
+            bad = sd.frame.filter(pl.col(f"{c.key}__err") == code)
+            if bad.height:
+                out.append(emit(sd, bad, c.key, message(c, pl.col(f"{c.key}__raw"), pl.col(c.key)),
+                                suggestion=_suggest(code, c)))
+    return pl.concat(out) if out else None
+
+
+def _suggest(code: str, c):
+    text = {
+        P.DATE_UNREADABLE: "Type the date as 2022-07-05 or 05-JUL-2022, or use an Excel date.",
+        P.DATE_IMPOSSIBLE: "Check the day and month.",
+        P.DATE_AMBIGUOUS: "Write 05-JUL-2022, or set 'Date format' (DD/MM/YYYY or MM/DD/YYYY) on the Study sheet.",
+        P.DATE_PARTIAL: "Enter the full date; only AE onset and end dates may be partial.",
+        P.DATE_IMPLAUSIBLE: "Check the year.",
+        P.NUMBER_UNREADABLE: "Enter a number such as 12.5 or <0.5 (decimal point, no units), or ND if not done.",
+        P.INTEGER_EXPECTED: "Enter a whole number.",
+        P.YESNO_UNREADABLE: "Enter Y or N.",
+        P.CHOICE_UNKNOWN: "Use one of: " + ", ".join(c.choices) + "." if c.choices else None,
+    }.get(code)
+    return pl.lit(text, dtype=pl.String)
+
+
+def date_unreadable(ctx):
+    """A date cell holds something that is not a date in any accepted form.
+
+    *What it does*: accepts Excel dates and serial numbers, ISO `2022-07-05`, and the
+    clinical `05-JUL-2022` / `05 Jul 2022`; anything else is reported.
+    *Why it matters*: an unread date drops the record out of every window, interval and
+    grading check (ICH E6(R2) 4.9.1: data must be attributable, legible, accurate).
+    *Example*: `5th July` in Labs!B14.
+    """
+    return _errors(ctx, P.DATE_UNREADABLE,
+                   lambda c, raw, v: pl.lit(f"{c.name} ") + quoted(raw) + pl.lit(" is not a date."))
+
+
+def date_impossible(ctx):
+    """A date has the right form but no such day exists.
+
+    *What it does*: parses the day, month and year and rejects a day the calendar lacks.
+    *Why it matters*: 31-FEB is a typing error; reading it as 3 March or 28 Feb would be a guess.
+    *Example*: `2022-02-30` in Cycles!C9.
+    """
+    return _errors(ctx, P.DATE_IMPOSSIBLE,
+                   lambda c, raw, v: pl.lit(f"{c.name} ") + quoted(raw) + pl.lit(" is not a real date."))
+
+
+def date_ambiguous(ctx):
+    """A numeric date like 05/07/2022 could be 5 July or 7 May.
+
+    *What it does*: rejects numeric day/month dates unless the Study sheet's `Date format`
+    says which order the site uses.
+    *Why it matters*: sites in different countries write day and month in different orders;
+    guessing shifts a date by months (workbook contract, Dates).
+    *Example*: `05/07/2022` with no `Date format` on the Study sheet.
+    """
+    return _errors(ctx, P.DATE_AMBIGUOUS,
+                   lambda c, raw, v: pl.lit(f"{c.name} ") + quoted(raw)
+                   + pl.lit(" could be day/month or month/day."))
+
+
+def partial_date_not_allowed(ctx):
+    """A partial date (no day or month) where a full date is required.
+
+    *What it does*: allows `2022-07`, `UNK-JUL-2022` only in AdverseEvents onset and end.
+    *Why it matters*: dosing, lab and consent dates drive windows measured in days.
+    *Example*: `2022-07` as a Labs collection date.
+    """
+    return _errors(ctx, P.DATE_PARTIAL,
+                   lambda c, raw, v: pl.lit(f"{c.name} ") + quoted(raw)
+                   + pl.lit(" is a partial date; this column needs a full date."))
+
+
+def date_implausible(ctx):
+    """A date falls outside 1950-2100, usually a typo in the year or a number in a date cell.
+
+    *What it does*: flags dates (including Excel serial numbers) before 1950 or after 2100.
+    *Why it matters*: a number like 12 typed in a date cell reads as 11-JAN-1900.
+    *Example*: `12` in Subjects!E4 (consent date).
+    """
+    return _errors(ctx, P.DATE_IMPLAUSIBLE,
+                   lambda c, raw, v: pl.lit(f"{c.name} ") + quoted(raw) + pl.lit(" reads as ")
+                   + v.cast(pl.String).fill_null("?") + pl.lit(", outside 1950-2100."))
+
+
+def number_unreadable(ctx):
+    """A number cell holds text that is not a number, a qualified number or a missing marker.
+
+    *What it does*: accepts `12.5`, `<0.5`, `>1210`, `≤2`, and `ND`/`NA`/`not done` as missing.
+    *Why it matters*: a value that cannot be read cannot be range-checked or graded; it must
+    never silently become zero.
+    *Example*: `12,5` or `12.5 mg` in Cycles!E7.
+    """
+    return _errors(ctx, P.NUMBER_UNREADABLE,
+                   lambda c, raw, v: pl.lit(f"{c.name} ") + quoted(raw) + pl.lit(" is not a number."))
+
+
+def integer_expected(ctx):
+    """A whole number was expected (cycle, age, grade, ECOG, AE number).
+
+    *What it does*: rejects fractions and qualified values in integer columns.
+    *Why it matters*: cycle 2.5 or grade `<3` has no meaning and breaks ordering and grading.
+    *Example*: `2.5` in Cycles!B8.
+    """
+    return _errors(ctx, P.INTEGER_EXPECTED,
+                   lambda c, raw, v: pl.lit(f"{c.name} ") + quoted(raw) + pl.lit(" is not a whole number."))
+
+
+def yes_no_unreadable(ctx):
+    """A yes/no cell holds something other than Y/N, Yes/No, 1/0 or True/False.
+
+    *What it does*: reads the accepted forms in any case.
+    *Why it matters*: `Serious`, `Ongoing` and relatedness drive SAE and causality checks.
+    *Example*: `maybe` in AdverseEvents!I5.
+    """
+    return _errors(ctx, P.YESNO_UNREADABLE,
+                   lambda c, raw, v: pl.lit(f"{c.name} ") + quoted(raw) + pl.lit(" is not Y or N."))
+
+
+def value_not_allowed(ctx):
+    """A cell of a fixed list holds a value that is not on the list.
+
+    *What it does*: checks Sex, Action, Unit, Outcome, Lesion type and other lists (aliases
+    such as `Male` for `M` are accepted).
+    *Why it matters*: dosing and AE rules branch on these values; an unknown one would skip them.
+    *Example*: `Skipped` as a Cycles action (use Held or Delayed).
+    """
+    return _errors(ctx, P.CHOICE_UNKNOWN,
+                   lambda c, raw, v: pl.lit(f"{c.name} ") + quoted(raw)
+                   + pl.lit(" is not one of: " + ", ".join(c.choices) + "."))
+
+
+def required_value_missing(ctx):
+    """A required cell is blank (or a missing marker) in a row that has data.
+
+    *What it does*: checks every required column of every record.
+    *Why it matters*: a result without a date or an AE without a grade cannot be used in any
+    safety check (ICH E6(R2) 4.9.0: complete source data).
+    *Example*: an AdverseEvents row with no Grade.
+    """
+    out = []
+    for sd in ctx.wb.sheets.values():
+        for c in _columns(ctx, sd):
+            if not c.required:
+                continue
+            raw = pl.col(f"{c.key}__raw")
+            missing = raw.is_null() | P.is_missing_marker(raw)
+            bad = sd.frame.filter(missing)
+            if bad.height:
+                out.append(emit(sd, bad, c.key, pl.lit(f"{c.name} is blank; it is required."),
+                                suggestion=pl.lit(c.doc or None, dtype=pl.String)))
+    return pl.concat(out) if out else None
+
+
+def value_out_of_range(ctx):
+    """A number is outside the range the contract allows for its column.
+
+    *What it does*: checks age 18-100, weight 25-250 kg, grade 1-5, ECOG 0-5, cycle >= 1,
+    blood pressure, diameters and dose >= 0.
+    *Why it matters*: out-of-range values are typing errors (weight 7.5 for 75) that would
+    distort weight-based doses and grades.
+    *Example*: Age `640` in Subjects!C5.
+    """
+    out = []
+    for sd in ctx.wb.sheets.values():
+        for c in _columns(ctx, sd):
+            if c.min is None and c.max is None or c.kind not in (Kind.NUMBER, Kind.INT):
+                continue
+            v = pl.col(c.key)
+            cond = pl.lit(False)
+            if c.min is not None:
+                cond = cond | (v < c.min)
+            if c.max is not None:
+                cond = cond | (v > c.max)
+            bad = sd.frame.filter(v.is_not_null() & cond)
+            if bad.height:
+                rng = f"{c.min:g}-{c.max:g}" if c.min is not None and c.max is not None else (
+                    f">= {c.min:g}" if c.min is not None else f"<= {c.max:g}")
+                unit = f" {c.unit}" if c.unit else ""
+                out.append(emit(sd, bad, c.key, pl.lit(f"{c.name} ") + quoted(pl.col(f"{c.key}__raw"))
+                                + pl.lit(f" is outside the allowed range {rng}{unit}.")))
+    return pl.concat(out) if out else None
+
+
+def date_in_future(ctx):
+    """A date is later than the day the check runs.
+
+    *What it does*: compares every full date with the run date (passed in, so reruns agree).
+    *Why it matters*: data are entered after the fact; a future date is a typo in the year
+    or month (a planned, not-given dose is the only exception and is marked Held/Delayed).
+    *Example*: a lab collection date of 2032-07-05.
+    """
+    out = []
+    today = pl.lit(ctx.today)
+    for sd in ctx.wb.sheets.values():
+        for c in _columns(ctx, sd):
+            if c.kind not in (Kind.DATE, Kind.PARTIAL_DATE):
+                continue
+            v = pl.col(c.key) if c.kind is Kind.DATE else pl.col(f"{c.key}__lo")
+            cond = v.is_not_null() & (v > today)
+            if sd.schema.name == "Cycles" and c.key == "date" and "action" in sd.columns:
+                cond = cond & pl.col("action").is_in(["Given", "Reduced"]).fill_null(True)
+            bad = sd.frame.filter(cond)
+            if bad.height:
+                out.append(emit(sd, bad, c.key, pl.lit(f"{c.name} ") + quoted(pl.col(f"{c.key}__raw"))
+                                + pl.lit(f" is after today ({ctx.today.isoformat()}).")))
+    return pl.concat(out) if out else None

@@ -1,0 +1,174 @@
+"""Lab record rules (LAB0xx): tests, units, results and normal ranges as entered.
+
+CTCAE grading of the values (issue: CTCAE engine) builds on the codes and units these
+rules vouch for.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ..labs.catalogue import norm_test, with_lab_codes
+from .base import emit, quoted
+
+
+def _labs(ctx):
+    sd = ctx.sheet("Labs")
+    return sd, with_lab_codes(sd.frame, ctx.catalogue)
+
+
+def lab_test_unknown(ctx):
+    """A Labs row names a test the monitor does not know by code, name or alias.
+
+    *What it does*: matches Test against the catalogue (CDISC LBTESTCD codes such as ALT,
+    names such as Alanine Aminotransferase, and aliases such as SGPT), ignoring case and
+    punctuation.
+    *Why it matters*: an unknown test is neither unit-checked nor CTCAE-graded, so an
+    abnormal value would pass unseen.
+    *Example*: `ALT (SGPT)x` in Labs!C12.
+    """
+    sd, df = _labs(ctx)
+    bad = df.filter(pl.col("test").is_not_null() & pl.col("test_code").is_null())
+    return emit(sd, bad, "test", pl.lit("Test ") + quoted(pl.col("test__raw"))
+                + pl.lit(" is not a known lab test code or name."),
+                suggestion=pl.lit("Use a code such as ALT, AST, BILI, HGB, PLAT, NEUT (see monitor template)."))
+
+
+def lab_unit_unknown(ctx):
+    """A result's unit is not one the monitor knows for that test.
+
+    *What it does*: checks the unit against the test's accepted units (e.g. BILI: umol/L or
+    mg/dL; AFP: ng/mL or IU/mL), ignoring case, spaces and `x10^9/L` vs `10^9/L`.
+    *Why it matters*: grading converts units with analyte-specific factors; an unknown unit
+    would give a silently wrong grade, so the value is not graded instead.
+    *Example*: ALT in `mg/dL`.
+    """
+    sd, df = _labs(ctx)
+    pairs = [f"{code}\x1f{u}" for code, t in ctx.catalogue.tests.items() for u in t.units]
+    key = pl.concat_str([pl.col("test_code"), pl.col("unit_norm")], separator="\x1f")
+    bad = df.filter(pl.col("test_code").is_not_null() & pl.col("unit").is_not_null() & ~key.is_in(pairs))
+    units = {code: ", ".join(u for u in t.unit_labels.values() if u) for code, t in ctx.catalogue.tests.items()}
+    return emit(sd, bad, "unit", pl.lit("Unit ") + quoted(pl.col("unit__raw")) + pl.lit(" is not a unit for ")
+                + pl.col("test_code") + pl.lit(" (accepted: ")
+                + pl.col("test_code").replace_strict(units, default="").fill_null("") + pl.lit(")."))
+
+
+def lab_unit_missing(ctx):
+    """A numeric result has no unit, and the test needs one.
+
+    *What it does*: requires Unit for every numeric result of a test whose values carry a unit
+    (INR, pH and dipstick results need none).
+    *Why it matters*: bilirubin 1.5 is normal in mg/dL-free umol/L terms and grade 2 in mg/dL;
+    without a unit no grade can be given.
+    *Example*: BILI `25`, Unit blank.
+    """
+    sd, df = _labs(ctx)
+    unitless = [code for code, t in ctx.catalogue.tests.items() if "" in t.units]
+    bad = df.filter(pl.col("result").is_not_null() & pl.col("unit").is_null()
+                    & pl.col("test_code").is_not_null() & ~pl.col("test_code").is_in(unitless))
+    return emit(sd, bad, "unit", pl.lit("Unit is blank for ") + pl.col("test_code") + pl.lit(" result ")
+                + quoted(pl.col("result__raw")) + pl.lit("."))
+
+
+def lab_result_unreadable(ctx):
+    """A result is not a number, a qualified number, a missing marker or (for dipstick tests)
+    one of the test's categorical results.
+
+    *What it does*: accepts `12.5`, `<0.5`, `ND`; for urine protein dipstick `Neg`, `Trace`,
+    `1+` .. `4+`.
+    *Why it matters*: an unread result cannot be graded and must never count as zero.
+    *Example*: `1.2.3` or `positive` as an ALT result.
+    """
+    sd, df = _labs(ctx)
+    cats = {code: list(t.results) for code, t in ctx.catalogue.tests.items() if t.results}
+    cat_ok = pl.lit(False)
+    for code, vals in cats.items():
+        cat_ok = cat_ok | ((pl.col("test_code") == code)
+                           & pl.col("result__raw").str.to_lowercase().str.replace_all(r"[^0-9a-z+]+", "").is_in(vals))
+    bad = df.filter(pl.col("result__err").is_not_null() & ~cat_ok.fill_null(False))
+    return emit(sd, bad, "result", pl.lit("Result ") + quoted(pl.col("result__raw"))
+                + pl.lit(" is not a number (or a result the test allows)."),
+                suggestion=pl.lit("Enter a number such as 12.5 or <0.5, or ND if not done."))
+
+
+def _dupes(df: pl.DataFrame) -> pl.DataFrame:
+    keys = ["subject", "date", "test_code"]
+    return df.filter(pl.all_horizontal([pl.col(k).is_not_null() for k in keys])).with_columns(
+        pl.col("_row").rank("ordinal").over(keys).alias("_n"),
+        pl.col("_row").min().over(keys).alias("_first"),
+        pl.col("result__raw").n_unique().over(keys).alias("_values"),
+        pl.col("result__raw").first().over(keys, order_by="_row").alias("_first_value"))
+
+
+def lab_result_duplicated(ctx):
+    """The same result (subject, date, test, value) is entered more than once.
+
+    *What it does*: reports every repeat of a result already entered with the same value.
+    *Why it matters*: duplicates inflate counts of abnormal values and can trigger a second
+    grade-3 flag for one draw.
+    *Example*: ALT 88 for subject 002 on 2022-09-01 on rows 40 and 41.
+    """
+    sd, df = _labs(ctx)
+    d = _dupes(df)
+    bad = d.filter((pl.col("_n") > 1) & (pl.col("result__raw") == pl.col("_first_value")))
+    return emit(sd, bad, "result", pl.col("test_code") + pl.lit(" ") + quoted(pl.col("result__raw"))
+                + pl.lit(" on this date is already on row ") + pl.col("_first").cast(pl.String) + pl.lit("."),
+                key=pl.concat_str([pl.col("subject__raw"), pl.col("date__raw"), pl.col("test_code"),
+                                   pl.col("_n").cast(pl.String)], separator="|"))
+
+
+def lab_result_conflicting(ctx):
+    """One subject has two different results for the same test on the same date.
+
+    *What it does*: reports every result that differs from the first one entered for that
+    subject, test and date.
+    *Why it matters*: one of them is wrong (or a repeat draw without a time); the grade
+    depends on which is right, so a monitor must query it.
+    *Example*: PLAT 45 and PLAT 145 for subject 004 on 2023-01-10.
+    """
+    sd, df = _labs(ctx)
+    d = _dupes(df)
+    bad = d.filter((pl.col("_n") > 1) & (pl.col("result__raw") != pl.col("_first_value")))
+    return emit(sd, bad, "result", pl.col("test_code") + pl.lit(" ") + quoted(pl.col("result__raw"))
+                + pl.lit(" differs from ") + quoted(pl.col("_first_value")) + pl.lit(" entered on row ")
+                + pl.col("_first").cast(pl.String) + pl.lit(" for the same date."),
+                key=pl.concat_str([pl.col("subject__raw"), pl.col("date__raw"), pl.col("test_code"),
+                                   pl.col("_n").cast(pl.String)], separator="|"))
+
+
+def lab_range_inverted(ctx):
+    """The lower limit of normal is above the upper limit.
+
+    *What it does*: compares LLN and ULN on each row.
+    *Why it matters*: CTCAE grades are multiples of ULN or start below LLN; swapped limits
+    give wrong grades for every result of the row.
+    *Example*: LLN 40, ULN 7 for ALT.
+    """
+    sd, df = _labs(ctx)
+    bad = df.filter(pl.col("lln") > pl.col("uln"))
+    return emit(sd, bad, "lln", pl.lit("LLN ") + quoted(pl.col("lln__raw")) + pl.lit(" is above ULN ")
+                + quoted(pl.col("uln__raw")) + pl.lit("; swapped?"))
+
+
+def lab_normal_limit_missing(ctx):
+    """A result of a test that CTCAE grades against the normal range has no ULN (or LLN).
+
+    *What it does*: requires ULN for tests graded in multiples of ULN (ALT, AST, ALP, GGT,
+    bilirubin, creatinine, amylase, lipase, CK, ...) and LLN for tests whose grade 1 starts
+    below LLN (haemoglobin, platelets, neutrophils, albumin, ...).
+    *Why it matters*: CTCAE v5.0 defines these grades relative to the site's normal range;
+    without it the result cannot be graded (cannot-grade, never grade 0).
+    *Example*: ALT 250 U/L with the ULN cell blank.
+    """
+    sd, df = _labs(ctx)
+    out = []
+    for side in ("uln", "lln"):
+        if side not in sd.columns:
+            continue
+        codes = [c for c, t in ctx.catalogue.tests.items() if t.needs == side]
+        bad = df.filter(pl.col("result").is_not_null() & pl.col("test_code").is_in(codes)
+                        & pl.col(side).is_null() & pl.col(f"{side}__err").is_null())
+        if bad.height:
+            out.append(emit(sd, bad, side, pl.lit(f"{side.upper()} is blank for ") + pl.col("test_code")
+                            + pl.lit(f"; CTCAE v5.0 grades this test against the {side.upper()}.")))
+    return pl.concat(out) if out else None

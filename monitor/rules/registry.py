@@ -1,0 +1,89 @@
+"""The rule registry: one table mapping each stable code to its rule.
+
+Codes are never reused or renumbered; a retired code stays listed in RETIRED.
+`monitor rules` and the README's rule table are generated from this table.
+"""
+
+from __future__ import annotations
+
+from ..findings import Severity as S
+from . import adverse_events as ae
+from . import cells, labs, references as ref, structure as st
+from .base import Rule
+
+RULES: tuple[Rule, ...] = (
+    # structure
+    Rule("WB001", "header-row-not-found", S.CRITICAL, st.header_row_not_found),
+    Rule("WB002", "required-column-missing", S.CRITICAL, st.required_column_missing),
+    Rule("WB003", "unknown-column", S.INFO, st.unknown_column),
+    Rule("WB004", "column-duplicated", S.MAJOR, st.column_duplicated),
+    Rule("WB005", "formula-without-cached-value", S.MAJOR, st.formula_without_cached_value),
+    Rule("WB006", "study-field-missing", S.MINOR, st.study_field_missing),
+    Rule("WB007", "profile-not-matching", S.MAJOR, st.profile_not_matching),
+    Rule("WB008", "date-format-unknown", S.MAJOR, st.date_format_unknown),
+    # cell values
+    Rule("WB101", "required-value-missing", S.MAJOR, cells.required_value_missing),
+    Rule("WB102", "date-unreadable", S.MAJOR, cells.date_unreadable),
+    Rule("WB103", "date-impossible", S.MAJOR, cells.date_impossible),
+    Rule("WB104", "date-ambiguous", S.MAJOR, cells.date_ambiguous),
+    Rule("WB105", "partial-date-not-allowed", S.MAJOR, cells.partial_date_not_allowed),
+    Rule("WB106", "date-implausible", S.MAJOR, cells.date_implausible),
+    Rule("WB107", "number-unreadable", S.MAJOR, cells.number_unreadable),
+    Rule("WB108", "integer-expected", S.MAJOR, cells.integer_expected),
+    Rule("WB109", "yes-no-unreadable", S.MAJOR, cells.yes_no_unreadable),
+    Rule("WB110", "value-not-allowed", S.MAJOR, cells.value_not_allowed),
+    Rule("WB111", "value-out-of-range", S.MAJOR, cells.value_out_of_range),
+    Rule("WB112", "date-in-future", S.MINOR, cells.date_in_future),
+    # references and records
+    Rule("WB201", "subject-duplicated", S.CRITICAL, ref.subject_duplicated, (("Subjects", ("subject",)),)),
+    Rule("WB202", "subject-unknown", S.MAJOR, ref.subject_unknown, (("Subjects", ("subject",)),)),
+    Rule("WB203", "drug-unknown", S.MAJOR, ref.drug_unknown, (("Cycles", ("drug",)),)),
+    Rule("WB204", "administration-duplicated", S.MAJOR, ref.administration_duplicated,
+         (("Cycles", ("subject", "drug", "cycle", "date")),)),
+    Rule("WB205", "dose-missing", S.MAJOR, ref.dose_missing, (("Cycles", ("action", "dose")),)),
+    Rule("WB206", "dose-unit-missing", S.MAJOR, ref.dose_unit_missing, (("Cycles", ("dose", "unit")),)),
+    Rule("WB207", "action-reason-missing", S.MINOR, ref.action_reason_missing, (("Cycles", ("action", "reason")),)),
+    Rule("WB208", "off-treatment-before-consent", S.MAJOR, ref.off_treatment_before_consent,
+         (("Subjects", ("off_date", "consent_date")),)),
+    Rule("WB209", "dosed-before-consent", S.CRITICAL, ref.dosed_before_consent,
+         (("Cycles", ("subject", "date", "action")), ("Subjects", ("subject", "consent_date")))),
+    Rule("WB210", "blood-pressure-inverted", S.MAJOR, ref.blood_pressure_inverted, (("Vitals", ("sbp", "dbp")),)),
+    # labs as entered
+    Rule("LAB001", "lab-test-unknown", S.MAJOR, labs.lab_test_unknown, (("Labs", ("test",)),)),
+    Rule("LAB002", "lab-unit-unknown", S.MAJOR, labs.lab_unit_unknown, (("Labs", ("test", "unit")),)),
+    Rule("LAB003", "lab-unit-missing", S.MAJOR, labs.lab_unit_missing, (("Labs", ("test", "result", "unit")),)),
+    Rule("LAB004", "lab-result-unreadable", S.MAJOR, labs.lab_result_unreadable, (("Labs", ("test", "result")),)),
+    Rule("LAB005", "lab-result-duplicated", S.MINOR, labs.lab_result_duplicated,
+         (("Labs", ("subject", "date", "test", "result")),)),
+    Rule("LAB006", "lab-result-conflicting", S.MAJOR, labs.lab_result_conflicting,
+         (("Labs", ("subject", "date", "test", "result")),)),
+    Rule("LAB007", "lab-range-inverted", S.MAJOR, labs.lab_range_inverted, (("Labs", ("lln", "uln")),)),
+    Rule("LAB008", "lab-normal-limit-missing", S.MAJOR, labs.lab_normal_limit_missing,
+         (("Labs", ("test", "result")),)),
+    # adverse events as entered
+    Rule("AE001", "ae-number-duplicated", S.MAJOR, ae.ae_number_duplicated,
+         (("AdverseEvents", ("subject", "ae_number")),)),
+    Rule("AE002", "ae-end-before-onset", S.MAJOR, ae.ae_end_before_onset, (("AdverseEvents", ("onset", "end")),)),
+    Rule("AE003", "ae-ongoing-with-end-date", S.MAJOR, ae.ae_ongoing_with_end_date,
+         (("AdverseEvents", ("ongoing", "end")),)),
+    Rule("AE004", "ae-end-date-missing", S.MINOR, ae.ae_end_date_missing, (("AdverseEvents", ("ongoing", "end")),)),
+    Rule("AE005", "sae-dates-missing", S.MAJOR, ae.sae_dates_missing, (("AdverseEvents", ("serious",)),)),
+    Rule("AE006", "sae-reported-before-aware", S.MAJOR, ae.sae_reported_before_aware,
+         (("AdverseEvents", ("date_aware", "date_reported")),)),
+    Rule("AE007", "ae-term-not-ctcae", S.MAJOR, ae.ae_term_not_ctcae, (("AdverseEvents", ("term",)),)),
+    Rule("AE008", "ae-grade-not-defined", S.MAJOR, ae.ae_grade_not_defined, (("AdverseEvents", ("term", "grade")),)),
+)
+
+# Rule that records a crash inside another rule (the rest still run).
+RULE_CRASHED = Rule("WB000", "rule-crashed", S.MAJOR, lambda ctx: None)
+RULE_CRASHED.check.__doc__ = """A rule stopped with an internal error; its checks did not run on this workbook.
+
+*What it does*: records the crash against the workbook so the other rules still run.
+*Why it matters*: a silent crash would look like a clean workbook.
+*Example*: never expected; report it with the workbook.
+"""
+
+RETIRED: dict = {}  # code -> note, for codes that no longer run (never reused)
+
+BY_CODE = {r.code: r for r in RULES}
+assert len(BY_CODE) == len(RULES), "duplicate rule code"

@@ -1,0 +1,1 @@
+"""The site workbook: its schema, parsers, reader, template writer and annotated copies."""

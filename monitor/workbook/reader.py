@@ -1,0 +1,360 @@
+"""Read a site workbook into typed polars frames that keep each record's Excel row.
+
+xlsx -> (zip checks) -> fastexcel/calamine reads every cell as text -> header row found by
+the schema -> each column parsed by its declared kind (never inferred from the data).
+The file is opened read-only and never written.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree import ElementTree
+
+import fastexcel
+import polars as pl
+
+from ..io import sha256_file
+from .parse import clean, parse_column
+from .schema import SHEET_ALIASES, SHEETS, STUDY, STUDY_FIELDS, Column, Kind, Sheet, columns_for, norm
+
+DEFAULT_MAX_UNPACKED_MB = 200
+HEADER_SCAN_ROWS = 30
+
+
+class WorkbookError(Exception):
+    """The file cannot be read as a workbook at all (exit code 2)."""
+
+
+@dataclass
+class SheetData:
+    schema: Sheet
+    name: str                                   # the sheet's name in the workbook
+    header_row: int | None                      # Excel row number of the header
+    frame: pl.DataFrame                         # `_row` + typed columns (+ `__raw`, `__err`)
+    columns: dict = field(default_factory=dict)  # key -> (header as written, column letter)
+    extra: list = field(default_factory=list)    # [(header as written, column letter)] not in the schema
+    duplicates: list = field(default_factory=list)  # [(key, header, letter)] second mapping of a column
+    missing: list = field(default_factory=list)  # [Column] required but absent
+    first_col_letter: str = "A"
+
+    def has(self, *keys: str) -> bool:
+        return all(k in self.columns for k in keys)
+
+    def letter(self, key: str) -> str | None:
+        c = self.columns.get(key)
+        return c[1] if c else None
+
+    def header(self, key: str) -> str | None:
+        c = self.columns.get(key)
+        return c[0] if c else None
+
+
+@dataclass
+class Workbook:
+    path: Path
+    sha256: str
+    sheet_names: list
+    sheets: dict                                 # schema name -> SheetData
+    study: dict                                  # Study field key -> (value, Excel row)
+    formula_cells: list = field(default_factory=list)  # [(sheet name, cell)] formulas with no cached value
+    hidden: list = field(default_factory=list)
+    date_format: str | None = None
+
+    def get(self, name: str) -> SheetData | None:
+        return self.sheets.get(name)
+
+
+def col_letter(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA."""
+    s = ""
+    index += 1
+    while index:
+        index, r = divmod(index - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def col_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+# ---------------------------------------------------------------- the zip container
+
+_NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_NS_PKG = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+
+
+def open_container(path: Path, max_unpacked_mb: float) -> zipfile.ZipFile:
+    """Refuse what is not an xlsx before parsing anything: empty, not a zip, legacy or
+    encrypted (OLE2), over the unpacked size limit (zip bombs), missing its workbook part."""
+    if not path.exists():
+        raise WorkbookError(f"{path}: no such file")
+    if path.is_dir():
+        raise WorkbookError(f"{path}: is a folder, not a workbook")
+    size = path.stat().st_size
+    if size == 0:
+        raise WorkbookError(f"{path}: the file is empty")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise WorkbookError(f"{path}: this is a legacy .xls or a password-protected workbook; "
+                            "save it as an unprotected .xlsx and try again")
+    if not head.startswith(b"PK"):
+        raise WorkbookError(f"{path}: not an .xlsx workbook (the file is not a zip archive)")
+    try:
+        zf = zipfile.ZipFile(path)
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise WorkbookError(f"{path}: not an .xlsx workbook (damaged zip archive: {e})") from None
+    limit = max_unpacked_mb * 1024 * 1024
+    total = sum(i.file_size for i in infos)
+    if total > limit:
+        zf.close()
+        raise WorkbookError(f"{path}: unpacks to {total / 1048576:.0f} MB, over the limit of "
+                            f"{max_unpacked_mb:g} MB (--max-unpacked-mb); refused before parsing")
+    names = {i.filename for i in infos}
+    if "xl/workbook.xml" not in names:
+        zf.close()
+        if "EncryptedPackage" in names or "EncryptionInfo" in names:
+            raise WorkbookError(f"{path}: the workbook is encrypted; remove the password and try again")
+        raise WorkbookError(f"{path}: not an .xlsx workbook (no xl/workbook.xml inside)")
+    if any(i.flag_bits & 0x1 for i in infos):
+        zf.close()
+        raise WorkbookError(f"{path}: the workbook's parts are encrypted; remove the password and try again")
+    return zf
+
+
+def _read_capped(zf: zipfile.ZipFile, name: str, budget: list) -> bytes:
+    """Decompress one part, counting real bytes against the unpacked budget (a zip can lie
+    about its sizes)."""
+    out = bytearray()
+    with zf.open(name) as fh:
+        while True:
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                break
+            budget[0] -= len(chunk)
+            if budget[0] < 0:
+                raise WorkbookError(f"{zf.filename}: unpacks to more than the size limit; refused")
+            out += chunk
+    return bytes(out)
+
+
+def sheet_parts(zf: zipfile.ZipFile, budget: list) -> dict:
+    """Sheet name -> (part path inside the zip, hidden?)."""
+    try:
+        wb = ElementTree.fromstring(_read_capped(zf, "xl/workbook.xml", budget))
+        rels_xml = _read_capped(zf, "xl/_rels/workbook.xml.rels", budget)
+        rels = {r.get("Id"): r.get("Target") for r in ElementTree.fromstring(rels_xml).iter(f"{_NS_PKG}Relationship")}
+    except (ElementTree.ParseError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+        raise WorkbookError(f"{zf.filename}: not a readable .xlsx workbook ({e})") from None
+    out = {}
+    for s in wb.iter(f"{_NS_MAIN}sheet"):
+        target = rels.get(s.get(f"{_NS_REL}id"), "") or ""
+        target = target.lstrip("/") if target.startswith("/") else "xl/" + target
+        out[s.get("name")] = (target, s.get("state", "visible") != "visible")
+    return out
+
+
+_CELL_A_WITH_VALUE = re.compile(
+    rb'<(?:\w+:)?c\s[^>]*?\br="A\d+"[^>]*?>(?:<(?:\w+:)?f[^>]*?/>|<(?:\w+:)?f[^>]*?>[^<]*</(?:\w+:)?f>)?'
+    rb'<(?:\w+:)?(?:v>[^<]|is>)')
+_CELL = re.compile(rb'<(?:\w+:)?c\s([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)', re.S)
+_REF = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
+_HAS_VALUE = re.compile(rb'<(?:\w+:)?v>[^<]|<(?:\w+:)?is>')
+_HAS_FORMULA = re.compile(rb'<(?:\w+:)?f[\s>/]')
+
+
+def scan_sheet_xml(xml: bytes) -> tuple[int, list]:
+    """From the raw sheet XML: the first used column (calamine drops leading empty columns, so
+    cell letters need it) and the cells holding a formula without a cached value."""
+    first_col = 0
+    if not _CELL_A_WITH_VALUE.search(xml):
+        cols = [col_index(m.group(1).decode()) for m in _iter_valued_refs(xml)]
+        first_col = min(cols) if cols else 0
+    formulas = []
+    if _HAS_FORMULA.search(xml):
+        for m in _CELL.finditer(xml):
+            inner = m.group(2) or b""
+            if _HAS_FORMULA.search(inner) and not _HAS_VALUE.search(inner):
+                ref = _REF.search(m.group(1))
+                if ref:
+                    formulas.append(ref.group(1).decode() + ref.group(2).decode())
+    return first_col, formulas
+
+
+def _iter_valued_refs(xml: bytes):
+    for m in _CELL.finditer(xml):
+        if m.group(2) and _HAS_VALUE.search(m.group(2)):
+            ref = _REF.search(m.group(1))
+            if ref:
+                yield ref
+
+
+# ---------------------------------------------------------------- sheets and headers
+
+def match_sheets(names: list) -> dict:
+    """Schema sheet name -> workbook sheet name (case, spaces, _/- and aliases ignored)."""
+    by_norm = {}
+    for n in names:
+        by_norm.setdefault(norm(n), n)
+    out = {}
+    for s in SHEETS:
+        for cand in (s.name, *SHEET_ALIASES.get(s.name, ())):
+            if norm(cand) in by_norm:
+                out[s.name] = by_norm[norm(cand)]
+                break
+    return out
+
+
+def header_lookup(cols: tuple[Column, ...]) -> dict:
+    m = {}
+    for c in cols:
+        for n in (c.name, c.header, *c.aliases):
+            m.setdefault(norm(n), c)
+    return m
+
+
+def find_header(raw: pl.DataFrame, cols: tuple[Column, ...]) -> int | None:
+    """Index of the first row (of the first HEADER_SCAN_ROWS) whose cells match the sheet's
+    headers: at least two known headers, or all of them when the sheet has fewer."""
+    lookup = header_lookup(cols)
+    need = min(2, len(cols))
+    for i, row in enumerate(raw.head(HEADER_SCAN_ROWS).iter_rows()):
+        hits = {lookup[norm(v)].key for v in row if v is not None and norm(v) in lookup}
+        if len(hits) >= need:
+            return i
+    return None
+
+
+def load_sheet_frame(reader, name: str) -> pl.DataFrame:
+    sheet = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
+    df = sheet.to_polars()
+    return df
+
+
+def build_sheet(schema: Sheet, name: str, raw: pl.DataFrame, first_col: int, drugs, date_format) -> SheetData:
+    cols = columns_for(schema, drugs)
+    raw_names = raw.columns
+    hdr = find_header(raw, cols) if raw.height else None
+    if hdr is None:
+        return SheetData(schema, name, None, pl.DataFrame({"_row": pl.Series([], dtype=pl.Int64)}),
+                         missing=[c for c in cols if c.required], first_col_letter=col_letter(first_col))
+    lookup = header_lookup(cols)
+    header_vals = raw.row(hdr)
+    mapping, extra, dups = {}, [], []
+    body = raw.slice(hdr + 1).with_row_index("_idx", offset=hdr + 1)
+    exprs = [(pl.col("_idx").cast(pl.Int64) + 1).alias("_row")]
+    raw_keep = []
+    for j, h in enumerate(header_vals):
+        letter = col_letter(first_col + j)
+        rn = raw_names[j]
+        if h is None or not str(h).strip():
+            if body.get_column(rn).drop_nulls().len():
+                extra.append((f"(no header in column {letter})", letter))
+                raw_keep.append((rn, f"x:{letter}"))
+            continue
+        c = lookup.get(norm(h))
+        if c is None:
+            extra.append((str(h).strip(), letter))
+            raw_keep.append((rn, f"x:{str(h).strip()}"))
+            continue
+        if c.key in mapping:
+            dups.append((c.key, str(h).strip(), letter))
+            continue
+        mapping[c.key] = (str(h).strip(), letter, rn, c)
+    cleaned = body.select([pl.col("_idx")] + [clean(pl.col(rn)).alias(rn) for rn in raw_names])
+    # completely empty rows are skipped; their numbers are never reused
+    cleaned = cleaned.filter(pl.any_horizontal([pl.col(rn).is_not_null() for rn in raw_names]))
+    for key, (h, letter, rn, c) in mapping.items():
+        exprs.append(pl.col(rn).alias(f"{key}__raw"))
+        exprs.extend(parse_column(rn, c, date_format))
+    for rn, newname in raw_keep:
+        exprs.append(pl.col(rn).alias(newname))
+    frame = cleaned.select(exprs)
+    missing = [c for c in cols if c.required and c.key not in mapping]
+    return SheetData(schema, name, hdr + 1, frame,
+                     columns={k: (v[0], v[1]) for k, v in mapping.items()},
+                     extra=extra, duplicates=dups, missing=missing, first_col_letter=col_letter(first_col))
+
+
+def read_study(raw: pl.DataFrame) -> dict:
+    """Study sheet: Field/Value pairs -> {field key: (value, Excel row)}."""
+    out = {}
+    hdr = find_header(raw, STUDY.columns)
+    start = 0 if hdr is None else hdr + 1
+    if raw.width < 2:
+        return out
+    for i, row in enumerate(raw.slice(start).iter_rows(), start=start):
+        f, v = row[0], row[1]
+        if f is None:
+            continue
+        key = norm(f)
+        if key in STUDY_FIELDS and key not in out:
+            out[key] = ((str(v).strip() if v is not None else None), i + 1)
+    return out
+
+
+def read_workbook(path: str | Path, drugs=(), max_unpacked_mb: float = DEFAULT_MAX_UNPACKED_MB) -> Workbook:
+    """Read the workbook at `path`. Raises WorkbookError when it cannot be read at all."""
+    path = Path(path)
+    zf = open_container(path, max_unpacked_mb)
+    budget = [max_unpacked_mb * 1024 * 1024]
+    try:
+        parts = sheet_parts(zf, budget)
+        try:
+            reader = fastexcel.read_excel(str(path))
+            names = list(reader.sheet_names)
+        except Exception as e:  # calamine's errors are one exception type per cause; all mean unreadable
+            raise WorkbookError(f"{path}: not a readable .xlsx workbook ({_short(e)})") from None
+        matched = match_sheets(names)
+        missing = [s.name for s in SHEETS if s.required and s.name not in matched]
+        if missing:
+            raise WorkbookError(f"{path}: required sheet{'s' if len(missing) > 1 else ''} missing: "
+                                f"{', '.join(missing)} (found: {', '.join(names) or 'none'})")
+        scans, raws = {}, {}
+        for sname, wname in matched.items():
+            part = parts.get(wname, (None, False))[0]
+            xml = b""
+            if part:
+                try:
+                    xml = _read_capped(zf, part, budget)
+                except KeyError:
+                    xml = b""
+                except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+                    raise WorkbookError(f"{path}: sheet {wname!r} is damaged ({e})") from None
+            scans[sname] = scan_sheet_xml(xml)
+            del xml
+            try:
+                raws[sname] = load_sheet_frame(reader, wname)
+            except Exception as e:
+                raise WorkbookError(f"{path}: sheet {wname!r} cannot be read ({_short(e)})") from None
+    finally:
+        zf.close()
+
+    study = read_study(raws["Study"])
+    fmt = None
+    if "dateformat" in study and study["dateformat"][0]:
+        v = study["dateformat"][0].strip().upper().replace(" ", "")
+        fmt = v if v in ("DD/MM/YYYY", "MM/DD/YYYY") else None
+    sheets = {}
+    for s in SHEETS:
+        if s.name not in matched or s.name == "Study":
+            continue
+        sheets[s.name] = build_sheet(s, matched[s.name], raws[s.name], scans[s.name][0], drugs, fmt)
+    formula_cells = [(matched[s], cell) for s, (_, cells) in scans.items() for cell in cells]
+    hidden = [n for n, (_, h) in parts.items() if h]
+    return Workbook(path, sha256_file(path), names, sheets, study, formula_cells, hidden, fmt)
+
+
+def _short(e: Exception) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text[:200]
