@@ -115,6 +115,25 @@ def annotate(
 
 
 @app.command()
+def export(
+    workbook: Path = typer.Argument(..., help="The site workbook."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for the tables "
+                                       "[default: output/<workbook stem>/export/]."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="Protocol profile."),
+    max_unpacked_mb: float = typer.Option(200, "--max-unpacked-mb", help="Unpacked size limit."),
+):
+    """Write the cleaned tables (subjects, cycles, labs, adverse_events, vitals, tumor, findings)
+    as CSV and Parquet, each row keeping its Excel row number."""
+    from .export import build_tables, write_tables
+    from .labs.catalogue import load_catalogue
+
+    result = _check(workbook, _profile(profile), max_unpacked_mb)
+    target = out or default_out(workbook) / "export"
+    for p in write_tables(build_tables(result, load_catalogue()), target):
+        typer.echo(str(p))
+
+
+@app.command()
 def version():
     """Print the tool version."""
     typer.echo(__version__)

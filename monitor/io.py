@@ -73,3 +73,15 @@ class atomic_path:
         elif self.tmp.exists():
             self.tmp.unlink()
         return False
+
+
+def safe_text_columns(df):
+    """The polars form of safe_cell for every text column of a frame (CSV/XLSX exports)."""
+    import polars as pl
+
+    exprs = []
+    for name, dtype in df.schema.items():
+        if dtype == pl.String:
+            c = pl.col(name)
+            exprs.append(pl.when(c.str.contains(r"^[=+\-@\t\r]")).then(pl.lit("'") + c).otherwise(c).alias(name))
+    return df.with_columns(exprs) if exprs else df

@@ -131,7 +131,7 @@ def ae_grade_not_defined(ctx):
 
     *What it does*: checks the grade against the grades the NCI table gives the term
     (a '-' in CTCAE means the grade does not exist).
-    *Why it matters*: e.g. Alopecia has only grades 1-2 and Hypertension no grade 5 ... an
+    *Why it matters*: e.g. Alopecia has only grades 1-2 and Nausea none above 3; an
     undefined grade is a transcription error or the wrong term.
     *Example*: Alopecia grade 3.
     """
@@ -145,3 +145,75 @@ def ae_grade_not_defined(ctx):
     return emit(sd, bad, "grade", pl.lit("Grade ") + pl.col("grade").cast(pl.String)
                 + pl.lit(" is not defined for ") + quoted(pl.col("term__raw"))
                 + pl.lit(" in CTCAE v5.0 (grades: ") + pl.col("_allowed") + pl.lit(")."))
+
+
+def sae_reported_late(ctx):
+    """A serious adverse event reached the sponsor later than the profile allows after awareness.
+
+    *What it does*: compares Date reported with Date aware; dates carry no time, so with the
+    default 24 hours a report dated more than one day after awareness is late.
+    *Why it matters*: SAEs must be reported to the sponsor immediately, within 24 hours of
+    awareness (ICH E6(R2) 4.11.1; ICH E2A; the profile's `safety.sae_report_hours`).
+    *Example*: aware 2023-03-01, reported 2023-03-04.
+    """
+    sd = ctx.sheet("AdverseEvents")
+    hours = float(ctx.profile.safety["sae_report_hours"])
+    allowed_days = -(-hours // 24)  # a date-only report may fall on any day up to ceil(hours / 24) later
+    days = (pl.col("date_reported") - pl.col("date_aware")).dt.total_days()
+    bad = sd.frame.filter((pl.col("serious") == True) & (days > allowed_days))  # noqa: E712
+    return emit(sd, bad, "date_reported", pl.lit("SAE reported ") + days.cast(pl.String)
+                + pl.lit(f" days after awareness (limit {hours:g} hours): aware ")
+                + pl.col("date_aware").cast(pl.String) + pl.lit(", reported ")
+                + pl.col("date_reported").cast(pl.String) + pl.lit("."))
+
+
+def ae_fatal_grade_mismatch(ctx):
+    """Grade 5 (death) without a Fatal outcome, or a Fatal outcome with a grade below 5.
+
+    *What it does*: compares Grade with Outcome.
+    *Why it matters*: CTCAE v5.0 grade 5 is death related to the AE; the two fields must agree
+    for deaths to be counted and reported correctly.
+    *Example*: Grade 5 with Outcome `Recovering`.
+    """
+    sd = ctx.sheet("AdverseEvents")
+    fatal = pl.col("outcome") == "Fatal"
+    g5 = pl.col("grade") == 5
+    bad = sd.frame.filter((g5 & pl.col("outcome").is_not_null() & ~fatal) | (fatal & pl.col("grade").is_not_null() & ~g5))
+    return emit(sd, bad, "grade", pl.lit("Grade ") + pl.col("grade").cast(pl.String) + pl.lit(" with outcome ")
+                + quoted(pl.col("outcome")) + pl.lit(": grade 5 and a Fatal outcome go together."))
+
+
+def ae_onset_before_consent(ctx):
+    """An adverse event starts before the subject signed consent.
+
+    *What it does*: compares the latest possible onset with the consent date.
+    *Why it matters*: events before consent are medical history, not adverse events of the study
+    (ICH E2A); one of the dates may also be wrong.
+    *Example*: consent 2022-07-01, AE onset 2022-06-20.
+    """
+    sd = ctx.sheet("AdverseEvents")
+    subj = ctx.sheet("Subjects").frame.select("subject", "consent_date").unique("subject", keep="first")
+    df = sd.frame.join(subj, on="subject", how="inner")
+    bad = df.filter(pl.col("onset__hi") < pl.col("consent_date"))
+    return emit(sd, bad, "onset", pl.lit("Onset ") + quoted(pl.col("onset__raw"))
+                + pl.lit(" is before the consent date ") + pl.col("consent_date").cast(pl.String)
+                + pl.lit("; medical history rather than an adverse event?"))
+
+
+def ae_onset_before_first_dose(ctx):
+    """An adverse event starts before the first dose (a pre-treatment event).
+
+    *What it does*: compares the latest possible onset with the subject's first Given dose.
+    *Why it matters*: pre-treatment events are not treatment-emergent; they are kept apart in
+    safety tables (ICH E9 / CDISC ADaM TRTEMFL), so this is information, not an error.
+    *Example*: first dose 2022-07-05, AE onset 2022-07-02.
+    """
+    from ..derive.labs import first_doses
+
+    sd = ctx.sheet("AdverseEvents")
+    fd = first_doses(ctx.sheet("Cycles"))
+    df = sd.frame.join(fd, on="subject", how="inner")
+    bad = df.filter(pl.col("onset__hi") < pl.col("first_dose"))
+    return emit(sd, bad, "onset", pl.lit("Onset ") + quoted(pl.col("onset__raw"))
+                + pl.lit(" is before the first dose on ") + pl.col("first_dose").cast(pl.String)
+                + pl.lit(" (pre-treatment event)."))

@@ -60,6 +60,15 @@ class Context:
     def sheet(self, name: str) -> SheetData | None:
         return self.wb.sheets.get(name)
 
+    @property
+    def labs(self) -> pl.DataFrame:
+        """The derived labs table (SI values, baseline, CTCAE grades), built once per check."""
+        if getattr(self, "_labs", None) is None:
+            from ..derive.labs import graded_labs
+
+            self._labs = graded_labs(self.sheet("Labs"), self.sheet("Cycles"), self.catalogue)
+        return self._labs
+
 
 def record_key(sd: SheetData) -> pl.Expr:
     """The record's key fields as written (subject, date, test, AE number ...)."""

@@ -14,6 +14,9 @@ from .base import emit, frame, quoted
 
 # columns whose values a more specific rule checks (Labs.Result: numbers or dipstick results)
 CUSTOM = {("Labs", "result")}
+# required columns where a missing marker (ND, not done) is itself the answer (workbook
+# contract, Labs: "Result ... number, qualified number, or missing marker")
+MARKER_ANSWERS = {("Labs", "result")}
 
 
 def _columns(ctx, sd):
@@ -26,7 +29,10 @@ def _errors(ctx, code: str, message) -> pl.DataFrame:
         for c in _columns(ctx, sd):
             if (sd.schema.name, c.key) in CUSTOM or f"{c.key}__err" not in sd.frame.columns:
                 continue
-            bad = sd.frame.filter(pl.col(f"{c.key}__err") == code)
+            errs = sd.frame.get_column(f"{c.key}__err")
+            if errs.null_count() == errs.len():  # the usual case: skip building a query
+                continue
+            bad = sd.frame.filter(errs == code)
             if bad.height:
                 out.append(emit(sd, bad, c.key, message(c, pl.col(f"{c.key}__raw"), pl.col(c.key)),
                                 suggestion=_suggest(code, c)))
@@ -107,7 +113,8 @@ def date_implausible(ctx):
     """
     return _errors(ctx, P.DATE_IMPLAUSIBLE,
                    lambda c, raw, v: pl.lit(f"{c.name} ") + quoted(raw) + pl.lit(" reads as ")
-                   + v.cast(pl.String).fill_null("?") + pl.lit(", outside 1950-2100."))
+                   + (pl.col(f"{c.key}__lo") if c.kind is Kind.PARTIAL_DATE else v).cast(pl.String).fill_null("?")
+                   + pl.lit(", outside 1950-2100."))
 
 
 def number_unreadable(ctx):
@@ -171,11 +178,14 @@ def required_value_missing(ctx):
             if not c.required:
                 continue
             raw = pl.col(f"{c.key}__raw")
-            missing = raw.is_null() | P.is_missing_marker(raw)
+            missing = raw.is_null()
+            if (sd.schema.name, c.key) not in MARKER_ANSWERS:
+                missing = missing | P.is_missing_marker(raw)
             bad = sd.frame.filter(missing)
             if bad.height:
-                out.append(emit(sd, bad, c.key, pl.lit(f"{c.name} is blank; it is required."),
-                                suggestion=pl.lit(c.doc or None, dtype=pl.String)))
+                msg = (pl.when(raw.is_null()).then(pl.lit(f"{c.name} is blank; it is required."))
+                       .otherwise(pl.lit(f"{c.name} ") + quoted(raw) + pl.lit(" marks it as missing; it is required.")))
+                out.append(emit(sd, bad, c.key, msg, suggestion=pl.lit(c.doc or None, dtype=pl.String)))
     return pl.concat(out) if out else None
 
 

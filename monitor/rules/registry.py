@@ -72,6 +72,14 @@ RULES: tuple[Rule, ...] = (
          (("AdverseEvents", ("date_aware", "date_reported")),)),
     Rule("AE007", "ae-term-not-ctcae", S.MAJOR, ae.ae_term_not_ctcae, (("AdverseEvents", ("term",)),)),
     Rule("AE008", "ae-grade-not-defined", S.MAJOR, ae.ae_grade_not_defined, (("AdverseEvents", ("term", "grade")),)),
+    Rule("AE009", "sae-reported-late", S.MAJOR, ae.sae_reported_late,
+         (("AdverseEvents", ("serious", "date_aware", "date_reported")),)),
+    Rule("AE010", "ae-fatal-grade-mismatch", S.MAJOR, ae.ae_fatal_grade_mismatch,
+         (("AdverseEvents", ("grade", "outcome")),)),
+    Rule("AE011", "ae-onset-before-consent", S.MINOR, ae.ae_onset_before_consent,
+         (("AdverseEvents", ("subject", "onset")), ("Subjects", ("subject", "consent_date")))),
+    Rule("AE012", "ae-onset-before-first-dose", S.INFO, ae.ae_onset_before_first_dose,
+         (("AdverseEvents", ("subject", "onset")), ("Cycles", ("subject", "date", "action")))),
 )
 
 # Rule that records a crash inside another rule (the rest still run).

@@ -49,11 +49,10 @@ def is_missing_marker(s: pl.Expr) -> pl.Expr:
 
 
 def _month_number(mon: pl.Expr) -> pl.Expr:
-    m = mon.str.to_uppercase()
-    out = pl.lit(None, dtype=pl.Int32)
-    for i, name in reversed(list(enumerate(_MONTHS, start=1))):
-        out = pl.when(m == name).then(pl.lit(i, dtype=pl.Int32)).otherwise(out)
-    return out
+    # one lookup node, not a 12-deep when/then chain: the chain repeated `mon` 12 times and made
+    # every date column's expression tree (and its planning time) grow by that factor
+    return mon.str.to_uppercase().replace_strict({name: i for i, name in enumerate(_MONTHS, start=1)},
+                                                 default=None, return_dtype=pl.Int32)
 
 
 def _ymd(y: pl.Expr, m: pl.Expr, d: pl.Expr) -> pl.Expr:
@@ -103,7 +102,10 @@ def parse_date(s: pl.Expr, date_format: str | None = None, allow_partial: bool =
     yr = su.str.contains(_PARTIAL_YEAR) & (~serial | s.str.contains(r"^(19|20)\d{2}$"))
     yr_lo = _ymd(su.str.extract(_PARTIAL_YEAR, 1), pl.lit("1"), pl.lit("1"))
     yr_hi = _ymd(su.str.extract(_PARTIAL_YEAR, 1), pl.lit("12"), pl.lit("31"))
-    is_partial = ym | unk | (yr if allow_partial else pl.lit(False))
+    # outside AE dates a bare year stays an Excel serial (2022 -> 1905-07-14, implausible), but an
+    # explicit unknown day and month (UNK-UNK-2022) is a partial date there too
+    yr_unk = su.str.contains(r"^(?:UN|UNK|UK|XX)[- ]?(?:UNK|UN|XXX)[- ]?\d{4}$")
+    is_partial = ym | unk | (yr if allow_partial else yr_unk)
     p_lo = pl.when(ym).then(ym_lo).when(unk).then(unk_lo).when(yr).then(yr_lo)
     p_hi = (pl.when(ym | unk).then(p_lo.dt.month_end()).when(yr).then(yr_hi))
 
@@ -115,10 +117,13 @@ def parse_date(s: pl.Expr, date_format: str | None = None, allow_partial: bool =
     lo = pl.when(full.is_not_null()).then(full).when(is_partial).then(p_lo) if allow_partial else full
     hi = pl.when(full.is_not_null()).then(full).when(is_partial).then(p_hi) if allow_partial else full
     year = full.dt.year()
+    p_year = p_lo.dt.year()
     err = (pl.when(s.is_null() | is_missing_marker(s)).then(None)
            .when(full.is_not_null() & ((year < MIN_YEAR) | (year > MAX_YEAR))).then(pl.lit(DATE_IMPLAUSIBLE))
            .when(full.is_not_null()).then(None)
            .when(dm & pl.lit(date_format is None)).then(pl.lit(DATE_AMBIGUOUS))
+           .when(is_partial & pl.lit(allow_partial) & p_lo.is_not_null()
+                 & ((p_year < MIN_YEAR) | (p_year > MAX_YEAR))).then(pl.lit(DATE_IMPLAUSIBLE))
            .when(is_partial & pl.lit(allow_partial) & p_lo.is_not_null()).then(None)
            .when(is_partial & pl.lit(not allow_partial)).then(pl.lit(DATE_PARTIAL))
            .when(iso | clin | dm | ((ym | unk) & p_lo.is_null())).then(pl.lit(DATE_IMPOSSIBLE))
@@ -129,9 +134,10 @@ def parse_date(s: pl.Expr, date_format: str | None = None, allow_partial: bool =
 
 def parse_number(s: pl.Expr) -> dict:
     """`12.5`, `<0.5`, `>1210`, `≤2`: the number and its qualifier. ND / NA / not done: missing."""
-    ok = s.str.contains(_NUMBER)
-    q = s.str.extract(_NUMBER, 1).str.replace("≤", "<=").str.replace("≥", ">=")
     v = s.str.extract(_NUMBER, 2).cast(pl.Float64, strict=False)
+    ok = s.str.contains(_NUMBER) & v.is_finite()   # 1e400 overflows to inf: not a number
+    v = pl.when(ok).then(v)
+    q = pl.when(ok).then(s.str.extract(_NUMBER, 1).str.replace("≤", "<=").str.replace("≥", ">="))
     err = (pl.when(s.is_null() | is_missing_marker(s) | ok).then(None)
            .otherwise(pl.lit(NUMBER_UNREADABLE)))
     return {"value": v, "q": q, "err": err}
@@ -143,7 +149,10 @@ def parse_int(s: pl.Expr) -> dict:
     whole = (v == v.round(0)) & n["q"].is_null()
     err = (pl.when(n["err"].is_not_null()).then(n["err"])
            .when(v.is_not_null() & ~whole).then(pl.lit(INTEGER_EXPECTED)))
-    return {"value": pl.when(whole).then(v.cast(pl.Int64, strict=False)), "err": err}
+    # a whole number beyond Int64 (1e20) must not vanish: clipped, it stays far outside every
+    # integer column's range and is reported as out of range
+    big = float(2 ** 62)
+    return {"value": pl.when(whole).then(v.clip(-big, big).cast(pl.Int64, strict=False)), "err": err}
 
 
 def parse_yesno(s: pl.Expr) -> dict:

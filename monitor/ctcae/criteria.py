@@ -1,0 +1,341 @@
+"""CTCAE v5.0 grading criteria for lab values: load and validate criteria.toml.
+
+The criteria are data (one record per term, test and direction) kept beside the verbatim CTCAE
+text they come from. Thresholds use a small fixed vocabulary (basis, op, factor / offset /
+value, applies) and are never code: `grade.py` turns them into polars expressions.
+
+The loader refuses a file it cannot trust, naming the record: an unknown op, basis or
+`applies`, a grade outside 1-5 or one CTCAE does not define for the term, a term not in
+terms.csv, a test not in the lab catalogue, a unit that is not the test's SI unit, CTCAE text
+that is missing or differs from terms.csv, thresholds out of grade order or not monotone.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+from ..labs.catalogue import Catalogue, load_catalogue, norm_test
+from .terms import Terms, load_terms
+
+BASES = ("uln", "lln", "abs", "baseline")
+OPS = (">", ">=", "<", "<=")
+DIRECTIONS = ("low", "high")
+APPLIES = ("always", "baseline_normal", "baseline_abnormal", "anticoagulated", "not_anticoagulated")
+GRADES = (1, 2, 3, 4, 5)
+CTCAE_VERSION = "5.0"
+
+_RECORD_KEYS = {"term", "test", "direction", "unit", "thresholds", "text", "note", "scale"}
+_THRESHOLD_KEYS = {"grade", "basis", "op", "factor", "offset", "value", "unit", "applies", "optional"}
+_OPS_FOR = {"high": (">", ">="), "low": ("<", "<=")}
+
+
+class CriteriaError(ValueError):
+    """criteria.toml is malformed; the message names the record and the field."""
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """One way of reaching `grade`: value `op` (factor x limit + offset) or value `op` value."""
+
+    grade: int
+    basis: str                   # uln | lln | abs | baseline
+    op: str                      # > | >= | < | <=
+    factor: float = 1.0          # multiple of the limit / baseline (not for abs)
+    offset: float = 0.0          # added to factor x limit, in the record's unit (not for abs)
+    value: float | None = None   # abs only, in the record's unit
+    applies: str = "always"
+    optional: bool = False       # baseline only: skipped (not "unknown") when there is no baseline
+
+    def describe(self) -> str:
+        """Human form, e.g. `> 3.0 x ULN`, `< 100 g/L`, `> baseline + 20 g/L (baseline abnormal)`."""
+        if self.basis == "abs":
+            s = f"{self.op} {self.value:g}"
+        else:
+            ref = {"uln": "ULN", "lln": "LLN", "baseline": "baseline"}[self.basis]
+            s = f"{self.op} {ref}" if self.factor == 1.0 else f"{self.op} {self.factor:g} x {ref}"
+            if self.offset:
+                s += f" + {self.offset:g}"
+        if self.applies != "always":
+            s += f" ({self.applies.replace('_', ' ')})"
+        return s
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """The grading criteria of one CTCAE term for one test in one direction."""
+
+    term: str
+    test: str
+    direction: str               # low | high
+    unit: str                    # SI unit of the test (or the scale's name)
+    thresholds: tuple            # Threshold, ascending grade
+    text: dict                   # grade -> verbatim CTCAE v5.0 text (every grade the term defines)
+    note: str | None = None
+    scale: dict | None = None    # normalised result text -> number (categorical tests)
+    index: int = 0               # position in the file (0-based), for messages
+
+    @property
+    def grades(self) -> tuple:
+        """Grades the value can establish (those with a threshold), ascending."""
+        return tuple(sorted({t.grade for t in self.thresholds}))
+
+    @property
+    def needs(self) -> frozenset:
+        """Normal limits the grading may need: subset of {'lln', 'uln'} (baseline is optional)."""
+        return frozenset(t.basis for t in self.thresholds if t.basis in ("lln", "uln"))
+
+    @property
+    def uses_baseline(self) -> bool:
+        return any(t.basis == "baseline" or t.applies.startswith("baseline") for t in self.thresholds)
+
+    @property
+    def label(self) -> str:
+        return f"criteria[{self.index}] ({self.test} / {self.term!r} / {self.direction})"
+
+
+@dataclass(frozen=True)
+class Criteria:
+    version: str
+    ctcae_version: str
+    records: tuple               # Criterion, in file order
+    vital_signs: dict = field(default_factory=dict)   # code -> {name, unit}
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __iter__(self):
+        return iter(self.records)
+
+    def for_test(self, test: str, direction: str) -> Criterion | None:
+        for r in self.records:
+            if r.test == test and r.direction == direction:
+                return r
+        return None
+
+    def by_test(self) -> dict:
+        """test code -> {direction: Criterion}."""
+        out: dict = {}
+        for r in self.records:
+            out.setdefault(r.test, {})[r.direction] = r
+        return out
+
+    def terms(self) -> list:
+        """Distinct CTCAE terms covered, in file order."""
+        return list(dict.fromkeys(r.term for r in self.records))
+
+    def needs(self, test: str) -> frozenset:
+        """Normal limits ({'lln', 'uln'}) any record of the test may need."""
+        return frozenset().union(*(r.needs for r in self.records if r.test == test))
+
+
+# ------------------------------------------------------------------------------------------ load
+
+@lru_cache(maxsize=1)
+def load_criteria() -> Criteria:
+    """The criteria shipped in the package (validated; cached)."""
+    text = resources.files("monitor.ctcae").joinpath("criteria.toml").read_text("utf-8")
+    return parse_criteria(text)
+
+
+def parse_criteria(text: str, *, terms: Terms | None = None, catalogue: Catalogue | None = None,
+                   source: str = "criteria.toml") -> Criteria:
+    """Parse and validate criteria TOML text; raise CriteriaError naming the bad record."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise CriteriaError(f"{source}: not valid TOML: {e}") from None
+    terms = terms or load_terms()
+    catalogue = catalogue or load_catalogue()
+
+    ver = data.get("ctcae_version")
+    if ver != CTCAE_VERSION:
+        raise CriteriaError(f"{source}: ctcae_version must be {CTCAE_VERSION!r}, got {ver!r}")
+    version = data.get("version")
+    if not isinstance(version, str) or not version:
+        raise CriteriaError(f"{source}: `version` (a string such as a date) is missing")
+    vitals = data.get("vital_signs", {})
+    for code, v in vitals.items():
+        if not isinstance(v, dict) or not isinstance(v.get("unit"), str) or not v.get("name"):
+            raise CriteriaError(f"{source}: vital_signs.{code} needs a name and a unit")
+        if code in catalogue.tests:
+            raise CriteriaError(f"{source}: vital_signs.{code} is also a lab catalogue code")
+    raw = data.get("criteria")
+    if not isinstance(raw, list) or not raw:
+        raise CriteriaError(f"{source}: no [[criteria]] records")
+
+    records, seen = [], {}
+    for i, rec in enumerate(raw):
+        r = _record(i, rec, terms, catalogue, vitals, source)
+        key = (r.test, r.direction)
+        if key in seen:
+            raise CriteriaError(f"{source}: {r.label}: a second record for test {r.test} direction "
+                                f"{r.direction} (first: criteria[{seen[key]}]); one record per test and direction")
+        seen[key] = i
+        records.append(r)
+    return Criteria(version, ver, tuple(records), {k: dict(v) for k, v in vitals.items()})
+
+
+def _record(i: int, rec, terms: Terms, catalogue: Catalogue, vitals: dict, source: str) -> Criterion:
+    test, term, direction = (rec.get(k) if isinstance(rec, dict) else None for k in ("test", "term", "direction"))
+    where = f"{source}: criteria[{i}] ({test} / {term!r} / {direction})"
+
+    def fail(msg: str):
+        raise CriteriaError(f"{where}: {msg}")
+
+    if not isinstance(rec, dict):
+        fail("is not a table")
+    unknown = set(rec) - _RECORD_KEYS
+    if unknown:
+        fail(f"unknown key(s) {sorted(unknown)} (allowed: {sorted(_RECORD_KEYS)})")
+    for k in ("term", "test", "direction", "unit", "thresholds", "text"):
+        if k not in rec:
+            fail(f"`{k}` is missing")
+
+    ct = terms.get(term) if isinstance(term, str) else None
+    if ct is None or ct.term != term:
+        hint = f"; did you mean {ct.term!r}?" if ct else (
+            f"; closest: {', '.join(map(repr, terms.closest(str(term))))}" if isinstance(term, str) else "")
+        fail(f"term {term!r} is not a CTCAE v5.0 term in terms.csv (exact spelling){hint}")
+    if direction not in DIRECTIONS:
+        fail(f"direction {direction!r} must be one of {', '.join(DIRECTIONS)}")
+
+    lab = catalogue.tests.get(test) if isinstance(test, str) else None
+    vital = vitals.get(test) if isinstance(test, str) else None
+    if lab is None and vital is None:
+        fail(f"test {test!r} is not a lab catalogue code (monitor/labs/tests.toml) nor a vital_signs code")
+    si_unit = lab.si_unit if lab is not None else vital["unit"]
+
+    scale = rec.get("scale")
+    unit = rec["unit"]
+    if scale is not None:
+        if not isinstance(scale, dict) or not scale:
+            fail("`scale` must be a table of result -> number")
+        for k, v in scale.items():
+            if norm_test(k) != k:
+                fail(f"scale key {k!r} is not normalised (write {norm_test(k)!r})")
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+                fail(f"scale value for {k!r} must be a number")
+        if lab is not None and lab.results and set(lab.results) - set(scale):
+            fail(f"scale lacks the catalogue result(s) {sorted(set(lab.results) - set(scale))}")
+    elif unit != si_unit:
+        fail(f"unit {unit!r} is not the SI unit of {test} in the catalogue ({si_unit!r}); grading works on SI values")
+
+    # verbatim text: every grade CTCAE defines, exactly as in terms.csv, and nothing else
+    text = rec["text"]
+    if not isinstance(text, dict):
+        fail("`text` must be a table grade_1 .. grade_5")
+    bad = [k for k in text if k not in {f"grade_{g}" for g in GRADES}]
+    if bad:
+        fail(f"text has unknown key(s) {bad} (use grade_1 .. grade_5)")
+    texts = {}
+    for g in GRADES:
+        k = f"grade_{g}"
+        if g in ct.grades:
+            if k not in text:
+                fail(f"text.{k} is missing (CTCAE v5.0 {term} grade {g}: {ct.text[g]!r})")
+            if text[k] != ct.text[g]:
+                fail(f"text.{k} differs from terms.csv: {text[k]!r} != {ct.text[g]!r}")
+            texts[g] = text[k]
+        elif k in text:
+            fail(f"text.{k} is given but CTCAE v5.0 defines no grade {g} for {term}")
+
+    ths = rec["thresholds"]
+    if not isinstance(ths, list) or not ths:
+        fail("`thresholds` must be a non-empty list")
+    parsed = tuple(_threshold(j, t, direction, unit, ct, fail) for j, t in enumerate(ths))
+    grades = [t.grade for t in parsed]
+    if grades != sorted(grades):
+        fail(f"thresholds must be ordered by grade, got grades {grades}")
+    _check_monotone(parsed, direction, fail)
+
+    note = rec.get("note")
+    if note is not None and (not isinstance(note, str) or not note.strip()):
+        fail("`note` must be non-empty text")
+    ungraded = [g for g in ct.grades if g not in grades]
+    if ungraded and not note:
+        fail(f"a `note` is required: CTCAE grade(s) {ungraded} are not graded from the value; say why")
+    return Criterion(term, test, direction, unit, parsed, texts, note,
+                     dict(scale) if scale is not None else None, i)
+
+
+def _threshold(j: int, t, direction: str, unit: str, ct, fail) -> Threshold:
+    def bad(msg: str):
+        fail(f"thresholds[{j}]: {msg}")
+
+    if not isinstance(t, dict):
+        bad("is not a table")
+    unknown = set(t) - _THRESHOLD_KEYS
+    if unknown:
+        bad(f"unknown key(s) {sorted(unknown)} (allowed: {sorted(_THRESHOLD_KEYS)})")
+    g = t.get("grade")
+    if not isinstance(g, int) or isinstance(g, bool) or g not in GRADES:
+        bad(f"grade {g!r} must be an integer 1-5")
+    if g not in ct.grades:
+        bad(f"grade {g}: CTCAE v5.0 defines no grade {g} for {ct.term} (it has {list(ct.grades)})")
+    basis = t.get("basis")
+    if basis not in BASES:
+        bad(f"unknown basis {basis!r} (use one of {', '.join(BASES)})")
+    op = t.get("op")
+    if op not in OPS:
+        bad(f"unknown op {op!r} (use one of {', '.join(OPS)})")
+    if op not in _OPS_FOR[direction]:
+        bad(f"op {op!r} does not fit direction {direction} (use {' or '.join(_OPS_FOR[direction])})")
+    applies = t.get("applies", "always")
+    if applies not in APPLIES:
+        bad(f"unknown applies {applies!r} (use one of {', '.join(APPLIES)})")
+    optional = t.get("optional", False)
+    if not isinstance(optional, bool):
+        bad("optional must be true or false")
+    if optional and basis != "baseline":
+        bad("optional is only for basis = baseline")
+
+    def num(key, default=None):
+        v = t.get(key, default)
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            bad(f"{key} must be a finite number, got {v!r}")
+        return float(v)
+
+    if basis == "abs":
+        if "factor" in t or "offset" in t:
+            bad("basis abs takes `value`, not factor/offset")
+        value = num("value")
+        if value is None:
+            bad("basis abs needs `value` (in the record's unit)")
+        if t.get("unit") != unit:
+            bad(f"unit {t.get('unit')!r} of value {value:g} must be the record's unit {unit!r}")
+        return Threshold(g, basis, op, value=value, applies=applies, optional=optional)
+    if "value" in t:
+        bad(f"basis {basis} takes factor (and offset), not `value`")
+    factor, offset = num("factor", 1.0), num("offset", 0.0)
+    if factor <= 0:
+        bad(f"factor must be > 0, got {factor:g}")
+    if offset < 0:
+        bad(f"offset must be >= 0, got {offset:g}")
+    if "offset" in t and t.get("unit") != unit:
+        bad(f"an offset needs unit = {unit!r} (the record's unit)")
+    if "offset" not in t and "unit" in t:
+        bad("unit is only for value or offset")
+    return Threshold(g, basis, op, factor=factor, offset=offset, applies=applies, optional=optional)
+
+
+def _check_monotone(ths: tuple, direction: str, fail) -> None:
+    """Within one basis and `applies`, a higher grade must sit further from normal."""
+    groups: dict = {}
+    for t in ths:
+        groups.setdefault((t.basis, t.applies), []).append(t)
+    for (basis, applies), ts in groups.items():
+        for a, b in zip(ts, ts[1:]):
+            if a.grade == b.grade:
+                fail(f"two {basis} thresholds ({applies}) for grade {a.grade}")
+            ka = (a.value,) if basis == "abs" else (a.factor, a.offset)
+            kb = (b.value,) if basis == "abs" else (b.factor, b.offset)
+            worse = kb > ka if direction == "high" else (kb < ka if basis == "abs" else b.factor < a.factor)
+            if not worse:
+                fail(f"grade {b.grade} threshold ({b.describe()}) is not beyond grade {a.grade}'s "
+                     f"({a.describe()}) for a {direction} term")

@@ -1,0 +1,1 @@
+"""Derived tables shared by rules, exports and reports (baseline, SI values, exposure ...)."""

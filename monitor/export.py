@@ -1,0 +1,55 @@
+"""`monitor export`: the cleaned tables as CSV and Parquet, one file per sheet plus findings.
+
+Each table keeps `row` (the Excel row of the record) so every value can be traced to its cell.
+Text that could run as a formula in a spreadsheet is neutralised in the CSV files; Parquet keeps
+values exactly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from .derive.labs import graded_labs
+from .findings import FINDING_FIELDS
+from .io import atomic_path, safe_text_columns
+
+TABLES = {"Subjects": "subjects", "Cycles": "cycles", "AdverseEvents": "adverse_events",
+          "Vitals": "vitals", "Tumor": "tumor"}
+
+
+def clean_table(sd) -> pl.DataFrame:
+    """Typed columns of a sheet, `row` first; partial dates keep their earliest/latest day."""
+    if sd is None or sd.header_row is None:
+        return pl.DataFrame({"row": pl.Series([], dtype=pl.Int64)})
+    keep = ["_row"]
+    for key in sd.columns:
+        keep.append(key)
+        if f"{key}__q" in sd.frame.columns:
+            keep.append(f"{key}__q")
+        if f"{key}__lo" in sd.frame.columns:
+            keep += [f"{key}__lo", f"{key}__hi"]
+    df = sd.frame.select(keep)
+    return df.rename(lambda c: "row" if c == "_row" else c.replace("__q", "_qualifier")
+                     .replace("__lo", "_earliest").replace("__hi", "_latest"))
+
+
+def build_tables(result, catalogue) -> dict:
+    wb = result.wb
+    out = {name: clean_table(wb.get(sheet)) for sheet, name in TABLES.items()}
+    out["labs"] = graded_labs(wb.get("Labs"), wb.get("Cycles"), catalogue)
+    out["findings"] = pl.DataFrame([f.to_dict() for f in result.findings],
+                                   schema={k: (pl.Int64 if k == "row" else pl.String) for k in FINDING_FIELDS})
+    return out
+
+
+def write_tables(tables: dict, out_dir: Path) -> list:
+    paths = []
+    for name, df in tables.items():
+        with atomic_path(out_dir / f"{name}.csv") as tmp:
+            safe_text_columns(df).write_csv(tmp)
+        with atomic_path(out_dir / f"{name}.parquet") as tmp:
+            df.write_parquet(tmp)
+        paths += [out_dir / f"{name}.csv", out_dir / f"{name}.parquet"]
+    return paths

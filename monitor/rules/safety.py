@@ -1,0 +1,186 @@
+"""Safety reconciliation rules: CTCAE lab grades against adverse events, Hy's law.
+
+They read the derived labs table (ctx.labs: SI values, baseline, CTCAE v5.0 grades).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ..ctcae.terms import norm_term
+from .base import emit, quoted
+
+LIVER_TERMS = ("alanine aminotransferase increased", "aspartate aminotransferase increased")
+
+
+def _norm(e: pl.Expr) -> pl.Expr:
+    return e.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+
+
+def _graded_long(ctx) -> pl.DataFrame:
+    """One row per lab result and graded direction: row, subject, date, test, lab_term, lab_grade."""
+    labs = ctx.labs
+    if not labs.height or "ctcae_grade" not in labs.columns:
+        return pl.DataFrame(schema={"row": pl.Int64, "subject": pl.String, "date": pl.Date, "test": pl.String,
+                                    "lab_term": pl.String, "lab_grade": pl.Int64, "result_text": pl.String})
+    parts = [labs.select("row", "subject", "date", "test", "result_text",
+                         pl.col(f"ctcae_term_{side}").alias("lab_term"),
+                         pl.col(f"ctcae_grade_{side}").cast(pl.Int64).alias("lab_grade"))
+             for side in ("low", "high")]
+    return pl.concat(parts).filter(pl.col("lab_term").is_not_null() & pl.col("lab_grade").is_not_null())
+
+
+def _aes(ctx) -> pl.DataFrame:
+    """AE periods: subject, ae_row, term_norm, grade, start, stop (open periods end at the run date)."""
+    sd = ctx.sheet("AdverseEvents")
+    f = sd.frame
+    verb = pl.col("verbatim") if "verbatim" in f.columns else pl.lit(None, dtype=pl.String)
+    pats = ctx.profile.lab_ae_terms.get("verbatim_patterns", [])
+    liver = pl.lit(False)
+    for p in pats:
+        liver = liver | verb.str.contains("(?i)" + p).fill_null(False)
+    other = _norm(pl.col("term")).str.ends_with("- other, specify")
+    return f.select(
+        pl.col("subject"), pl.col("_row").alias("ae_row"), _norm(pl.col("term")).alias("term_norm"),
+        pl.col("grade").alias("ae_grade"), pl.col("onset__lo").alias("start"),
+        pl.coalesce(pl.col("end__hi"), pl.lit(ctx.today)).alias("stop"),
+        (other & liver).alias("liver_other"),
+    ).filter(pl.col("subject").is_not_null() & pl.col("start").is_not_null())
+
+
+def _accepted_terms(ctx) -> pl.DataFrame:
+    """lab_term_norm -> ae term_norm that report it: the term itself and the profile's mapped terms."""
+    rows = []
+    for lab_term, ae_terms in ctx.profile.lab_ae_terms.items():
+        if isinstance(ae_terms, list) and lab_term != "verbatim_patterns":
+            rows += [(norm_term(lab_term), norm_term(t)) for t in ae_terms]
+    return pl.DataFrame(rows, schema={"lab_norm": pl.String, "term_norm": pl.String}, orient="row")
+
+
+def lab_grade_without_ae(ctx):
+    """A lab value reaches the profile's CTCAE grade (default 3) and no adverse event reports it.
+
+    *What it does*: for each result graded at or above `safety.lab_ae_min_grade` (or the
+    per-term value in `safety.lab_ae_min_grade_by_term`, e.g. Proteinuria 2), looks for an AE
+    of the same subject with that CTCAE term, a term the profile maps to it (e.g. Hepatic
+    failure for ALT), or, for ALT/AST, an 'Other, specify' term whose verbatim names immune
+    hepatitis, whose onset-end period covers the draw date +/- `safety.lab_ae_tolerance_days`.
+    *Why it matters*: a grade 3 lab abnormality is an adverse event under CTCAE v5.0 and must be
+    recorded and graded (ICH E2A; protocol AE definition); a missing AE under-reports toxicity.
+    *Example*: ALT 250 U/L (ULN 40, 6.25 x ULN, grade 3) with no AE around that date.
+    """
+    sd = ctx.sheet("Labs")
+    long = _graded_long(ctx)
+    by_term = {norm_term(k): int(v) for k, v in ctx.profile.safety.get("lab_ae_min_grade_by_term", {}).items()}
+    min_default = int(ctx.profile.safety["lab_ae_min_grade"])
+    long = long.with_columns(_norm(pl.col("lab_term")).alias("lab_norm"))
+    need = pl.col("lab_norm").replace_strict(by_term, default=min_default, return_dtype=pl.Int64)
+    hits = long.filter(pl.col("lab_grade") >= need)
+    if not hits.height:
+        return None
+    tol = pl.duration(days=int(ctx.profile.safety["lab_ae_tolerance_days"]))
+    aes = _aes(ctx)
+    accepted = pl.concat([hits.select("lab_norm").unique().with_columns(pl.col("lab_norm").alias("term_norm")),
+                          _accepted_terms(ctx)])
+    cand = hits.join(accepted, on="lab_norm").join(aes, on=["subject", "term_norm"])
+    liver = hits.filter(pl.col("lab_norm").is_in(LIVER_TERMS)).join(
+        aes.filter(pl.col("liver_other")).drop("term_norm"), on="subject")
+    covered = pl.concat([cand.select("row", "lab_norm", "date", "start", "stop"),
+                         liver.select("row", "lab_norm", "date", "start", "stop")]).filter(
+        (pl.col("date") >= pl.col("start") - tol) & (pl.col("date") <= pl.col("stop") + tol))
+    bad = hits.join(covered.select("row", "lab_norm").unique(), on=["row", "lab_norm"], how="anti")
+    df = sd.frame.join(bad.select(pl.col("row").alias("_row"), "lab_term", "lab_grade", "test"), on="_row")
+    return emit(sd, df, "result", pl.col("test") + pl.lit(" ") + quoted(pl.col("result__raw"))
+                + pl.lit(" is CTCAE v5.0 grade ") + pl.col("lab_grade").cast(pl.String) + pl.lit(" ")
+                + pl.col("lab_term") + pl.lit(" but no adverse event of that term covers ")
+                + pl.col("date").cast(pl.String) + pl.lit("."),
+                suggestion=pl.lit("Record the adverse event, or explain the value in the Comment."),
+                key=pl.concat_str([pl.col("subject__raw"), pl.col("date__raw"), pl.col("test"), pl.col("lab_term")],
+                                  separator="|"))
+
+
+def _ae_vs_lab(ctx) -> pl.DataFrame:
+    aes = _aes(ctx)
+    long = _graded_long(ctx).with_columns(_norm(pl.col("lab_term")).alias("term_norm"))
+    j = aes.join(long, on=["subject", "term_norm"]).filter(
+        (pl.col("date") >= pl.col("start")) & (pl.col("date") <= pl.col("stop")))
+    return j.group_by("ae_row").agg(pl.col("lab_grade").max().alias("lab_max"),
+                                    pl.col("ae_grade").first(),
+                                    pl.col("date").sort_by("lab_grade", descending=True).first().alias("worst_date"),
+                                    pl.col("test").sort_by("lab_grade", descending=True).first().alias("worst_test"))
+
+
+def _ae_grade_rule(ctx, lower: bool):
+    sd = ctx.sheet("AdverseEvents")
+    cmp = _ae_vs_lab(ctx)
+    cmp = cmp.filter(pl.col("ae_grade") < pl.col("lab_max")) if lower else cmp.filter(pl.col("ae_grade") > pl.col("lab_max"))
+    df = sd.frame.join(cmp.rename({"ae_row": "_row"}), on="_row")
+    return emit(sd, df, "grade", pl.lit("Grade ") + pl.col("grade").cast(pl.String) + pl.lit(" of ")
+                + quoted(pl.col("term__raw")) + pl.lit(" is " + ("below" if lower else "above")
+                                                       + " the worst lab grade in its period: ")
+                + pl.col("worst_test") + pl.lit(" on ") + pl.col("worst_date").cast(pl.String)
+                + pl.lit(" is CTCAE v5.0 grade ") + pl.col("lab_max").cast(pl.String) + pl.lit("."))
+
+
+def ae_grade_below_lab_grade(ctx):
+    """An adverse event is graded lower than the worst CTCAE grade of its lab values in its period.
+
+    *What it does*: for AEs whose term is graded from labs (e.g. Platelet count decreased),
+    takes the worst lab grade of that term between onset and end, and compares.
+    *Why it matters*: under-grading hides dose-limiting toxicity and hold-rule triggers
+    (CTCAE v5.0 grades lab terms by value).
+    *Example*: AE Platelet count decreased grade 1 while PLAT was 40 x 10^9/L (grade 3).
+    """
+    return _ae_grade_rule(ctx, lower=True)
+
+
+def ae_grade_above_lab_grade(ctx):
+    """An adverse event is graded higher than the worst CTCAE grade of its lab values in its period.
+
+    *What it does*: as ae-grade-below-lab-grade, the other way round.
+    *Why it matters*: may be right (clinical criteria such as hospitalisation raise a grade),
+    so it is minor: worth a look, often a typo.
+    *Example*: AE ALT increased grade 3 while the worst ALT was 2.5 x ULN (grade 1).
+    """
+    return _ae_grade_rule(ctx, lower=False)
+
+
+def potential_hys_law(ctx):
+    """ALT or AST above 3 x ULN with total bilirubin above 2 x ULN: a potential Hy's law case.
+
+    *What it does*: pairs each ALT/AST > 3 x ULN with a bilirubin > 2 x ULN of the same subject
+    on the same draw or within `safety.hys_law_window_days`; notes ALP (< 2 x ULN supports
+    hepatocellular injury).
+    *Why it matters*: Hy's law predicts a high risk of fatal drug-induced liver injury; potential
+    cases need expedited evaluation (FDA Guidance: Drug-Induced Liver Injury, 2009).
+    *Example*: ALT 180 U/L (ULN 40) on 2023-02-01 and bilirubin 50 umol/L (ULN 21) on 2023-02-03.
+    """
+    sd = ctx.sheet("Labs")
+    labs = ctx.labs
+    if not labs.height:
+        return None
+    x = (pl.col("value_si") / pl.col("uln_si"))
+    trans = labs.filter(pl.col("test").is_in(["ALT", "AST"]) & (x > 3)).select(
+        "row", "subject", "date", "test", x.alias("x_uln"))
+    bili = labs.filter((pl.col("test") == "BILI") & (x > 2)).select(
+        "subject", pl.col("date").alias("bili_date"), x.alias("bili_x"))
+    alp = labs.filter(pl.col("test") == "ALP").select("subject", pl.col("date").alias("alp_date"), x.alias("alp_x"))
+    win = int(ctx.profile.safety["hys_law_window_days"])
+    pairs = trans.join(bili, on="subject").filter(
+        (pl.col("bili_date") - pl.col("date")).dt.total_days().abs() <= win)
+    if not pairs.height:
+        return None
+    pairs = (pairs.sort(["row", "bili_x"], descending=[False, True]).group_by("row", maintain_order=True).first())
+    pairs = pairs.join(alp, on="subject", how="left").with_columns(
+        (pl.col("alp_date") - pl.col("date")).dt.total_days().abs().alias("_d"))
+    pairs = pairs.sort(["row", "_d"], nulls_last=True).group_by("row", maintain_order=True).first()
+    df = sd.frame.join(pairs.rename({"row": "_row"}), on="_row")
+    alp_txt = (pl.when(pl.col("alp_x").is_null()).then(pl.lit(" ALP not available."))
+               .when(pl.col("alp_x") < 2).then(pl.lit(" ALP ") + pl.col("alp_x").round(1).cast(pl.String)
+                                                + pl.lit(" x ULN (< 2: hepatocellular pattern)."))
+               .otherwise(pl.lit(" ALP ") + pl.col("alp_x").round(1).cast(pl.String) + pl.lit(" x ULN (>= 2).")))
+    return emit(sd, df, "result", pl.lit("Potential Hy's law: ") + pl.col("test") + pl.lit(" ")
+                + pl.col("x_uln").round(1).cast(pl.String) + pl.lit(" x ULN on ") + pl.col("date").cast(pl.String)
+                + pl.lit(" with bilirubin ") + pl.col("bili_x").round(1).cast(pl.String) + pl.lit(" x ULN on ")
+                + pl.col("bili_date").cast(pl.String) + pl.lit(".") + alp_txt,
+                suggestion=pl.lit("Evaluate for drug-induced liver injury and report per the protocol."))

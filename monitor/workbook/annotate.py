@@ -1,0 +1,280 @@
+"""Write an annotated copy of a checked workbook: each finding's cell coloured by severity and
+commented, plus a first sheet listing every finding with a link to its cell.
+
+The original file is only read (opened read-only, never saved over); the copy is written
+atomically as .xlsx (macros of an .xlsm are dropped). Only the cells that have findings are
+touched, so a large workbook costs its load and save, not a pass over every cell.
+
+openpyxl round-trips cell values, formulas, styles, comments, merged cells and plain data
+validations; it drops what it does not model (charts, images, pivot tables, validation and
+conditional-format extensions). Formulas are kept as formulas and Excel recalculates them on
+open (`fullCalcOnLoad`); their cached values are not in the copy.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import openpyxl
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, MergedCell
+from openpyxl.comments import Comment
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.workbook.properties import CalcProperties
+from openpyxl.worksheet.hyperlink import Hyperlink
+
+from ..findings import Severity
+from ..io import atomic_path, safe_cell
+from .reader import WorkbookError
+
+FINDINGS_SHEET = "Findings"
+FINDINGS_SHEET_ALT = "Findings (monitor)"
+AUTHOR = "monitor"
+
+# severity -> fill colour (RGB): critical red, major orange, minor yellow, info light blue
+SEVERITY_COLOURS = {
+    Severity.CRITICAL.value: "FF7C80",
+    Severity.MAJOR.value: "FFC000",
+    Severity.MINOR.value: "FFFF66",
+    Severity.INFO.value: "BDD7EE",
+}
+SEVERITY_MEANING = {
+    Severity.CRITICAL.value: "must be fixed before the data can be used (patient safety or GCP)",
+    Severity.MAJOR.value: "wrong or unreadable data that a safety check depends on",
+    Severity.MINOR.value: "incomplete or doubtful data; please review",
+    Severity.INFO.value: "for information; nothing may be wrong",
+}
+COLUMNS = (  # Findings sheet: header, width
+    ("Severity", 10), ("Rule", 9), ("Name", 28), ("Where", 22), ("Subject", 12),
+    ("Message", 70), ("Suggestion", 50), ("Finding ID", 18),
+)
+HEADER_ROW = 4          # rows 1-2: title and legend; row 4: the table's header
+MAX_TEXT = 32000        # Excel's cell limit is 32,767 characters
+MAX_COMMENT_FINDINGS = 20
+
+_CELL_REF = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d{1,7})$")
+_BOLD = Font(bold=True)
+_LINK = Font(color="0563C1", underline="single")
+_WRAP = Alignment(wrap_text=True, vertical="top")
+
+
+def fill_for(severity: str) -> PatternFill:
+    return PatternFill(fill_type="solid", fgColor=SEVERITY_COLOURS[_severity(severity).value])
+
+
+def _severity(text) -> Severity:
+    try:
+        return Severity(str(text).lower())
+    except ValueError:
+        return Severity.INFO
+
+
+def _clean(text) -> str:
+    """Text safe to store: no characters XML 1.0 forbids, within Excel's cell limit."""
+    s = ILLEGAL_CHARACTERS_RE.sub("", "" if text is None else str(text))
+    return s if len(s) <= MAX_TEXT else s[:MAX_TEXT - 3] + "..."
+
+
+def _text(cell, value):
+    """Write text copied from the workbook or a finding: cleaned and formula-safe, always text."""
+    if value is None or value == "":
+        return
+    cell.value = safe_cell(_clean(value))
+    cell.data_type = "s"
+
+
+def _quote_sheet(name: str) -> str:
+    return "'" + name.replace("'", "''") + "'"
+
+
+def finding_line(f) -> str:
+    """One finding as a comment line: `MAJOR WB110 value-not-allowed: message -> suggestion`."""
+    line = f"{str(f.severity).upper()} {f.rule} {f.name}: {f.message}"
+    if f.suggestion:
+        line += f" -> {f.suggestion}"
+    return line
+
+
+def _target(f, sheets: dict, first_col) -> tuple[str, str] | None:
+    """(workbook sheet name, cell) that the finding marks, or None for summary-only findings."""
+    name = sheets.get(f.sheet) if f.sheet else None
+    if name is None:
+        return None
+    if f.cell:
+        m = _CELL_REF.match(str(f.cell).strip())
+        if m:
+            return name, f"{m.group(1).upper()}{int(m.group(2))}"
+    if f.row:
+        return name, f"{first_col[name]}{int(f.row)}"
+    return None
+
+
+class _FirstColumns:
+    """Sheet name -> letter of its first used column (where row-level findings go): from the
+    reader's result when there is one, else from the sheet, worked out only when needed."""
+
+    def __init__(self, wb, result):
+        self.wb = wb
+        self.known = {}
+        read = getattr(result, "wb", None)
+        for sd in (read.sheets.values() if read is not None else ()):
+            self.known[sd.name] = sd.first_col_letter
+
+    def __getitem__(self, name: str) -> str:
+        if name not in self.known:
+            self.known[name] = get_column_letter(self.wb[name].min_column or 1)
+        return self.known[name]
+
+
+def _anchor(ws, ref: str):
+    """The cell to mark: the top-left cell of a merged range that contains `ref`."""
+    cell = ws[ref]
+    if isinstance(cell, MergedCell):
+        for rng in ws.merged_cells.ranges:
+            if ref in rng:
+                return ws.cell(row=rng.min_row, column=rng.min_col)
+    return cell
+
+
+def _mark(ws, ref: str, findings: list):
+    findings = sorted(findings, key=lambda f: -_severity(f.severity).rank)
+    cell = _anchor(ws, ref)
+    cell.fill = fill_for(findings[0].severity)
+    lines = [finding_line(f) for f in findings[:MAX_COMMENT_FINDINGS]]
+    if len(findings) > MAX_COMMENT_FINDINGS:
+        lines.append(f"... and {len(findings) - MAX_COMMENT_FINDINGS} more (see the Findings sheet).")
+    text = "\n".join(lines)
+    if cell.comment is not None and cell.comment.text:
+        text += "\n\n--- earlier note ---\n" + cell.comment.text
+    text = _clean(text)
+    height = 20 + 15 * sum(1 + len(line) // 55 for line in text.splitlines())
+    cell.comment = Comment(text, AUTHOR, height=min(height, 500), width=360)
+
+
+def _sheet_title(wb) -> str:
+    taken = {n.lower() for n in wb.sheetnames}
+    for cand in (FINDINGS_SHEET, FINDINGS_SHEET_ALT):
+        if cand.lower() not in taken:
+            return cand
+    n = 2
+    while f"findings (monitor {n})" in taken:
+        n += 1
+    return f"Findings (monitor {n})"
+
+
+def _write_findings_sheet(wb, result, marked: dict) -> str:
+    title = _sheet_title(wb)
+    ws = wb.create_sheet(title, 0)
+    findings = list(result.findings)
+    counts = {s.value: 0 for s in Severity}
+    for f in findings:
+        counts[_severity(f.severity).value] += 1
+
+    workbook = Path(str(getattr(result, "workbook", "") or "")).name
+    head = ws.cell(row=1, column=1)
+    _text(head, f"Monitor findings: {workbook}" if workbook else "Monitor findings")
+    head.font = Font(bold=True, size=13)
+    info = [f"{len(findings)} finding{'s' if len(findings) != 1 else ''}"]
+    for label, attr in (("profile", "profile"), ("checked", "generated"), ("monitor", "tool_version")):
+        if getattr(result, attr, None):
+            info.append(f"{label} {getattr(result, attr)}")
+    _text(ws.cell(row=1, column=4), "; ".join(info))
+
+    # legend: one coloured cell per severity, with its count and meaning
+    _text(ws.cell(row=2, column=1), "Colours:")
+    ws.cell(row=2, column=1).font = _BOLD
+    for j, sev in enumerate(Severity, start=2):
+        c = ws.cell(row=2, column=j)
+        _text(c, f"{sev.value} ({counts[sev.value]})")
+        c.fill = fill_for(sev.value)
+        c.comment = Comment(f"{sev.value}: {SEVERITY_MEANING[sev.value]}", AUTHOR, height=60, width=240)
+    _text(ws.cell(row=2, column=6), "Coloured cells on the other sheets carry a note with their findings; "
+                                    "a cell with several findings has the worst one's colour. Click a "
+                                    "'Where' cell to go to it.")
+
+    for j, (header, width) in enumerate(COLUMNS, start=1):
+        c = ws.cell(row=HEADER_ROW, column=j, value=header)
+        c.font = _BOLD
+        c.fill = PatternFill(fill_type="solid", fgColor="D9D9D9")
+        ws.column_dimensions[get_column_letter(j)].width = width
+
+    if not findings:
+        _text(ws.cell(row=HEADER_ROW + 1, column=1), "No findings.")
+    for i, f in enumerate(findings, start=HEADER_ROW + 1):
+        values = (str(f.severity).upper(), f.rule, f.name, f.where, f.subject, f.message,
+                  f.suggestion, f.id)
+        for j, v in enumerate(values, start=1):
+            c = ws.cell(row=i, column=j)
+            _text(c, v)
+            if j in (6, 7):
+                c.alignment = _WRAP
+        ws.cell(row=i, column=1).fill = fill_for(f.severity)
+        target = marked.get(id(f))
+        if target is not None:
+            sheet, ref = target
+            where = ws.cell(row=i, column=4)
+            where.hyperlink = Hyperlink(ref=where.coordinate, location=f"{_quote_sheet(sheet)}!{ref}",
+                                        tooltip=_clean(f"Go to {sheet}!{ref}")[:255])
+            where.font = _LINK
+    last = HEADER_ROW + max(len(findings), 1)
+    ws.auto_filter.ref = f"A{HEADER_ROW}:{get_column_letter(len(COLUMNS))}{last}"
+    ws.freeze_panes = f"A{HEADER_ROW + 1}"
+    return title
+
+
+def _load(path: Path):
+    try:
+        with open(path, "rb") as fh, warnings.catch_warnings():
+            # openpyxl warns about parts it drops (validation extensions ...): expected for a copy
+            warnings.simplefilter("ignore", UserWarning)
+            return openpyxl.load_workbook(fh, keep_vba=False, data_only=False)
+    except WorkbookError:
+        raise
+    except Exception as e:  # openpyxl raises many types for damaged parts; all mean unreadable here
+        raise WorkbookError(f"{path}: cannot be opened for annotation ({type(e).__name__}: {e})") from None
+
+
+def annotate_copy(workbook_path, result, target) -> Path:
+    """Write a copy of `workbook_path` with every finding of `result` marked on its cell and a
+    first sheet listing them all. The original is never modified. Returns the path written
+    (always .xlsx: a target with another suffix gets .xlsx)."""
+    src = Path(workbook_path)
+    target = Path(target)
+    if target.suffix.lower() != ".xlsx":
+        target = target.with_suffix(".xlsx")
+    if target.exists() and src.exists() and target.resolve() == src.resolve():
+        raise WorkbookError(f"{target}: the annotated copy would overwrite the workbook itself; "
+                            "choose another --out")
+    wb = _load(src)
+
+    by_norm = {n.lower(): n for n in wb.sheetnames}
+    sheets = {}
+    for f in result.findings:
+        if f.sheet and f.sheet not in sheets:
+            sheets[f.sheet] = f.sheet if f.sheet in wb.sheetnames else by_norm.get(str(f.sheet).lower())
+    first_col = _FirstColumns(wb, result)
+
+    marked, per_cell = {}, {}
+    for f in result.findings:
+        t = _target(f, sheets, first_col)
+        if t is None:
+            continue
+        marked[id(f)] = t
+        per_cell.setdefault(t, []).append(f)
+    for (sheet, ref), fs in per_cell.items():
+        _mark(wb[sheet], ref, fs)
+
+    title = _write_findings_sheet(wb, result, marked)
+    for ws in wb.worksheets:          # only the Findings sheet selected: no grouped sheets
+        ws.sheet_view.tabSelected = False
+    wb.active = wb.sheetnames.index(title)
+    wb[title].sheet_view.tabSelected = True
+    if wb.calculation is None:
+        wb.calculation = CalcProperties()
+    wb.calculation.fullCalcOnLoad = True
+
+    with atomic_path(target) as tmp:
+        wb.save(tmp)
+    return target

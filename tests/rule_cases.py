@@ -1,0 +1,360 @@
+"""Bad and good cases for every rule code: small mutations of builders.valid_study().
+
+A BAD case must raise its code exactly at the listed `Sheet!Cell`s (`Sheet` alone for a
+sheet-level finding, `-` for a workbook-level one) and no other code outside `allow`.
+A GOOD case is the closest valid variant (often the boundary value just inside the range):
+no finding of its code, and again nothing outside `allow`.
+
+Rows in comments are Excel rows of the valid study (header in row 1):
+  Subjects  2:1001  3:1002 (off-treatment 2025-06-20)  4:1003
+  Cycles    2:1001 C1 QL1604  3:1001 C1 Bev  4:1001 C2 QL1604  5:1001 C2 Bev  6:1002 C1 QL1604
+            7:1002 C1 Bev  8:1002 C2 QL1604 Held  9:1002 C2 Bev  10:1003 C1 QL-1604  11:1003 C1 Avastin
+  Labs      2:1001 ALT  3:AST  4:BILI  5:HGB  6:PLAT  7:INR  8:AFP  9:urine protein  10:ALT (C2)
+            11:1002 SGPT  12:PIVKA-II ND  13:ALT 248  14:1003 ALT <5  15:AFP >1210  16:NEUT
+  AdverseEvents  2:1001 #1 Fatigue g1  3:1001 #2 Hypertension g2 (onset UNK-APR-2025, ongoing)
+                 4:1002 #1 ALT increased g3 serious
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from builders import (add_column, copy_row, delete_column, delete_row, insert_title_rows,
+                      rename_header, set_cell, set_cells, set_study)
+
+
+@dataclass(frozen=True)
+class Case:
+    code: str
+    id: str
+    bad: bool
+    mutate: Callable
+    at: tuple = ()            # bad: expected locations of `code` findings (a multiset)
+    allow: tuple = ()         # other codes this case may also raise
+    comment: str = ""
+    rules: str | None = None  # None: the registry; "crash"/"calm": the registry plus a fake rule
+    cached: tuple = ()        # ((sheet, cell, value), ...) cached values for formula cells
+
+    @property
+    def test_id(self) -> str:
+        return f"{self.code}-{'bad' if self.bad else 'good'}-{self.id}"
+
+
+def bad(code, id, mutate, at, allow=(), comment="", **kw) -> Case:
+    return Case(code, id, True, mutate, tuple(at) if isinstance(at, (list, tuple)) else (at,),
+                tuple(allow), comment, **kw)
+
+
+def good(code, id, mutate, allow=(), comment="", **kw) -> Case:
+    return Case(code, id, False, mutate, (), tuple(allow), comment, **kw)
+
+
+# ------------------------------------------------------------ tiny mutation vocabulary
+
+def cell(sheet, idx, header, value):
+    return lambda s: set_cell(s, sheet, idx, header, value)
+
+
+def cells(sheet, idx, **by_header):
+    return lambda s: set_cells(s, sheet, idx, **by_header)
+
+
+def study(field, value):
+    return lambda s: set_study(s, field, value)
+
+
+def steps(*fns):
+    def run(s):
+        for f in fns:
+            f(s)
+        return s
+    return run
+
+
+def nothing(s):
+    return s
+
+
+def d(y, m, day):
+    return datetime(y, m, day)
+
+
+S, C, L, AE, V, T = "Subjects", "Cycles", "Labs", "AdverseEvents", "Vitals", "Tumor"
+LAB_HEADER_GARBLED = ["Pt", "Day", "Analyte", "Val", "U", "Lo", "Hi", "Note"]
+
+
+def _garble_labs_header(s):
+    s[L][0] = list(LAB_HEADER_GARBLED)
+    return s
+
+
+CASES: list[Case] = [
+    # ------------------------------------------------------------------ WB000 (crash guard)
+    bad("WB000", "crashing-rule-recorded", nothing, "-", rules="crash",
+        comment="a fake rule raising RuntimeError becomes one WB000 finding; the other rules still run"),
+    good("WB000", "calm-fake-rule", nothing, rules="calm"),
+
+    # ------------------------------------------------------------------ structure
+    bad("WB001", "garbled-header", _garble_labs_header, "Labs",
+        comment="no Labs row has two known headers; every Labs rule is skipped, nothing cascades"),
+    bad("WB001", "header-below-scan-window", lambda s: insert_title_rows(s, L, [["Lab results"]] * 30),
+        "Labs", comment="header on row 31: outside the first 30 rows scanned"),
+    good("WB001", "header-on-last-scanned-row", lambda s: insert_title_rows(s, L, [["Lab results"]] * 29),
+         comment="header on row 30: the last row scanned"),
+
+    bad("WB002", "grade-column-missing", lambda s: delete_column(s, AE, "Grade"), "AdverseEvents!A1"),
+    bad("WB002", "related-column-missing", lambda s: delete_column(s, AE, "Related to Bevacizumab"),
+        "AdverseEvents!A1", comment="one Related-to column per profile drug is required"),
+    good("WB002", "grade-column-by-alias", lambda s: rename_header(s, AE, "Grade", "CTCAE grade")),
+    good("WB002", "optional-column-absent", lambda s: delete_column(s, AE, "Verbatim term")),
+
+    bad("WB003", "unknown-header", lambda s: add_column(s, L, "Lab comment 2", ["repeat draw"]), "Labs!I1"),
+    bad("WB003", "data-without-header", lambda s: add_column(s, L, None, ["stray note"]), "Labs!I1",
+        comment="values in a column with no header are kept and reported"),
+    good("WB003", "known-header-other-case", lambda s: rename_header(s, L, "Comment", " COMMENT ")),
+    good("WB003", "empty-column-without-header", lambda s: add_column(s, L, None, []),
+         comment="a column with neither header nor data is nothing"),
+
+    bad("WB004", "result-and-value", lambda s: add_column(s, L, "Value", [33]), "Labs!I1",
+        comment="`Value` is an alias of `Result`: only the first is read"),
+    good("WB004", "value-alone", lambda s: rename_header(s, L, "Result", "Value")),
+
+    bad("WB005", "formula-no-cached-value", cell(L, 0, "Comment", "=1+1"), "Labs!H2"),
+    bad("WB005", "formula-on-subjects", cell(S, 0, "Off-treatment reason", '="n/a"'), "Subjects!J2"),
+    good("WB005", "formula-with-cached-value", cell(L, 0, "Comment", "=1+1"), cached=((L, "H2", "2"),),
+         comment="Excel saves the result with the formula; the saved value is read"),
+
+    bad("WB006", "site-blank", study("Site", None), "Study!B3"),
+    bad("WB006", "site-row-absent", lambda s: s["Study"].pop(2), "Study"),
+    good("WB006", "field-name-lower-case", lambda s: s["Study"][2].__setitem__(0, " site ")),
+
+    bad("WB007", "other-profile", study("Profile", "other_study"), "Study!B4"),
+    good("WB007", "profile-other-case", study("Profile", "QL1604_BEV_HCC")),
+    good("WB007", "profile-row-absent", lambda s: s["Study"].pop(3)),
+
+    bad("WB008", "unknown-date-format", study("Date format", "D.M.Y"), "Study!B5"),
+    good("WB008", "dd-mm-yyyy-lower-case", study("Date format", "dd/mm/yyyy")),
+    good("WB008", "mm-dd-yyyy", study("Date format", "MM/DD/YYYY")),
+
+    # ------------------------------------------------------------------ cell values
+    bad("WB101", "grade-blank", cell(AE, 0, "Grade", None), "AdverseEvents!E2"),
+    bad("WB101", "consent-date-unk", cell(S, 0, "Consent date", "UNK"), "Subjects!E2",
+        comment="a missing marker in a required date is still missing"),
+    bad("WB101", "related-blank", cell(AE, 0, "Related to QL1604", None), "AdverseEvents!L2"),
+    good("WB101", "lab-result-not-done", cell(L, 0, "Result", "not done"),
+         comment="contract: a Labs result may be a missing marker (test not done)"),
+    good("WB101", "optional-blank", cell(S, 1, "Off-treatment reason", None)),
+
+    bad("WB102", "words", cell(L, 0, "Date", "5th July"), "Labs!B2"),
+    bad("WB102", "two-digit-year", cell(L, 0, "Date", "07-MAR-25"), "Labs!B2"),
+    good("WB102", "clinical-with-spaces", cell(L, 0, "Date", "07 Mar 2025")),
+    good("WB102", "clinical-no-separators", cell(L, 0, "Date", "07MAR2025")),
+
+    bad("WB103", "31-feb", cell(C, 0, "Date", "31-FEB-2025"), "Cycles!C2"),
+    bad("WB103", "29-feb-common-year", cell(L, 0, "Date", "2025-02-29"), "Labs!B2"),
+    good("WB103", "29-feb-leap-year", cell(L, 0, "Date", "2024-02-29")),
+    good("WB103", "28-feb", cell(C, 0, "Date", "28-FEB-2025"), allow=("WB209",),
+         comment="a real day (before consent, hence WB209)"),
+
+    bad("WB104", "day-month-unknown", cell(L, 0, "Date", "07/03/2025"), "Labs!B2"),
+    good("WB104", "dd-mm-yyyy-declared", steps(study("Date format", "DD/MM/YYYY"), cell(L, 0, "Date", "07/03/2025"))),
+    good("WB104", "mm-dd-yyyy-declared", steps(study("Date format", "MM/DD/YYYY"), cell(L, 0, "Date", "03/07/2025"))),
+
+    bad("WB105", "lab-date-year-month", cell(L, 0, "Date", "2025-03"), "Labs!B2"),
+    bad("WB105", "consent-unk-day", cell(S, 0, "Consent date", "UNK-MAR-2025"), "Subjects!E2"),
+    bad("WB105", "cycle-unk-unk", cell(C, 0, "Date", "UNK-UNK-2025"), "Cycles!C2"),
+    good("WB105", "ae-onset-year-month", cell(AE, 0, "Onset date", "2025-03")),
+    good("WB105", "ae-end-unk-day", cell(AE, 0, "End date", "UN-APR-2025")),
+
+    bad("WB106", "serial-number", cell(S, 0, "Consent date", 12), "Subjects!E2",
+        comment="12 in a date cell reads as 1900-01-11"),
+    bad("WB106", "1949", cell(S, 0, "Consent date", "1949-12-31"), "Subjects!E2"),
+    bad("WB106", "partial-1949", cell(AE, 0, "Onset date", "UNK-DEC-1949"), "AdverseEvents!F2"),
+    bad("WB106", "2101", cell(L, 0, "Date", "2101-01-01"), "Labs!B2", allow=("WB112",)),
+    good("WB106", "1950", cell(S, 0, "Consent date", "1950-01-01")),
+    good("WB106", "partial-1950", cell(AE, 0, "Onset date", "UNK-JAN-1950")),
+    good("WB106", "2100", cell(L, 0, "Date", "2100-12-31"), allow=("WB112",),
+         comment="plausible, though in the future"),
+
+    bad("WB107", "decimal-comma", cell(S, 0, "Weight (kg)", "72,5"), "Subjects!D2"),
+    bad("WB107", "number-with-unit", cell(C, 0, "Dose", "200 mg"), "Cycles!E2",
+        comment="an unreadable dose is not also a missing dose"),
+    good("WB107", "decimal-point-text", cell(S, 0, "Weight (kg)", "72.5")),
+    good("WB107", "qualified", cell(L, 0, "LLN", "<7")),
+
+    bad("WB108", "fraction", cell(C, 2, "Cycle", 2.5), "Cycles!B4"),
+    bad("WB108", "qualified-grade", cell(AE, 0, "Grade", "<3"), "AdverseEvents!E2"),
+    good("WB108", "whole-as-decimal", cell(C, 2, "Cycle", "2.0")),
+
+    bad("WB109", "maybe", cell(AE, 0, "Serious", "maybe"), "AdverseEvents!I2"),
+    bad("WB109", "two", cell(AE, 0, "Immune-related", 2), "AdverseEvents!P2"),
+    good("WB109", "no-lower-case", cell(AE, 0, "Serious", "no")),
+    good("WB109", "boolean-cell", cell(AE, 0, "Serious", False)),
+    good("WB109", "zero", cell(AE, 0, "Immune-related", 0)),
+
+    bad("WB110", "action-skipped", cell(C, 0, "Action", "Skipped"), "Cycles!H2"),
+    bad("WB110", "sex-x", cell(S, 0, "Sex", "X"), "Subjects!B2"),
+    good("WB110", "action-lower-case", cell(C, 0, "Action", "given")),
+    good("WB110", "sex-alias", cell(S, 1, "Sex", "Female")),
+    good("WB110", "bclc-zero-number", cell(S, 0, "BCLC stage", 0), comment="a number 0 cell is stage 0"),
+
+    bad("WB111", "age-17", cell(S, 0, "Age", 17), "Subjects!C2"),
+    bad("WB111", "age-101", cell(S, 0, "Age", 101), "Subjects!C2"),
+    bad("WB111", "age-huge", cell(S, 0, "Age", "99999999999999999999"), "Subjects!C2",
+        comment="a number beyond 64 bits must not vanish"),
+    good("WB111", "age-18", cell(S, 0, "Age", 18)),
+    good("WB111", "age-100", cell(S, 0, "Age", 100)),
+    bad("WB111", "weight-24.9", cell(S, 0, "Weight (kg)", 24.9), "Subjects!D2"),
+    bad("WB111", "weight-250.1", cell(S, 0, "Weight (kg)", 250.1), "Subjects!D2"),
+    good("WB111", "weight-25", cell(S, 0, "Weight (kg)", 25)),
+    good("WB111", "weight-250", cell(S, 0, "Weight (kg)", 250)),
+    bad("WB111", "grade-0", cell(AE, 0, "Grade", 0), "AdverseEvents!E2"),
+    bad("WB111", "grade-6", cell(AE, 0, "Grade", 6), "AdverseEvents!E2"),
+    good("WB111", "grade-1", cell(AE, 2, "Grade", 1)),
+    good("WB111", "grade-5", cells(AE, 0, CTCAE_term="Sepsis", Grade=5)),
+    bad("WB111", "ecog-minus-1", cell(S, 0, "ECOG", -1), "Subjects!H2"),
+    bad("WB111", "ecog-6", cell(V, 0, "ECOG", 6), "Vitals!F2"),
+    good("WB111", "ecog-0", cell(S, 0, "ECOG", 0)),
+    good("WB111", "ecog-5", cell(V, 0, "ECOG", 5)),
+    bad("WB111", "cycle-0", cell(C, 0, "Cycle", 0), "Cycles!B2"),
+
+    bad("WB112", "lab-tomorrow", cell(L, 0, "Date", d(2026, 1, 2)), "Labs!B2"),
+    bad("WB112", "given-dose-in-future", cell(C, 0, "Date", d(2026, 1, 2)), "Cycles!C2"),
+    bad("WB112", "partial-onset-next-month", cell(AE, 1, "Onset date", "2026-02"), "AdverseEvents!F3"),
+    good("WB112", "lab-today", cell(L, 0, "Date", d(2026, 1, 1))),
+    good("WB112", "held-dose-planned", cell(C, 6, "Date", d(2026, 1, 20)),
+         comment="a planned, not-given dose may be in the future"),
+    good("WB112", "partial-onset-this-month", cell(AE, 1, "Onset date", "2026-01"),
+         comment="earliest possible day 2026-01-01 is not after today"),
+
+    # ------------------------------------------------------------------ references and records
+    bad("WB201", "subject-twice", lambda s: copy_row(s, S, 0), "Subjects!A5"),
+    bad("WB201", "subject-twice-as-text", lambda s: copy_row(s, S, 0, Subject_ID="1001.0"), "Subjects!A5",
+        comment="1001 typed as a number and '1001.0' as text are the same ID"),
+    good("WB201", "new-subject", lambda s: copy_row(s, S, 0, Subject_ID=1004)),
+
+    bad("WB202", "lab-of-unknown-subject", cell(L, 0, "Subject ID", 1009), "Labs!A2"),
+    bad("WB202", "ae-of-unknown-subject", cell(AE, 0, "Subject ID", "01001"), "AdverseEvents!A2"),
+    good("WB202", "id-as-text", cell(L, 0, "Subject ID", "1001")),
+    good("WB202", "id-as-text-with-decimals", cell(L, 0, "Subject ID", "1001.0")),
+
+    bad("WB203", "sorafenib", cell(C, 0, "Drug", "Sorafenib"), "Cycles!D2"),
+    good("WB203", "alias-any-case", cell(C, 1, "Drug", "BEVACIZUMAB BIOSIMILAR")),
+    good("WB203", "alias-punctuation", cell(C, 0, "Drug", "ql 1604")),
+
+    bad("WB204", "row-entered-twice", lambda s: copy_row(s, C, 0), "Cycles!B12",
+        comment="same cycle and date: reported once, on the cycle"),
+    bad("WB204", "same-date-other-cycle", lambda s: copy_row(s, C, 0, Cycle=3), "Cycles!C12"),
+    bad("WB204", "same-cycle-by-alias", lambda s: copy_row(s, C, 1, Drug="Avastin", Date=d(2025, 3, 11)),
+        "Cycles!B12"),
+    good("WB204", "next-cycle", lambda s: copy_row(s, C, 2, Cycle=3, Date=d(2025, 4, 21))),
+
+    bad("WB205", "given-no-dose", cell(C, 0, "Dose", None), "Cycles!E2"),
+    bad("WB205", "reduced-dose-nd", cells(C, 0, Dose="ND", Action="Reduced", Reason="grade 2 fatigue"),
+        "Cycles!E2"),
+    good("WB205", "delayed-no-dose", cells(C, 0, Dose=None, Unit=None, Action="Delayed", Reason="holiday")),
+
+    bad("WB206", "unit-blank", cell(C, 0, "Unit", None), "Cycles!F2"),
+    good("WB206", "unit-upper-case", cell(C, 0, "Unit", "MG")),
+    good("WB206", "no-dose-no-unit", cells(C, 0, Dose=None, Unit=None, Action="Held", Reason="ALT grade 2")),
+
+    bad("WB207", "held-no-reason", cell(C, 6, "Reason", None), "Cycles!I8"),
+    bad("WB207", "reduced-no-reason", cells(C, 0, Dose=150, Action="Reduced"), "Cycles!I2"),
+    good("WB207", "given-no-reason", nothing, comment="the valid study: Given rows have no reason"),
+    good("WB207", "held-with-reason", cell(C, 6, "Reason", "patient request")),
+
+    bad("WB208", "off-day-before-consent", cell(S, 1, "Off-treatment date", d(2025, 3, 9)), "Subjects!I3",
+        allow=(), comment="consent 2025-03-10"),
+    good("WB208", "off-on-consent-day", cell(S, 1, "Off-treatment date", d(2025, 3, 10))),
+
+    bad("WB209", "dose-day-before-consent", cell(C, 0, "Date", d(2025, 3, 2)), "Cycles!C2",
+        comment="consent 2025-03-03"),
+    good("WB209", "dose-on-consent-day", cell(C, 0, "Date", d(2025, 3, 3))),
+    good("WB209", "held-before-consent", cells(C, 6, Date=d(2025, 3, 1)),
+         comment="a held (not given) dose is not a dose"),
+
+    bad("WB210", "equal", cells(V, 0, Systolic_BP=82, Diastolic_BP=82), "Vitals!C2"),
+    bad("WB210", "swapped", cells(V, 0, Systolic_BP=82, Diastolic_BP=128), "Vitals!C2"),
+    good("WB210", "one-above", cells(V, 0, Systolic_BP=83, Diastolic_BP=82)),
+
+    # ------------------------------------------------------------------ labs as entered
+    bad("LAB001", "garbled-name", cell(L, 0, "Test", "ALT (SGPT)x"), "Labs!C2",
+        comment="no unit or range findings cascade from an unknown test"),
+    good("LAB001", "alias", cell(L, 0, "Test", "sgpt")),
+    good("LAB001", "full-name-other-case", cell(L, 0, "Test", "alanine AMINOTRANSFERASE")),
+
+    bad("LAB002", "alt-in-mg-dl", cell(L, 0, "Unit", "mg/dL"), "Labs!E2"),
+    good("LAB002", "alt-in-iu-l", cell(L, 0, "Unit", "IU/L")),
+    good("LAB002", "platelets-x10", cell(L, 4, "Unit", "X10^9/L")),
+    good("LAB002", "micro-sign", cells(L, 2, Unit="µmol/L")),
+
+    bad("LAB003", "alt-no-unit", cell(L, 0, "Unit", None), "Labs!E2"),
+    good("LAB003", "inr-no-unit", cell(L, 5, "Unit", None)),
+    good("LAB003", "not-done-no-unit", cells(L, 0, Result="ND", Unit=None)),
+
+    bad("LAB004", "alt-positive", cell(L, 0, "Result", "positive"), "Labs!D2"),
+    bad("LAB004", "dipstick-5-plus", cell(L, 7, "Result", "5+"), "Labs!D9"),
+    bad("LAB004", "decimal-comma", cell(L, 0, "Result", "32,5"), "Labs!D2"),
+    good("LAB004", "dipstick-2-plus", cell(L, 7, "Result", "2+")),
+    good("LAB004", "dipstick-trace", cell(L, 7, "Result", "trace")),
+    good("LAB004", "qualified", cell(L, 0, "Result", "≤5")),
+
+    bad("LAB005", "entered-twice", lambda s: copy_row(s, L, 0), "Labs!D17"),
+    bad("LAB005", "entered-twice-by-alias", lambda s: copy_row(s, L, 0, Test="SGPT"), "Labs!D17"),
+    good("LAB005", "next-day", lambda s: copy_row(s, L, 0, Date=d(2025, 3, 8))),
+
+    bad("LAB006", "two-values", lambda s: copy_row(s, L, 0, Result=33), "Labs!D17"),
+    good("LAB006", "other-test-same-day", lambda s: copy_row(s, L, 0, Test="GGT", Result=33)),
+
+    bad("LAB007", "lln-above-uln", cells(L, 0, LLN=50, ULN=40), "Labs!F2"),
+    good("LAB007", "lln-equals-uln", cells(L, 0, LLN=40, ULN=40)),
+
+    bad("LAB008", "alt-without-uln", cell(L, 0, "ULN", None), "Labs!G2"),
+    bad("LAB008", "hgb-without-lln", cell(L, 3, "LLN", None), "Labs!F5"),
+    good("LAB008", "alt-not-done-without-uln", cells(L, 0, Result="ND", ULN=None)),
+    good("LAB008", "afp-without-uln", cell(L, 6, "ULN", None), comment="AFP is not CTCAE-graded"),
+    good("LAB008", "alt-without-lln", cell(L, 0, "LLN", None), comment="ALT grades need the ULN only"),
+
+    # ------------------------------------------------------------------ adverse events as entered
+    bad("AE001", "number-repeated", cell(AE, 1, "AE number", 1), "AdverseEvents!B3"),
+    good("AE001", "number-gap", cell(AE, 1, "AE number", 3)),
+    good("AE001", "same-number-other-subject", nothing, comment="1001 #1 and 1002 #1 in the valid study"),
+
+    bad("AE002", "end-day-before-onset", cell(AE, 0, "End date", d(2025, 3, 19)), "AdverseEvents!G2"),
+    bad("AE002", "partial-end-month-before", cell(AE, 0, "End date", "2025-02"), "AdverseEvents!G2"),
+    bad("AE002", "end-before-partial-onset", cells(AE, 1, Ongoing="N", End_date="2025-03-31"), "AdverseEvents!G3",
+        comment="onset UNK-APR-2025 is 1 April at the earliest"),
+    good("AE002", "end-on-onset-day", cell(AE, 0, "End date", d(2025, 3, 20))),
+    good("AE002", "partial-end-same-month", cell(AE, 0, "End date", "2025-03"),
+         comment="March 2025 may end on or after 20 March: not a certain contradiction"),
+    good("AE002", "end-on-earliest-partial-onset", cells(AE, 1, Ongoing="N", End_date="2025-04-01")),
+
+    bad("AE003", "ongoing-with-end", cell(AE, 0, "Ongoing", "Y"), "AdverseEvents!H2"),
+    good("AE003", "not-ongoing-with-end", cell(AE, 0, "Ongoing", "no")),
+
+    bad("AE004", "not-ongoing-no-end", cell(AE, 1, "Ongoing", "N"), "AdverseEvents!G3"),
+    good("AE004", "not-ongoing-partial-end", cells(AE, 1, Ongoing="N", End_date="2025-05")),
+
+    bad("AE005", "report-date-blank", cell(AE, 2, "Date reported", None), "AdverseEvents!K4"),
+    bad("AE005", "aware-date-blank", cell(AE, 2, "Date aware", None), "AdverseEvents!J4"),
+    bad("AE005", "no-aware-column", lambda s: delete_column(s, AE, "Date aware"), "AdverseEvents!I4",
+        comment="Date aware is optional as a column but needed for a serious AE"),
+    good("AE005", "not-serious-no-dates", cells(AE, 2, Serious="N", Date_aware=None, Date_reported=None)),
+
+    bad("AE006", "reported-day-before-aware", cell(AE, 2, "Date reported", d(2025, 4, 1)), "AdverseEvents!K4"),
+    good("AE006", "reported-on-aware-day", cell(AE, 2, "Date reported", d(2025, 4, 2))),
+
+    bad("AE007", "not-a-ctcae-term", cell(AE, 0, "CTCAE term", "Immune hepatitis"), "AdverseEvents!C2"),
+    bad("AE007", "verbatim-in-term", cell(AE, 0, "CTCAE term", "tiredness"), "AdverseEvents!C2"),
+    good("AE007", "other-case-and-spaces", cell(AE, 0, "CTCAE term", "  fatigue ")),
+    good("AE007", "other-specify", cells(AE, 0, CTCAE_term="Hepatobiliary disorders - Other, specify")),
+
+    bad("AE008", "alopecia-3", cells(AE, 0, CTCAE_term="Alopecia", Grade=3), "AdverseEvents!E2"),
+    bad("AE008", "fatigue-4", cell(AE, 0, "Grade", 4), "AdverseEvents!E2"),
+    bad("AE008", "sepsis-1", cells(AE, 0, CTCAE_term="Sepsis", Grade=1), "AdverseEvents!E2"),
+    good("AE008", "alopecia-2", cells(AE, 0, CTCAE_term="Alopecia", Grade=2)),
+    good("AE008", "fatigue-3", cell(AE, 0, "Grade", 3)),
+    good("AE008", "hypertension-5", cell(AE, 1, "Grade", 5), comment="CTCAE v5.0 Hypertension grade 5 is Death"),
+]
