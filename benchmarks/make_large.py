@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "data" / "large_study.xlsx"
 TERMS_CSV = ROOT / "monitor" / "ctcae" / "terms.csv"
 EXCEL_EPOCH = dt.date(1899, 12, 30)
-ERROR_RATE = 0.001
+ERROR_RATE = 0.001   # default share of records with a deliberate error
 SITE = "01"
 
 # code as written, unit, LLN, ULN, typical value (median), log-sd, decimals, qualifier floor
@@ -99,6 +99,8 @@ class Gen:
     def __init__(self, args):
         self.a = args
         self.r = random.Random(args.seed)
+        self.col0 = ord(args.first_col.upper()) - 65   # leading empty columns (a margin)
+        self.rate = args.error_rate
         self.errors = Counter()
         self.rows = Counter()
         self.grades = load_grades()
@@ -110,7 +112,7 @@ class Gen:
         self.immune = {t for t, _, i in AE_TERMS if i}
 
     def err(self) -> bool:
-        return self.r.random() < ERROR_RATE
+        return self.r.random() < self.rate
 
     # --------------------------------------------------------------- workbook plumbing
     def open(self, path: Path):
@@ -126,16 +128,16 @@ class Gen:
 
     def sheet(self, name: str, headers: list, widths=None):
         ws = self.wb.add_worksheet(name)
-        ws.write_row(0, 0, headers, self.bold)
+        ws.write_row(0, self.col0, headers, self.bold)
         ws.freeze_panes(1, 0)
         for i, h in enumerate(headers):
-            ws.set_column(i, i, max(10, len(h) + 2) if widths is None else widths[i])
+            ws.set_column(self.col0 + i, self.col0 + i, max(10, len(h) + 2) if widths is None else widths[i])
         return ws
 
     def put(self, ws, row: int, values: list):
         """One row: str -> text, int/float -> number, dt.date -> Excel date, None -> empty,
         ("=f", cached) -> formula with its cached value ('' = none saved)."""
-        for c, v in enumerate(values):
+        for c, v in enumerate(values, start=self.col0):
             if v is None:
                 continue
             t = type(v)
@@ -189,14 +191,15 @@ class Gen:
 
     def study(self):
         ws = self.wb.add_worksheet("Study")
-        ws.set_column(0, 0, 16)
-        ws.set_column(1, 1, 40)
-        ws.write_string(0, 0, "QL1604-HCC-201: site workbook (synthetic data for benchmarks)", self.bold)
-        ws.write_row(2, 0, ["Field", "Value"], self.bold)
+        c0 = self.col0
+        ws.set_column(c0, c0, 16)
+        ws.set_column(c0 + 1, c0 + 1, 40)
+        ws.write_string(0, c0, "QL1604-HCC-201: site workbook (synthetic data for benchmarks)", self.bold)
+        ws.write_row(2, c0, ["Field", "Value"], self.bold)
         for i, (f, v) in enumerate((("Protocol", "QL1604-HCC-201"), ("Site", SITE),
                                      ("Profile", "ql1604_bev_hcc")), start=3):
-            ws.write_string(i, 0, f)
-            ws.write_string(i, 1, v)
+            ws.write_string(i, c0, f)
+            ws.write_string(i, c0 + 1, v)
 
     def subjects_sheet(self, subjects):
         r = self.r
@@ -237,7 +240,7 @@ class Gen:
                             w if drug == "Bevacizumab" else None, a, reason]
                     if drug == "Bevacizumab" and self.a.formulas and si % 200 == 0 and c == 1:
                         # a few weight cells pull the Subjects weight by formula (cached value saved)
-                        vals[6] = (f"=Subjects!D{si + 2}", w)
+                        vals[6] = (f"=Subjects!{chr(68 + self.col0)}{si + 2}", w)
                     e = r.randrange(6) if self.err() else -1
                     if e == 1:
                         self.errors["Cycles: dose blank for a Given dose"] += 1
@@ -283,7 +286,6 @@ class Gen:
         ws = self.sheet("Labs", ["Subject ID", "Collection date", "Test", "Result", "Unit", "LLN", "ULN",
                                  "Comment"])
         row = 1
-        formula_rows = set()
         for si, s in enumerate(subjects):
             for c, d in enumerate(s["dates"], start=1):
                 ld = d - dt.timedelta(days=r.choice((0, 1, 1, 2, 2, 3)))
@@ -326,7 +328,6 @@ class Gen:
                         if cached == "":
                             self.errors["Labs: formula without cached value"] += 1
                         vals[3] = (f"=ROUND({val}/10,1)*10", cached)
-                        formula_rows.add(row)
                     self.put(ws, row, vals)
                     row += 1
                     if e == 0 and code != "Urine protein":
@@ -443,6 +444,11 @@ def main(argv=None):
     p.add_argument("--no-formulas", dest="formulas", action="store_false",
                    help="write no formula cells at all (by default a few cells in Cycles and Labs "
                         "hold formulas, two of them without a saved value)")
+    p.add_argument("--first-col", default="A", choices=[chr(c) for c in range(65, 75)],
+                   help="column each sheet starts in (B: leave column A empty, as some sites do)")
+    p.add_argument("--error-rate", type=float, default=ERROR_RATE,
+                   help=f"share of records with a deliberate error (default {ERROR_RATE}); raise it "
+                        "to benchmark a workbook with many findings")
     p.add_argument("-q", "--quiet", action="store_true")
     a = p.parse_args(argv)
     t0 = time.perf_counter()

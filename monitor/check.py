@@ -107,6 +107,9 @@ def to_findings(frames: list, wb: Workbook) -> list:
             rule=r["rule"], name=r["name"], severity=r["severity"], sheet=sheet_name,
             cell=cell, row=r["row"], subject=r["subject"], message=r["message"],
             suggestion=r["suggestion"], column=column))
+    # a formula cell without a saved value is reported once, by WB005, not again as blank
+    formula = {(sheet, cell) for sheet, cell in wb.formula_cells}
+    out = [f for f in out if f.rule == "WB005" or (f.sheet, f.cell) not in formula]
     out.sort(key=sort_key)
     return out
 

@@ -49,8 +49,8 @@ def small_data(bad: dict | None = None) -> dict:
     return data
 
 
-@pytest.fixture
-def checked(tmp_path, profile):
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory, profile):
     """A workbook with known problems, its check result, and the annotated copy."""
     data = small_data({
         ("Subjects", 0, "age"): 640,                       # Subjects!C2 out of range
@@ -67,6 +67,7 @@ def checked(tmp_path, profile):
         ("Labs", 1, "uln"): 40,
         ("Cycles", 0, "action"): "Skipped",                 # Cycles!H2 not allowed
     })
+    tmp_path = tmp_path_factory.mktemp("annotate")
     src = tmp_path / "site.xlsx"
     write_template(src, profile, data=data, study=STUDY_IDS)
     result = check_workbook(src, profile, today=TODAY)
@@ -305,3 +306,32 @@ def test_annotate_command_writes_the_copy_and_prints_its_path(tmp_path, profile)
     assert res.exit_code == 0, res.output
     assert res.output.strip().splitlines()[-1] == str(out)
     assert openpyxl.load_workbook(out).sheetnames[0] == FINDINGS_SHEET
+
+
+def test_finding_inside_a_merged_range_marks_the_ranges_first_cell(tmp_path, profile):
+    src = write_template(tmp_path / "s.xlsx", profile, data=small_data(), study=STUDY_IDS)
+    wb = openpyxl.load_workbook(src)
+    wb["Labs"].merge_cells("H2:I2")
+    wb.save(src)
+    out = annotate_copy(src, _result(src, [_finding(cell="I2", message="in a merge")]), tmp_path / "a.xlsx")
+    ws = openpyxl.load_workbook(out)["Labs"]
+    assert ws["H2"].comment.text == "MAJOR WB110 some-problem: in a merge"
+    assert ws["H2"].fill.fgColor.rgb.endswith(SEVERITY_COLOURS["major"])
+
+
+def test_finding_pointing_outside_the_sheet_is_listed_without_a_mark(tmp_path, profile):
+    src = write_template(tmp_path / "s.xlsx", profile, data=small_data(), study=STUDY_IDS)
+    out = annotate_copy(src, _result(src, [_finding(cell="ZZZ9999999")]), tmp_path / "a.xlsx")
+    wb = openpyxl.load_workbook(out)
+    (row,) = _findings_rows(wb[FINDINGS_SHEET])
+    assert row[3].hyperlink is None
+    assert _cells_changed(src, out, "fill") == set()
+
+
+def test_annotated_copy_keeps_the_templates_drop_downs(checked):
+    src, _, out = checked
+    a, b = openpyxl.load_workbook(src), openpyxl.load_workbook(out)
+    for name in a.sheetnames:
+        assert [(dv.formula1, str(dv.sqref)) for dv in a[name].data_validations.dataValidation] == \
+               [(dv.formula1, str(dv.sqref)) for dv in b[name].data_validations.dataValidation]
+    assert list(b.defined_names) == list(a.defined_names)

@@ -91,7 +91,7 @@ def test_rule_is_documented(rule):
 @pytest.mark.parametrize("rule", ALL_RULES, ids=[r.code for r in ALL_RULES])
 def test_rule_name_is_kebab_case_and_names_the_problem(rule):
     assert re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)+", rule.name), rule.name
-    assert not re.match(r"(check|validate|verify|ensure|fix|test|rule)-", rule.name), \
+    assert not re.match(r"(check|validate|verify|ensure|fix|detect|find)-", rule.name), \
         f"{rule.code}: {rule.name} names an action, not the problem"
 
 
@@ -139,7 +139,7 @@ def test_finding_ids_stay_the_same_when_a_row_is_inserted_above(run):
     copy_row(sheets, "Labs", 5, at=0, Date=None, Test="INR")     # a valid row above each record
     set_cell(sheets, "Labs", 0, "Date", "2025-03-06")
     copy_row(sheets, "Subjects", 0, at=0, Subject_ID=1000)
-    copy_row(sheets, "AdverseEvents", 0, at=0, Subject_ID=1003)
+    copy_row(sheets, "AdverseEvents", 0, at=0, AE_number=3)
     copy_row(sheets, "Cycles", 0, at=0, Subject_ID=1000)
     after = run(sheets)
     assert sorted(f.where for f in after.findings) == [

@@ -110,18 +110,18 @@ class Criteria:
     def __iter__(self):
         return iter(self.records)
 
-    def for_test(self, test: str, direction: str) -> Criterion | None:
+    def __post_init__(self):
+        index: dict = {}
         for r in self.records:
-            if r.test == test and r.direction == direction:
-                return r
-        return None
+            index.setdefault(r.test, {})[r.direction] = r
+        object.__setattr__(self, "_by_test", index)
+
+    def for_test(self, test: str, direction: str) -> Criterion | None:
+        return self._by_test.get(test, {}).get(direction)
 
     def by_test(self) -> dict:
-        """test code -> {direction: Criterion}."""
-        out: dict = {}
-        for r in self.records:
-            out.setdefault(r.test, {})[r.direction] = r
-        return out
+        """test code -> {direction: Criterion} (shared; do not mutate)."""
+        return self._by_test
 
     def terms(self) -> list:
         """Distinct CTCAE terms covered, in file order."""

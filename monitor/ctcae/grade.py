@@ -169,10 +169,10 @@ def _f64(name: str) -> pl.Expr:
     return pl.col(name).cast(pl.Float64).fill_nan(None)
 
 
-_WORK = Inputs(
-    value=pl.col("v"), lln=pl.col("lln"), uln=pl.col("uln"), baseline=pl.col("base"),
-    anticoagulated=pl.col("anticoag"), result_text=pl.col("text"),
-)
+def _work_inputs(anticoagulation: bool) -> Inputs:
+    return Inputs(value=pl.col("v"), lln=pl.col("lln"), uln=pl.col("uln"), baseline=pl.col("base"),
+                  anticoagulated=pl.col("anticoag") if anticoagulation else pl.lit(False),
+                  result_text=pl.col("text"))
 
 
 def grade_labs(df: pl.DataFrame, criteria: Criteria | None = None) -> pl.DataFrame:
@@ -180,8 +180,8 @@ def grade_labs(df: pl.DataFrame, criteria: Criteria | None = None) -> pl.DataFra
 
     Reads test_code (catalogue code), value_si, lln_si, uln_si, baseline_si (SI unit of the test;
     baseline = the subject's last value on or before first dose), and when present result_text
-    (categorical results such as dipstick `2+`) and on_anticoagulation (Boolean; INR). Rows keep
-    their order; existing ctcae_* columns are replaced.
+    (categorical results such as dipstick `2+`) and on_anticoagulation (Boolean, for INR; null
+    counts as false). Rows keep their order; existing ctcae_* columns are replaced.
     """
     crit = criteria or load_criteria()
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
@@ -190,6 +190,7 @@ def grade_labs(df: pl.DataFrame, criteria: Criteria | None = None) -> pl.DataFra
     if df.height == 0:
         return df.with_columns(pl.lit(None, dtype=t).alias(n) for n, t in OUTPUT_SCHEMA.items())
 
+    anticoagulation = "on_anticoagulation" in df.columns
     base = _f64("baseline_si")
     work = df.select(
         pl.col("test_code").cast(pl.String).alias("code"),
@@ -197,22 +198,33 @@ def grade_labs(df: pl.DataFrame, criteria: Criteria | None = None) -> pl.DataFra
         _f64("lln_si").alias("lln"),
         _f64("uln_si").alias("uln"),
         pl.when(base > 0).then(base).alias("base"),
-        (pl.col("result_text").cast(pl.String) if "result_text" in df.columns
-         else pl.lit(None, dtype=pl.String)).alias("text"),
-        (pl.col("on_anticoagulation").cast(pl.Boolean).fill_null(False) if "on_anticoagulation" in df.columns
-         else pl.lit(False)).alias("anticoag"),
+        *([pl.col("on_anticoagulation").cast(pl.Boolean).fill_null(False).alias("anticoag")]
+          if anticoagulation else []),
     ).with_row_index("__row")
+    text = df.get_column("result_text").cast(pl.String) if "result_text" in df.columns else None
+    inp = _work_inputs(anticoagulation)
 
+    # One when/then chain per test, run on that test's rows only (the parts run in parallel).
     by_test = crit.by_test()
     parts = []
-    for (code,), part in work.partition_by("code", as_dict=True).items():
+    for (code,), part in work.partition_by("code", as_dict=True, include_key=False).items():
         recs = by_test.get(code, {}) if code is not None else {}
         low, high = recs.get("low"), recs.get("high")
-        parts.append(part.lazy().select("__row", *_lab_exprs(low, high, _WORK)).with_columns(
+        lf = part.lazy()
+        if any(c is not None and c.scale is not None for c in (low, high)):
+            # result text only where a scale reads it (carrying all strings would double the time)
+            lf = lf.with_columns((text.gather(part.get_column("__row")) if text is not None
+                                  else pl.lit(None, dtype=pl.String)).alias("text"))
+        parts.append(lf.select("__row", *_lab_exprs(low, high, inp)).with_columns(
             worse_grade(low is not None, pl.col("ctcae_grade_low"),
                         high is not None, pl.col("ctcae_grade_high")).alias("ctcae_grade")))
-    graded = pl.concat(parts).collect().sort("__row")
-    return df.with_columns(graded.get_column(n).alias(n) for n in OUTPUT_SCHEMA)
+    graded = pl.concat(parts).collect()
+    # back to input order: gather by the inverse of the row permutation (cheaper than a sort)
+    n = graded.height
+    inverse = pl.zeros(n, dtype=pl.UInt32, eager=True).scatter(
+        graded.get_column("__row"), pl.int_range(0, n, dtype=pl.UInt32, eager=True))
+    graded = graded.select(list(OUTPUT_SCHEMA))[inverse]
+    return df.with_columns(graded.get_columns())
 
 
 def grade_bp(df: pl.DataFrame, systolic: str = "systolic_bp", diastolic: str = "diastolic_bp",

@@ -25,12 +25,16 @@ def norm_test(text: str) -> str:
     return re.sub(r"[^0-9a-z+]+", "", str(text).lower())
 
 
+_SUPERSCRIPTS = str.maketrans({"⁰": "^0", "¹": "^1", "²": "^2", "³": "^3", "⁴": "^4", "⁵": "^5",
+                               "⁶": "^6", "⁷": "^7", "⁸": "^8", "⁹": "^9"})
+
+
 def norm_unit(text: str | None) -> str:
     """Units compare with case, spaces, and `µ`/`μ` vs `u` ignored; `x10^9/L` = `10^9/L`."""
     if text is None:
         return ""
     t = str(text).strip().lower().replace("µ", "u").replace("μ", "u").replace(" ", "")
-    t = t.replace("*", "").replace("×", "x")
+    t = t.translate(_SUPERSCRIPTS).replace("10*", "10^").replace("*", "").replace("×", "x")
     t = re.sub(r"^x(?=10)", "", t)
     t = t.replace("10e9", "10^9").replace("10e3", "10^3")
     return t
@@ -71,7 +75,11 @@ def norm_test_expr(e):
 
 def norm_unit_expr(e):
     """The polars form of norm_unit."""
-    t = (e.fill_null("").str.strip_chars().str.to_lowercase().str.replace_all("µ", "u", literal=True)
+    t = e.fill_null("")
+    for sup, plain in (("⁹", "^9"), ("³", "^3"), ("⁶", "^6"), ("¹²", "^12")):
+        t = t.str.replace_all(sup, plain, literal=True)
+    t = t.str.replace_all("10*", "10^", literal=True)
+    t = (t.str.strip_chars().str.to_lowercase().str.replace_all("µ", "u", literal=True)
          .str.replace_all("μ", "u", literal=True).str.replace_all(" ", "", literal=True)
          .str.replace_all("*", "", literal=True).str.replace_all("×", "x", literal=True)
          .str.replace(r"^x(10)", "${1}").str.replace_all("10e9", "10^9", literal=True)
@@ -80,11 +88,23 @@ def norm_unit_expr(e):
 
 
 def with_lab_codes(frame, catalogue: "Catalogue"):
-    """Add `test_code` (canonical code or null) and `unit_norm` to a Labs frame."""
+    """Add `test_code` (canonical code or null) and `unit_norm` to a Labs frame.
+
+    Tests and units have few distinct values: each is normalised once and mapped back.
+    """
     import polars as pl
 
+    def by_value(col: str, expr_fn, dtype):
+        if col not in frame.columns:
+            return pl.lit(None, dtype=dtype)
+        uniq = frame.select(pl.col(col).unique())
+        mapped = uniq.select(pl.col(col), expr_fn(pl.col(col)).alias("_v"))
+        return pl.col(col).replace_strict(mapped.get_column(col), mapped.get_column("_v"),
+                                          default=None, return_dtype=dtype)
+
+    code = lambda e: norm_test_expr(e).replace_strict(catalogue.lookup, default=None, return_dtype=pl.String)  # noqa: E731
     return frame.with_columns(
-        norm_test_expr(pl.col("test")).replace_strict(catalogue.lookup, default=None,
-                                                      return_dtype=pl.String).alias("test_code"),
-        norm_unit_expr(pl.col("unit")).alias("unit_norm"),
+        by_value("test", code, pl.String).alias("test_code"),
+        pl.when(pl.col("unit").is_null()).then(pl.lit("")).otherwise(by_value("unit", norm_unit_expr, pl.String))
+        .alias("unit_norm") if "unit" in frame.columns else pl.lit("").alias("unit_norm"),
     )

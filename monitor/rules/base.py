@@ -61,6 +61,15 @@ class Context:
         return self.wb.sheets.get(name)
 
     @property
+    def lab_rows(self) -> pl.DataFrame:
+        """The Labs sheet frame with `test_code` and `unit_norm`, built once per check."""
+        if getattr(self, "_lab_rows", None) is None:
+            from ..labs.catalogue import with_lab_codes
+
+            self._lab_rows = with_lab_codes(self.sheet("Labs").frame, self.catalogue)
+        return self._lab_rows
+
+    @property
     def labs(self) -> pl.DataFrame:
         """The derived labs table (SI values, baseline, CTCAE grades), built once per check."""
         if getattr(self, "_labs", None) is None:
@@ -111,6 +120,6 @@ def frame(rows: list[dict]) -> pl.DataFrame:
 
 def quoted(expr: pl.Expr) -> pl.Expr:
     """A cell value shown in a message: in quotes, cut to 60 characters."""
-    s = expr.cast(pl.String)
+    s = expr.cast(pl.String).str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]00:00:00$", "${1}")
     s = pl.when(s.str.len_chars() > 60).then(s.str.slice(0, 57) + pl.lit("...")).otherwise(s)
     return pl.lit("'") + s.fill_null("") + pl.lit("'")

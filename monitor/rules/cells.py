@@ -108,13 +108,14 @@ def date_implausible(ctx):
     """A date falls outside 1950-2100, usually a typo in the year or a number in a date cell.
 
     *What it does*: flags dates (including Excel serial numbers) before 1950 or after 2100.
-    *Why it matters*: a number like 12 typed in a date cell reads as 11-JAN-1900.
+    *Why it matters*: a number like 12 typed in a date cell is day 12 of 1900; the date is not
+    used by any other check, so the record drops out of windows until it is fixed.
     *Example*: `12` in Subjects!E4 (consent date).
     """
     return _errors(ctx, P.DATE_IMPLAUSIBLE,
-                   lambda c, raw, v: pl.lit(f"{c.name} ") + quoted(raw) + pl.lit(" reads as ")
-                   + (pl.col(f"{c.key}__lo") if c.kind is Kind.PARTIAL_DATE else v).cast(pl.String).fill_null("?")
-                   + pl.lit(", outside 1950-2100."))
+                   lambda c, raw, v: pl.lit(f"{c.name} ") + quoted(raw)
+                   + pl.lit(" is not a plausible date: it falls outside 1950-2100 (a bare number in a "
+                            "date cell counts days from 1900)."))
 
 
 def number_unreadable(ctx):

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import polars as pl
 
-from ..labs.catalogue import norm_test, with_lab_codes
 from .base import emit, quoted
 
 
 def _labs(ctx):
-    sd = ctx.sheet("Labs")
-    return sd, with_lab_codes(sd.frame, ctx.catalogue)
+    return ctx.sheet("Labs"), ctx.lab_rows
 
 
 def lab_test_unknown(ctx):
@@ -93,7 +91,9 @@ def lab_result_unreadable(ctx):
 
 def _dupes(df: pl.DataFrame) -> pl.DataFrame:
     keys = ["subject", "date", "test_code"]
-    return df.filter(pl.all_horizontal([pl.col(k).is_not_null() for k in keys])).with_columns(
+    df = df.filter(pl.all_horizontal([pl.col(k).is_not_null() for k in keys]))
+    df = df.filter(pl.struct(keys).is_duplicated())  # few rows left: windows below are cheap
+    return df.with_columns(
         pl.col("_row").rank("ordinal").over(keys).alias("_n"),
         pl.col("_row").min().over(keys).alias("_first"),
         pl.col("result__raw").n_unique().over(keys).alias("_values"),

@@ -75,17 +75,20 @@ def _canonical_drug(ctx) -> pl.Expr:
 
 
 def administration_duplicated(ctx):
-    """The same drug is entered twice for one subject on the same cycle or the same date.
+    """The same administration is entered twice: one drug given twice in a cycle or on a date.
 
-    *What it does*: groups Cycles rows by subject, drug (aliases resolved) and cycle, and by
-    subject, drug and date; every row after the first of a group is reported.
+    *What it does*: groups administrations (Action Given or Reduced) by subject, drug (aliases
+    resolved) and cycle, and by subject, drug and date; every row after the first of a group is
+    reported. A Delayed or Held row for the planned date plus a Given row for the day actually
+    dosed is the contract's way to record a delay and is not a duplicate.
     *Why it matters*: a double entry doubles exposure and dose intensity and hides the real
     cycle (ICH E6(R2) 4.9: accurate records).
     *Example*: two `Bev` rows for subject 003 cycle 4.
     """
     sd = ctx.sheet("Cycles")
     df = sd.frame.with_columns(_canonical_drug(ctx).alias("_drug")).filter(
-        pl.col("subject").is_not_null() & pl.col("_drug").is_not_null())
+        pl.col("subject").is_not_null() & pl.col("_drug").is_not_null()
+        & pl.col("action").is_in(["Given", "Reduced"]))
     out = []
     for keys, what in ((["subject", "_drug", "cycle"], "cycle"), (["subject", "_drug", "date"], "date")):
         d = df.filter(pl.col(keys[-1]).is_not_null()).with_columns(

@@ -39,7 +39,7 @@ RULES: tuple[Rule, ...] = (
     Rule("WB202", "subject-unknown", S.MAJOR, ref.subject_unknown, (("Subjects", ("subject",)),)),
     Rule("WB203", "drug-unknown", S.MAJOR, ref.drug_unknown, (("Cycles", ("drug",)),)),
     Rule("WB204", "administration-duplicated", S.MAJOR, ref.administration_duplicated,
-         (("Cycles", ("subject", "drug", "cycle", "date")),)),
+         (("Cycles", ("subject", "drug", "cycle", "date", "action")),)),
     Rule("WB205", "dose-missing", S.MAJOR, ref.dose_missing, (("Cycles", ("action", "dose")),)),
     Rule("WB206", "dose-unit-missing", S.MAJOR, ref.dose_unit_missing, (("Cycles", ("dose", "unit")),)),
     Rule("WB207", "action-reason-missing", S.MINOR, ref.action_reason_missing, (("Cycles", ("action", "reason")),)),

@@ -10,7 +10,8 @@ import polars as pl
 from ..ctcae.terms import norm_term
 from .base import emit, quoted
 
-LIVER_TERMS = ("alanine aminotransferase increased", "aspartate aminotransferase increased")
+LIVER_TERMS = ("alanine aminotransferase increased", "aspartate aminotransferase increased",
+               "blood bilirubin increased")
 
 
 def _norm(e: pl.Expr) -> pl.Expr:

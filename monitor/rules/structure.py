@@ -116,7 +116,7 @@ def study_field_missing(ctx):
         v = ctx.wb.study.get(key)
         if v is None or not v[0]:
             rows.append(one("Study", f"The Study sheet has no {STUDY_FIELDS[key]} value.",
-                            row=v[1] if v else None, cell=f"B{v[1]}" if v else None,
+                            row=v[1] if v else None, cell=f"{ctx.wb.study_value_col}{v[1]}" if v else None,
                             suggestion=f"Add a row '{STUDY_FIELDS[key]}' with its value.", key=key))
     return frame(rows)
 
@@ -136,7 +136,7 @@ def profile_not_matching(ctx):
         return None
     known = sorted(bundled_profiles())
     return frame([one("Study", f"The Study sheet names profile '{v[0]}' but the check used "
-                      f"'{ctx.profile.name}'.", row=v[1], cell=f"B{v[1]}",
+                      f"'{ctx.profile.name}'.", row=v[1], cell=f"{ctx.wb.study_value_col}{v[1]}",
                       suggestion=f"Run with --profile FILE for '{v[0]}' (bundled: {', '.join(known)}).",
                       key="profile")])
 
@@ -153,4 +153,4 @@ def date_format_unknown(ctx):
     if not v or not v[0] or ctx.wb.date_format:
         return None
     return frame([one("Study", f"Date format '{v[0]}' is not understood; use DD/MM/YYYY or MM/DD/YYYY.",
-                      row=v[1], cell=f"B{v[1]}", key="dateformat")])
+                      row=v[1], cell=f"{ctx.wb.study_value_col}{v[1]}", key="dateformat")])

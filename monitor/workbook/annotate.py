@@ -264,13 +264,18 @@ def annotate_copy(workbook_path, result, target) -> Path:
         marked[id(f)] = t
         per_cell.setdefault(t, []).append(f)
     for (sheet, ref), fs in per_cell.items():
-        _mark(wb[sheet], ref, fs)
+        try:
+            _mark(wb[sheet], ref, fs)
+        except (ValueError, KeyError, IndexError):  # a reference outside the sheet: listed, not marked
+            for f in fs:
+                marked.pop(id(f), None)
 
     title = _write_findings_sheet(wb, result, marked)
     for ws in wb.worksheets:          # only the Findings sheet selected: no grouped sheets
         ws.sheet_view.tabSelected = False
     wb.active = wb.sheetnames.index(title)
     wb[title].sheet_view.tabSelected = True
+    wb.properties.lastModifiedBy = AUTHOR
     if wb.calculation is None:
         wb.calculation = CalcProperties()
     wb.calculation.fullCalcOnLoad = True

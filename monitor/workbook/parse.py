@@ -7,6 +7,8 @@ findings; the parsers never guess a type from the data (workbook contract, "Colu
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import polars as pl
 
 from .schema import MISSING_MARKERS, YES_NO, Column, Kind, norm
@@ -22,7 +24,9 @@ INTEGER_EXPECTED = "integer-expected"
 YESNO_UNREADABLE = "yes-no-unreadable"
 CHOICE_UNKNOWN = "value-not-allowed"
 
-EXCEL_EPOCH = pl.date(1899, 12, 30)  # serial 1 = 1900-01-01 (Excel's 1900 leap-year bug before March 1900)
+# Excel serial 61 = 1900-03-01; serials below 61 are off by one (Excel's fictitious 1900-02-29),
+# but they are all before 1950 and so rejected as implausible anyway.
+EXCEL_EPOCH = pl.date(1899, 12, 30)
 MIN_YEAR, MAX_YEAR = 1950, 2100  # a trial date outside these years is a typo
 
 _ISO = r"^\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
@@ -34,7 +38,8 @@ _PARTIAL_UNK = r"^(?:UN|UNK|UK|XX)[- ]?([A-Za-z]{3})[- ]?(\d{4})$"
 _PARTIAL_YEAR = r"^(?:(?:UN|UNK|UK|XX)[- ]?(?:UNK|UN|XXX)[- ]?)?(\d{4})$"
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
-_NUMBER = r"^(<=|>=|≤|≥|<|>)?\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$"
+# no leading "+": `+1` is a dipstick reading, not the number 1
+_NUMBER = r"^(<=|>=|≤|≥|<|>)?\s*(-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$"
 
 
 def clean(raw: pl.Expr) -> pl.Expr:
@@ -48,18 +53,53 @@ def is_missing_marker(s: pl.Expr) -> pl.Expr:
     return s.str.to_lowercase().is_in([m for m in MISSING_MARKERS if m])
 
 
-def _month_number(mon: pl.Expr) -> pl.Expr:
-    # one lookup node, not a 12-deep when/then chain: the chain repeated `mon` 12 times and made
-    # every date column's expression tree (and its planning time) grow by that factor
-    return mon.str.to_uppercase().replace_strict({name: i for i, name in enumerate(_MONTHS, start=1)},
-                                                 default=None, return_dtype=pl.Int32)
+def _strptime(text: pl.Expr, fmt: str) -> pl.Expr:
+    """A date from text rewritten to Y-M-D, null when no such day exists (2022-02-30)."""
+    return text.str.strptime(pl.Date, fmt, strict=False)
 
 
-def _ymd(y: pl.Expr, m: pl.Expr, d: pl.Expr) -> pl.Expr:
-    """A date from parts, null when the parts do not make a real date (2022-02-30)."""
-    txt = pl.format("{}-{}-{}", y.cast(pl.String).str.zfill(4), m.cast(pl.String).str.zfill(2),
-                    d.cast(pl.String).str.zfill(2))
-    return txt.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+def _year_state(d: pl.Expr) -> pl.Expr:
+    """1: a date within MIN_YEAR..MAX_YEAR, 0: a date outside them, -1: no date."""
+    return d.dt.year().is_between(MIN_YEAR, MAX_YEAR).cast(pl.Int32).fill_null(-1)
+
+
+def _date_error(missing, dm, partial, iso_or_clinical, year_month_or_unk, serial, full, part,
+                date_format, allow_partial):
+    """The error of one date cell from its facts (full/part: _year_state of the full date and of
+    the earliest day of a partial date), checked in this order."""
+    if missing:
+        return None
+    if full == 0:
+        return DATE_IMPLAUSIBLE
+    if full == 1:
+        return None
+    if dm and date_format is None:
+        return DATE_AMBIGUOUS
+    if partial and allow_partial and part == 0:
+        return DATE_IMPLAUSIBLE
+    if partial and allow_partial and part == 1:
+        return None
+    if partial and not allow_partial:
+        return DATE_PARTIAL
+    if iso_or_clinical or dm or (year_month_or_unk and part == -1):
+        return DATE_IMPOSSIBLE
+    if serial:
+        return DATE_IMPLAUSIBLE
+    return DATE_UNREADABLE
+
+
+@lru_cache(maxsize=None)
+def _date_errors(date_format: str | None, allow_partial: bool) -> dict:
+    """The packed facts code of parse_date -> error, for every combination that is an error."""
+    out = {}
+    for bits in range(64):
+        flags = [bool(bits >> i & 1) for i in range(6)]
+        for full in (-1, 0, 1):
+            for part in (-1, 0, 1):
+                e = _date_error(*flags, full, part, date_format, allow_partial)
+                if e is not None:
+                    out[bits + (full + 1) * 64 + (part + 1) * 192] = e
+    return out
 
 
 def parse_date(s: pl.Expr, date_format: str | None = None, allow_partial: bool = False) -> dict:
@@ -68,22 +108,23 @@ def parse_date(s: pl.Expr, date_format: str | None = None, allow_partial: bool =
 
     Returns expressions: value (full date or null), lo/hi (earliest/latest possible day; equal
     to value for a full date), err (error code or null).
+
+    Each form is rewritten to `Y-M-D` text by one regex replace and parsed by one strptime
+    (`%b` reads JAN..DEC in any case): the expressions below are referenced several times, so
+    every node saved here is saved many times over in the planned query.
     """
     iso = s.str.contains(_ISO)
-    iso_d = _ymd(s.str.extract(r"^(\d{4})", 1), s.str.extract(r"^\d{4}-(\d{1,2})", 1),
-                 s.str.extract(r"^\d{4}-\d{1,2}-(\d{1,2})", 1))
+    iso_d = _strptime(s.str.extract(r"^(\d{4}-\d{1,2}-\d{1,2})", 1), "%Y-%m-%d")
     serial = s.str.contains(_SERIAL)
     serial_n = s.cast(pl.Float64, strict=False)
     serial_d = (EXCEL_EPOCH + pl.duration(days=serial_n.floor().cast(pl.Int64, strict=False)))
     clin = s.str.contains(_CLINICAL)
-    clin_m = _month_number(s.str.extract(_CLINICAL, 2))
-    clin_d = _ymd(s.str.extract(_CLINICAL, 3), clin_m, s.str.extract(_CLINICAL, 1))
+    clin_d = _strptime(s.str.replace(_CLINICAL, "${3}-${2}-${1}"), "%Y-%b-%d")
     dm = s.str.contains(_NUMERIC_DM)
-    a, b, y = (s.str.extract(_NUMERIC_DM, i) for i in (1, 2, 3))
     if date_format == "DD/MM/YYYY":
-        dm_d = _ymd(y, b, a)
+        dm_d = _strptime(s.str.replace(_NUMERIC_DM, "${3}-${2}-${1}"), "%Y-%m-%d")
     elif date_format == "MM/DD/YYYY":
-        dm_d = _ymd(y, a, b)
+        dm_d = _strptime(s.str.replace(_NUMERIC_DM, "${3}-${1}-${2}"), "%Y-%m-%d")
     else:
         dm_d = pl.lit(None, dtype=pl.Date)
 
@@ -95,13 +136,13 @@ def parse_date(s: pl.Expr, date_format: str | None = None, allow_partial: bool =
 
     # partial dates: earliest and latest possible day
     ym = s.str.contains(_PARTIAL_YM)
-    ym_lo = _ymd(s.str.extract(_PARTIAL_YM, 1), s.str.extract(_PARTIAL_YM, 2), pl.lit("1"))
+    ym_lo = _strptime(s.str.replace(_PARTIAL_YM, "${1}-${2}-1"), "%Y-%m-%d")
     su = s.str.to_uppercase()
     unk = su.str.contains(_PARTIAL_UNK) & su.str.extract(_PARTIAL_UNK, 1).is_in(list(_MONTHS))
-    unk_lo = _ymd(su.str.extract(_PARTIAL_UNK, 2), _month_number(su.str.extract(_PARTIAL_UNK, 1)), pl.lit("1"))
-    yr = su.str.contains(_PARTIAL_YEAR) & (~serial | s.str.contains(r"^(19|20)\d{2}$"))
-    yr_lo = _ymd(su.str.extract(_PARTIAL_YEAR, 1), pl.lit("1"), pl.lit("1"))
-    yr_hi = _ymd(su.str.extract(_PARTIAL_YEAR, 1), pl.lit("12"), pl.lit("31"))
+    unk_lo = _strptime(su.str.replace(_PARTIAL_UNK, "${2}-${1}-1"), "%Y-%b-%d")
+    yr = su.str.contains(_PARTIAL_YEAR) & (~serial | s.str.contains(r"^(?:19\d{2}|20\d{2}|2100)$"))
+    yr_lo = _strptime(su.str.replace(_PARTIAL_YEAR, "${1}-1-1"), "%Y-%m-%d")
+    yr_hi = _strptime(su.str.replace(_PARTIAL_YEAR, "${1}-12-31"), "%Y-%m-%d")
     # outside AE dates a bare year stays an Excel serial (2022 -> 1905-07-14, implausible), but an
     # explicit unknown day and month (UNK-UNK-2022) is a partial date there too
     yr_unk = su.str.contains(r"^(?:UN|UNK|UK|XX)[- ]?(?:UNK|UN|XXX)[- ]?\d{4}$")
@@ -113,23 +154,19 @@ def parse_date(s: pl.Expr, date_format: str | None = None, allow_partial: bool =
         # in a partial-date column a bare 4-digit year 1900-2100 is a year, not a serial
         full = pl.when(yr).then(pl.lit(None, dtype=pl.Date)).otherwise(full)
 
+    implausible = full.is_not_null() & ((full.dt.year() < MIN_YEAR) | (full.dt.year() > MAX_YEAR))
+    full_raw = full
+    full = pl.when(implausible).then(pl.lit(None, dtype=pl.Date)).otherwise(full)
     value = full
-    lo = pl.when(full.is_not_null()).then(full).when(is_partial).then(p_lo) if allow_partial else full
-    hi = pl.when(full.is_not_null()).then(full).when(is_partial).then(p_hi) if allow_partial else full
-    year = full.dt.year()
-    p_year = p_lo.dt.year()
-    err = (pl.when(s.is_null() | is_missing_marker(s)).then(None)
-           .when(full.is_not_null() & ((year < MIN_YEAR) | (year > MAX_YEAR))).then(pl.lit(DATE_IMPLAUSIBLE))
-           .when(full.is_not_null()).then(None)
-           .when(dm & pl.lit(date_format is None)).then(pl.lit(DATE_AMBIGUOUS))
-           .when(is_partial & pl.lit(allow_partial) & p_lo.is_not_null()
-                 & ((p_year < MIN_YEAR) | (p_year > MAX_YEAR))).then(pl.lit(DATE_IMPLAUSIBLE))
-           .when(is_partial & pl.lit(allow_partial) & p_lo.is_not_null()).then(None)
-           .when(is_partial & pl.lit(not allow_partial)).then(pl.lit(DATE_PARTIAL))
-           .when(iso | clin | dm | ((ym | unk) & p_lo.is_null())).then(pl.lit(DATE_IMPOSSIBLE))
-           .when(serial).then(pl.lit(DATE_IMPLAUSIBLE))
-           .otherwise(pl.lit(DATE_UNREADABLE)))
-    return {"value": value, "lo": lo, "hi": hi, "err": err}
+    lo = pl.coalesce(full, pl.when(is_partial).then(p_lo)) if allow_partial else full
+    hi = pl.coalesce(full, pl.when(is_partial).then(p_hi)) if allow_partial else full
+    # the error is looked up from one small integer that packs every fact it depends on, so the
+    # big `full` and `p_lo` expressions are referenced once each (see _date_error for the logic)
+    facts = [s.is_null() | is_missing_marker(s), dm, is_partial, iso | clin, ym | unk, serial]
+    code = sum((f.fill_null(False).cast(pl.Int32) * (1 << i) for i, f in enumerate(facts)), pl.lit(0, pl.Int32))
+    code = code + (_year_state(full_raw) + 1) * 64 + (_year_state(p_lo) + 1) * 192
+    err = code.replace_strict(_date_errors(date_format, allow_partial), default=None, return_dtype=pl.String)
+    return {"value": value, "lo": lo, "hi": hi, "err": err, "as_read": full_raw}
 
 
 def parse_number(s: pl.Expr) -> dict:
@@ -190,8 +227,23 @@ def parse_id(s: pl.Expr) -> pl.Expr:
     return s.str.replace(r"^(\d+)\.0+$", "${1}")
 
 
+_COLUMN_EXPRS: dict = {}
+
+
 def parse_column(raw_name: str, col: Column, date_format: str | None) -> list[pl.Expr]:
-    """All typed expressions for one column, named `<key>`, `<key>__err` and extras."""
+    """All typed expressions for one column, named `<key>`, `<key>__err` and extras.
+
+    Expressions are immutable, so they are built once per (raw column, column spec, date
+    format) and reused: building them costs about as much as running them on a site workbook.
+    """
+    key = (raw_name, col.kind, col.key, col.choices, tuple(sorted((col.choice_aliases or {}).items())),
+           date_format)
+    if key not in _COLUMN_EXPRS:
+        _COLUMN_EXPRS[key] = tuple(_parse_column(raw_name, col, date_format))
+    return list(_COLUMN_EXPRS[key])
+
+
+def _parse_column(raw_name: str, col: Column, date_format: str | None) -> list[pl.Expr]:
     s = pl.col(raw_name)
     k = col.key
     if col.kind in (Kind.TEXT,):

@@ -113,7 +113,11 @@ class _Lists:
             c.data_type = "s"
         ws.column_dimensions[letter].width = max(12, min(60, max((len(v) for v in values), default=10) + 2))
         ref = f"'{LISTS_SHEET}'!${letter}$2:${letter}${len(values) + 1}"
-        dn_name = "List_" + "".join(ch if ch.isalnum() else "_" for ch in name)
+        dn_name = base = "List_" + "".join(ch if ch.isalnum() else "_" for ch in name)
+        n = 1
+        while dn_name in self.wb.defined_names:   # two different lists of one name
+            n += 1
+            dn_name = f"{base}_{n}"
         self.wb.defined_names[dn_name] = DefinedName(dn_name, attr_text=ref)
         return dn_name
 
@@ -169,7 +173,7 @@ def column_note(col: Column, profile=None) -> str:
 def _comment(text: str) -> Comment:
     lines = text.splitlines()
     height = 20 + 15 * sum(1 + len(line) // 48 for line in lines)
-    return Comment(text, AUTHOR, height=min(height, 400), width=300)
+    return Comment(text, AUTHOR, height=min(height, 400), width=320)
 
 
 # ------------------------------------------------------------------ validations
