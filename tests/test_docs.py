@@ -17,3 +17,27 @@ def test_readme_lists_every_rule_code():
     text = README.read_text("utf-8")
     for r in RULES:
         assert f"| {r.code} | `{r.name}` |" in text
+
+
+def test_every_synonym_suggests_real_ctcae_terms():
+    from monitor.ctcae.terms import load_terms
+
+    terms = load_terms()
+    assert terms.synonyms
+    for name, targets in terms.synonyms.items():
+        assert terms.get(name) is None, f"{name} is itself a CTCAE term"
+        for t in targets:
+            assert terms.get(t) is not None, f"{name} -> {t} is not a CTCAE v5.0 term"
+
+
+def test_profile_names_only_ctcae_v5_terms():
+    from monitor.ctcae.terms import load_terms
+    from monitor.profile.profile import load_profile
+
+    terms, prof = load_terms(), load_profile()
+    named = [t for h in prof.hold_rules for t in h["when"].get("ae_terms", [])]
+    named += [t for k, v in prof.lab_ae_terms.items() if isinstance(v, list) and k != "verbatim_patterns"
+              for t in [k, *v]]
+    assert named
+    for t in named:
+        assert terms.get(t) is not None, f"profile names {t!r}, not a CTCAE v5.0 term"

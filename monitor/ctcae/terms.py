@@ -6,6 +6,7 @@ import csv
 import difflib
 import io
 import re
+import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -26,6 +27,7 @@ class Term:
 @dataclass(frozen=True)
 class Terms:
     by_norm: dict                 # normalised term -> Term
+    synonyms: dict = None         # normalised common name -> [CTCAE terms] (synonyms.toml)
 
     def __len__(self) -> int:
         return len(self.by_norm)
@@ -34,7 +36,11 @@ class Terms:
         return None if text is None else self.by_norm.get(norm_term(text))
 
     def closest(self, text: str, n: int = 3) -> list[str]:
-        """The closest CTCAE terms by spelling (difflib ratio), best first."""
+        """Terms to suggest: the curated synonyms first (immune hepatitis -> Hepatobiliary
+        disorders - Other, specify), else the closest terms by spelling (difflib ratio)."""
+        syn = (self.synonyms or {}).get(norm_term(text))
+        if syn:
+            return list(syn[:n])
         keys = difflib.get_close_matches(norm_term(text), list(self.by_norm), n=n, cutoff=0.6)
         if not keys:  # word order or extra words: compare with a looser cut-off
             keys = difflib.get_close_matches(norm_term(text), list(self.by_norm), n=n, cutoff=0.4)
@@ -52,4 +58,6 @@ def load_terms() -> Terms:
         grades = tuple(g for g in range(1, 6) if row[f"grade_{g}"].strip())
         out[norm_term(row["term"])] = Term(row["soc"], row["term"], grades,
                                            {g: row[f"grade_{g}"] for g in grades})
-    return Terms(out)
+    syn = tomllib.loads(resources.files("monitor.ctcae").joinpath("synonyms.toml").read_text("utf-8"))
+    synonyms = {norm_term(k): tuple(v) for k, v in syn["synonyms"].items()}
+    return Terms(out, synonyms)

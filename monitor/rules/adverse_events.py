@@ -106,7 +106,8 @@ def ae_term_not_ctcae(ctx):
     """The CTCAE term is not a CTCAE v5.0 term.
 
     *What it does*: looks the term up in the NCI CTCAE v5.0 table (837 terms, case and
-    spacing ignored) and suggests the closest terms by spelling.
+    spacing ignored) and suggests terms: curated ones for common names (ctcae/synonyms.toml),
+    else the closest by spelling.
     *Why it matters*: grading and lab reconciliation need the exact CTCAE term; free text
     belongs in Verbatim term (use '<SOC> - Other, specify' for events without a term).
     *Example*: `Immune hepatitis` (suggested: Hepatic failure, Hepatobiliary disorders - Other, specify).
