@@ -18,7 +18,6 @@ class LabTest:
     units: dict            # normalised unit -> factor to si_unit
     unit_labels: dict      # normalised unit -> unit as written in the catalogue
     results: tuple[str, ...] = ()  # accepted categorical results (normalised)
-    needs: str | None = None       # 'uln' / 'lln': the normal limit grading needs
 
 
 def norm_test(text: str) -> str:
@@ -58,7 +57,7 @@ def load_catalogue() -> Catalogue:
         units = {norm_unit(u): float(f) for u, f in t["units"].items()}
         labels = {norm_unit(u): u for u in t["units"]}
         test = LabTest(code, t["name"], tuple(t.get("aliases", ())), t["si_unit"], units, labels,
-                       tuple(norm_test(r) for r in t.get("results", ())), t.get("needs"))
+                       tuple(norm_test(r) for r in t.get("results", ())))
         tests[code] = test
         for name in (code, t["name"], *test.aliases):
             key = norm_test(name)

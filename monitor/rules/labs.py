@@ -153,22 +153,29 @@ def lab_range_inverted(ctx):
 def lab_normal_limit_missing(ctx):
     """A result of a test that CTCAE grades against the normal range has no ULN (or LLN).
 
-    *What it does*: requires ULN for tests graded in multiples of ULN (ALT, AST, ALP, GGT,
-    bilirubin, creatinine, amylase, lipase, CK, ...) and LLN for tests whose grade 1 starts
-    below LLN (haemoglobin, platelets, neutrophils, albumin, ...).
+    *What it does*: requires ULN for tests the CTCAE v5.0 criteria grade in multiples of ULN or
+    from ULN (ALT, AST, ALP, GGT, bilirubin, creatinine, amylase, lipase, CK, ...) and LLN for
+    tests whose grade 1 starts below LLN (haemoglobin, platelets, neutrophils, albumin, ...); the
+    list comes from the criteria file (`Criteria.needs`).
     *Why it matters*: CTCAE v5.0 defines these grades relative to the site's normal range;
     without it the result cannot be graded (cannot-grade, never grade 0).
     *Example*: ALT 250 U/L with the ULN cell blank.
     """
+    from ..ctcae.criteria import load_criteria
+
+    crit = load_criteria()
     sd, df = _labs(ctx)
     out = []
     for side in ("uln", "lln"):
-        if side not in sd.columns:
-            continue
-        codes = [c for c, t in ctx.catalogue.tests.items() if t.needs == side]
-        bad = df.filter(pl.col("result").is_not_null() & pl.col("test_code").is_in(codes)
-                        & pl.col(side).is_null() & pl.col(f"{side}__err").is_null())
+        codes = [c for c in ctx.catalogue.tests if side in crit.needs(c)]
+        cond = pl.col("result").is_not_null() & pl.col("test_code").is_in(codes)
+        if side in sd.columns:
+            cond = cond & pl.col(side).is_null() & pl.col(f"{side}__err").is_null()
+        bad = df.filter(cond)
         if bad.height:
-            out.append(emit(sd, bad, side, pl.lit(f"{side.upper()} is blank for ") + pl.col("test_code")
-                            + pl.lit(f"; CTCAE v5.0 grades this test against the {side.upper()}.")))
+            field = side if side in sd.columns else "result"
+            out.append(emit(sd, bad, field, pl.lit(f"{side.upper()} is blank for ") + pl.col("test_code")
+                            + pl.lit(f"; CTCAE v5.0 grades this test against the {side.upper()}."),
+                            key=pl.concat_str([pl.col("subject__raw"), pl.col("date__raw"), pl.col("test__raw"),
+                                               pl.lit(side)], separator="|")))
     return pl.concat(out) if out else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..findings import Severity as S
 from . import adverse_events as ae
-from . import cells, labs, references as ref, structure as st
+from . import cells, labs, references as ref, safety, structure as st
 from .base import Rule
 
 RULES: tuple[Rule, ...] = (
@@ -80,6 +80,19 @@ RULES: tuple[Rule, ...] = (
          (("AdverseEvents", ("subject", "onset")), ("Subjects", ("subject", "consent_date")))),
     Rule("AE012", "ae-onset-before-first-dose", S.INFO, ae.ae_onset_before_first_dose,
          (("AdverseEvents", ("subject", "onset")), ("Cycles", ("subject", "date", "action")))),
+    # CTCAE v5.0 safety reconciliation (graded labs and vitals against adverse events)
+    Rule("LAB101", "lab-grade-without-ae", S.MAJOR, safety.lab_grade_without_ae,
+         (("Labs", ("subject", "date", "test", "result")), ("AdverseEvents", ("subject", "term", "onset")))),
+    Rule("LAB102", "potential-hys-law", S.CRITICAL, safety.potential_hys_law,
+         (("Labs", ("subject", "date", "test", "result", "uln")),)),
+    Rule("LAB103", "tsh-abnormal-without-thyroid-ae", S.MINOR, safety.tsh_abnormal_without_thyroid_ae,
+         (("Labs", ("subject", "date", "test", "result")), ("AdverseEvents", ("subject", "term", "onset")))),
+    Rule("AE101", "ae-grade-below-lab-grade", S.MAJOR, safety.ae_grade_below_lab_grade,
+         (("Labs", ("subject", "date", "test", "result")), ("AdverseEvents", ("subject", "term", "grade", "onset")))),
+    Rule("AE102", "ae-grade-above-lab-grade", S.MINOR, safety.ae_grade_above_lab_grade,
+         (("Labs", ("subject", "date", "test", "result")), ("AdverseEvents", ("subject", "term", "grade", "onset")))),
+    Rule("VS001", "hypertension-without-ae", S.MAJOR, safety.hypertension_without_ae,
+         (("Vitals", ("subject", "date", "sbp", "dbp")), ("AdverseEvents", ("subject", "term", "onset")))),
 )
 
 # Rule that records a crash inside another rule (the rest still run).

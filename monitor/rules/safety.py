@@ -185,3 +185,67 @@ def potential_hys_law(ctx):
                 + pl.lit(" with bilirubin ") + pl.col("bili_x").round(1).cast(pl.String) + pl.lit(" x ULN on ")
                 + pl.col("bili_date").cast(pl.String) + pl.lit(".") + alp_txt,
                 suggestion=pl.lit("Evaluate for drug-induced liver injury and report per the protocol."))
+
+
+def _uncovered(ctx, hits: pl.DataFrame, terms: list) -> pl.DataFrame:
+    """Rows of `hits` (subject, date, _row) with no AE of one of `terms` covering the date
+    (+/- the profile's tolerance)."""
+    tol = pl.duration(days=int(ctx.profile.safety["lab_ae_tolerance_days"]))
+    aes = _aes(ctx).filter(pl.col("term_norm").is_in([norm_term(t) for t in terms]))
+    covered = hits.join(aes, on="subject").filter(
+        (pl.col("date") >= pl.col("start") - tol) & (pl.col("date") <= pl.col("stop") + tol))
+    return hits.join(covered.select("_row").unique(), on="_row", how="anti")
+
+
+def hypertension_without_ae(ctx):
+    """Blood pressure reaches CTCAE v5.0 grade 3 Hypertension and no Hypertension AE covers it.
+
+    *What it does*: grades each Vitals reading with the adult CTCAE v5.0 Hypertension thresholds
+    (grade 3: systolic >= 160 or diastolic >= 100 mmHg) and looks for a Hypertension AE of the
+    subject whose period covers the date (+/- the profile tolerance).
+    *Why it matters*: hypertension is the commonest bevacizumab toxicity; grade 3 requires holding
+    bevacizumab (prescribing information 2.4), so it must be recorded as an AE.
+    *Example*: Vitals 168/102 mmHg on 2023-01-10 with no Hypertension AE.
+    """
+    from ..ctcae.grade import grade_bp
+
+    sd = ctx.sheet("Vitals")
+    # readings with systolic not above diastolic are swapped entries (WB210), not graded here
+    df = sd.frame.filter((pl.col("sbp").is_not_null() | pl.col("dbp").is_not_null())
+                         & ~(pl.col("sbp") <= pl.col("dbp")).fill_null(False))
+    if not df.height:
+        return None
+    graded = grade_bp(df.with_columns(pl.col("sbp").alias("systolic_bp"), pl.col("dbp").alias("diastolic_bp")))
+    hits = graded.filter(pl.col("ctcae_grade_high") >= 3)
+    bad = _uncovered(ctx, hits, ["Hypertension"])
+    return emit(sd, bad, "sbp", pl.lit("Blood pressure ") + pl.col("sbp__raw").fill_null("?") + pl.lit("/")
+                + pl.col("dbp__raw").fill_null("?") + pl.lit(" mmHg is CTCAE v5.0 grade ")
+                + pl.col("ctcae_grade_high").cast(pl.String)
+                + pl.lit(" Hypertension but no Hypertension AE covers ") + pl.col("date").cast(pl.String) + pl.lit("."),
+                suggestion=pl.lit("Record the AE (and check the bevacizumab hold rule)."))
+
+
+THYROID_TERMS = ["Hypothyroidism", "Hyperthyroidism", "Endocrine disorders - Other, specify"]
+
+
+def tsh_abnormal_without_thyroid_ae(ctx):
+    """TSH is outside the site's normal range and the subject has no thyroid adverse event.
+
+    *What it does*: flags TSH results below LLN or above ULN when no Hypothyroidism,
+    Hyperthyroidism or 'Endocrine disorders - Other, specify' (thyroiditis) AE covers the date.
+    *Why it matters*: thyroid dysfunction is among the commonest immune-related AEs of anti-PD-1
+    antibodies (ASCO irAE guideline 2021); an abnormal TSH needs an AE or a documented reason.
+    *Example*: TSH 12.4 mIU/L (ULN 4.2) with no thyroid AE.
+    """
+    sd, labs = ctx.sheet("Labs"), ctx.lab_rows
+    if not ("lln" in labs.columns or "uln" in labs.columns):
+        return None
+    lln = pl.col("lln") if "lln" in labs.columns else pl.lit(None, dtype=pl.Float64)
+    uln = pl.col("uln") if "uln" in labs.columns else pl.lit(None, dtype=pl.Float64)
+    hits = labs.filter((pl.col("test_code") == "TSH") & ((pl.col("result") < lln) | (pl.col("result") > uln)))
+    bad = _uncovered(ctx, hits, THYROID_TERMS)
+    return emit(sd, bad, "result", pl.lit("TSH ") + quoted(pl.col("result__raw"))
+                + pl.when(pl.col("result") > uln).then(pl.lit(" is above ULN ") + uln.cast(pl.String))
+                .otherwise(pl.lit(" is below LLN ") + lln.cast(pl.String))
+                + pl.lit(" and no thyroid AE covers ") + pl.col("date").cast(pl.String) + pl.lit("."),
+                suggestion=pl.lit("Record Hypothyroidism / Hyperthyroidism, or comment why not."))
