@@ -71,7 +71,7 @@ def valid_study() -> Sheets:
             [1001, d(2025, 3, 7), "AFP", 1250.3, "ng/mL", None, 7, None],
             [1001, d(2025, 3, 7), "Urine protein", "Neg", None, None, None, "dipstick"],
             [1001, d(2025, 3, 28), "ALT", 45, "U/L", 7, 40, None],
-            [1002, d(2025, 3, 14), "SGPT", 56, "IU/L", 7, 40, None],
+            [1002, d(2025, 3, 14), "SGPT", 36, "IU/L", 7, 40, None],
             [1002, d(2025, 3, 14), "PIVKA-II", "ND", "mAU/mL", None, 40, "not done, sample haemolysed"],
             [1002, d(2025, 4, 1), "ALT", 248, "U/L", 7, 40, None],
             [1003, d(2025, 4, 7), "ALT", "<5", "U/L", 7, 40, None],

@@ -114,15 +114,12 @@ CASES: list[Case] = [
     bad("WB003", "data-without-header", lambda s: add_column(s, L, None, ["stray note"]), "Labs!I1",
         comment="values in a column with no header are kept and reported"),
     good("WB003", "known-header-other-case", lambda s: rename_header(s, L, "Comment", " COMMENT ")),
-    good("WB003", "empty-column-without-header", lambda s: add_column(s, L, None, []),
-         comment="a column with neither header nor data is nothing"),
 
     bad("WB004", "result-and-value", lambda s: add_column(s, L, "Value", [33]), "Labs!I1",
         comment="`Value` is an alias of `Result`: only the first is read"),
     good("WB004", "value-alone", lambda s: rename_header(s, L, "Result", "Value")),
 
     bad("WB005", "formula-no-cached-value", cell(L, 0, "Comment", "=1+1"), "Labs!H2"),
-    bad("WB005", "formula-on-subjects", cell(S, 0, "Off-treatment reason", '="n/a"'), "Subjects!J2"),
     good("WB005", "formula-with-cached-value", cell(L, 0, "Comment", "=1+1"), cached=((L, "H2", "2"),),
          comment="Excel saves the result with the formula; the saved value is read"),
 
@@ -132,73 +129,54 @@ CASES: list[Case] = [
 
     bad("WB007", "other-profile", study("Profile", "other_study"), "Study!B4"),
     good("WB007", "profile-other-case", study("Profile", "QL1604_BEV_HCC")),
-    good("WB007", "profile-row-absent", lambda s: s["Study"].pop(3)),
 
     bad("WB008", "unknown-date-format", study("Date format", "D.M.Y"), "Study!B5"),
     good("WB008", "dd-mm-yyyy-lower-case", study("Date format", "dd/mm/yyyy")),
-    good("WB008", "mm-dd-yyyy", study("Date format", "MM/DD/YYYY")),
 
     # ------------------------------------------------------------------ cell values
     bad("WB101", "grade-blank", cell(AE, 0, "Grade", None), "AdverseEvents!E2"),
     bad("WB101", "consent-date-unk", cell(S, 0, "Consent date", "UNK"), "Subjects!E2",
         comment="a missing marker in a required date is still missing"),
-    bad("WB101", "related-blank", cell(AE, 0, "Related to QL1604", None), "AdverseEvents!L2"),
     good("WB101", "lab-result-not-done", cell(L, 0, "Result", "not done"),
          comment="contract: a Labs result may be a missing marker (test not done)"),
     good("WB101", "optional-blank", cell(S, 1, "Off-treatment reason", None)),
 
     bad("WB102", "words", cell(L, 0, "Date", "5th July"), "Labs!B2"),
-    bad("WB102", "two-digit-year", cell(L, 0, "Date", "07-MAR-25"), "Labs!B2"),
     good("WB102", "clinical-with-spaces", cell(L, 0, "Date", "07 Mar 2025")),
-    good("WB102", "clinical-no-separators", cell(L, 0, "Date", "07MAR2025")),
 
     bad("WB103", "31-feb", cell(C, 0, "Date", "31-FEB-2025"), "Cycles!C2"),
-    bad("WB103", "29-feb-common-year", cell(L, 0, "Date", "2025-02-29"), "Labs!B2"),
     good("WB103", "29-feb-leap-year", cell(L, 0, "Date", "2024-02-29")),
     good("WB103", "28-feb", cell(C, 0, "Date", "28-FEB-2025"), allow=("WB209",),
          comment="a real day (before consent, hence WB209)"),
 
     bad("WB104", "day-month-unknown", cell(L, 0, "Date", "07/03/2025"), "Labs!B2"),
     good("WB104", "dd-mm-yyyy-declared", steps(study("Date format", "DD/MM/YYYY"), cell(L, 0, "Date", "07/03/2025"))),
-    good("WB104", "mm-dd-yyyy-declared", steps(study("Date format", "MM/DD/YYYY"), cell(L, 0, "Date", "03/07/2025"))),
 
     bad("WB105", "lab-date-year-month", cell(L, 0, "Date", "2025-03"), "Labs!B2"),
     bad("WB105", "consent-unk-day", cell(S, 0, "Consent date", "UNK-MAR-2025"), "Subjects!E2"),
-    bad("WB105", "cycle-unk-unk", cell(C, 0, "Date", "UNK-UNK-2025"), "Cycles!C2"),
     good("WB105", "ae-onset-year-month", cell(AE, 0, "Onset date", "2025-03")),
-    good("WB105", "ae-end-unk-day", cell(AE, 0, "End date", "UN-APR-2025")),
 
     bad("WB106", "serial-number", cell(S, 0, "Consent date", 12), "Subjects!E2",
         comment="12 in a date cell reads as 1900-01-11"),
-    bad("WB106", "1949", cell(S, 0, "Consent date", "1949-12-31"), "Subjects!E2"),
     bad("WB106", "partial-1949", cell(AE, 0, "Onset date", "UNK-DEC-1949"), "AdverseEvents!F2",
         allow=("AE011", "AE012"), comment="the earliest possible day is still compared with consent and dosing"),
-    bad("WB106", "2101", cell(L, 0, "Date", "2101-01-01"), "Labs!B2", allow=("WB112",)),
     good("WB106", "1950", cell(S, 0, "Consent date", "1950-01-01")),
     good("WB106", "partial-1950", cell(AE, 0, "Onset date", "UNK-JAN-1950"), allow=("AE011", "AE012")),
-    good("WB106", "2100", cell(L, 0, "Date", "2100-12-31"), allow=("WB112",),
-         comment="plausible, though in the future"),
 
     bad("WB107", "decimal-comma", cell(S, 0, "Weight (kg)", "72,5"), "Subjects!D2"),
     bad("WB107", "number-with-unit", cell(C, 0, "Dose", "200 mg"), "Cycles!E2",
         comment="an unreadable dose is not also a missing dose"),
     good("WB107", "decimal-point-text", cell(S, 0, "Weight (kg)", "72.5")),
-    good("WB107", "qualified", cell(L, 0, "LLN", "<7")),
 
     bad("WB108", "fraction", cell(C, 2, "Cycle", 2.5), "Cycles!B4"),
-    bad("WB108", "qualified-grade", cell(AE, 0, "Grade", "<3"), "AdverseEvents!E2"),
     good("WB108", "whole-as-decimal", cell(C, 2, "Cycle", "2.0")),
 
     bad("WB109", "maybe", cell(AE, 0, "Serious", "maybe"), "AdverseEvents!I2"),
     bad("WB109", "two", cell(AE, 0, "Immune-related", 2), "AdverseEvents!P2"),
-    good("WB109", "no-lower-case", cell(AE, 0, "Serious", "no")),
     good("WB109", "boolean-cell", cell(AE, 0, "Serious", False)),
-    good("WB109", "zero", cell(AE, 0, "Immune-related", 0)),
 
     bad("WB110", "action-skipped", cell(C, 0, "Action", "Skipped"), "Cycles!H2"),
-    bad("WB110", "sex-x", cell(S, 0, "Sex", "X"), "Subjects!B2"),
     good("WB110", "action-lower-case", cell(C, 0, "Action", "given")),
-    good("WB110", "sex-alias", cell(S, 1, "Sex", "Female")),
     good("WB110", "bclc-zero-number", cell(S, 0, "BCLC stage", 0), comment="a number 0 cell is stage 0"),
 
     bad("WB111", "age-17", cell(S, 0, "Age", 17), "Subjects!C2"),
@@ -213,16 +191,14 @@ CASES: list[Case] = [
     good("WB111", "weight-250", cell(S, 0, "Weight (kg)", 250)),
     bad("WB111", "grade-0", cell(AE, 0, "Grade", 0), "AdverseEvents!E2"),
     bad("WB111", "grade-6", cell(AE, 0, "Grade", 6), "AdverseEvents!E2"),
-    good("WB111", "grade-1", cell(AE, 2, "Grade", 1)),
+    good("WB111", "grade-1", cell(AE, 1, "Grade", 1)),
     good("WB111", "grade-5", cells(AE, 0, CTCAE_term="Sepsis", Grade=5, Outcome="Fatal")),
     bad("WB111", "ecog-minus-1", cell(S, 0, "ECOG", -1), "Subjects!H2"),
     bad("WB111", "ecog-6", cell(V, 0, "ECOG", 6), "Vitals!F2"),
     good("WB111", "ecog-0", cell(S, 0, "ECOG", 0)),
     good("WB111", "ecog-5", cell(V, 0, "ECOG", 5)),
-    bad("WB111", "cycle-0", cell(C, 0, "Cycle", 0), "Cycles!B2"),
 
     bad("WB112", "lab-tomorrow", cell(L, 0, "Date", d(2026, 1, 2)), "Labs!B2"),
-    bad("WB112", "given-dose-in-future", cell(C, 0, "Date", d(2026, 1, 2)), "Cycles!C2"),
     bad("WB112", "partial-onset-next-month", cell(AE, 1, "Onset date", "2026-02"), "AdverseEvents!F3"),
     good("WB112", "lab-today", cell(L, 0, "Date", d(2026, 1, 1))),
     good("WB112", "held-dose-planned", cell(C, 6, "Date", d(2026, 1, 20)),
@@ -231,19 +207,15 @@ CASES: list[Case] = [
          comment="earliest possible day 2026-01-01 is not after today"),
 
     # ------------------------------------------------------------------ references and records
-    bad("WB201", "subject-twice", lambda s: copy_row(s, S, 0), "Subjects!A5"),
     bad("WB201", "subject-twice-as-text", lambda s: copy_row(s, S, 0, Subject_ID="1001.0"), "Subjects!A5",
         comment="1001 typed as a number and '1001.0' as text are the same ID"),
     good("WB201", "new-subject", lambda s: copy_row(s, S, 0, Subject_ID=1004)),
 
     bad("WB202", "lab-of-unknown-subject", cell(L, 0, "Subject ID", 1009), "Labs!A2"),
-    bad("WB202", "ae-of-unknown-subject", cell(AE, 0, "Subject ID", "01001"), "AdverseEvents!A2"),
-    good("WB202", "id-as-text", cell(L, 0, "Subject ID", "1001")),
     good("WB202", "id-as-text-with-decimals", cell(L, 0, "Subject ID", "1001.0")),
 
     bad("WB203", "sorafenib", cell(C, 0, "Drug", "Sorafenib"), "Cycles!D2"),
     good("WB203", "alias-any-case", cell(C, 1, "Drug", "BEVACIZUMAB BIOSIMILAR")),
-    good("WB203", "alias-punctuation", cell(C, 0, "Drug", "ql 1604")),
 
     bad("WB204", "row-entered-twice", lambda s: copy_row(s, C, 0), "Cycles!B12",
         comment="same cycle and date: reported once, on the cycle"),
@@ -259,11 +231,9 @@ CASES: list[Case] = [
 
     bad("WB206", "unit-blank", cell(C, 0, "Unit", None), "Cycles!F2"),
     good("WB206", "unit-upper-case", cell(C, 0, "Unit", "MG")),
-    good("WB206", "no-dose-no-unit", cells(C, 0, Dose=None, Unit=None, Action="Held", Reason="ALT grade 2")),
 
     bad("WB207", "held-no-reason", cell(C, 6, "Reason", None), "Cycles!I8"),
     bad("WB207", "reduced-no-reason", cells(C, 0, Dose=150, Action="Reduced"), "Cycles!I2"),
-    good("WB207", "given-no-reason", nothing, comment="the valid study: Given rows have no reason"),
     good("WB207", "held-with-reason", cell(C, 6, "Reason", "patient request")),
 
     bad("WB208", "off-day-before-consent", cell(S, 1, "Off-treatment date", d(2025, 3, 9)), "Subjects!I3",
@@ -277,29 +247,23 @@ CASES: list[Case] = [
          comment="a held (not given) dose is not a dose"),
 
     bad("WB210", "equal", cells(V, 0, Systolic_BP=82, Diastolic_BP=82), "Vitals!C2"),
-    bad("WB210", "swapped", cells(V, 0, Systolic_BP=82, Diastolic_BP=128), "Vitals!C2"),
     good("WB210", "one-above", cells(V, 0, Systolic_BP=83, Diastolic_BP=82)),
 
     # ------------------------------------------------------------------ labs as entered
     bad("LAB001", "garbled-name", cell(L, 0, "Test", "ALT (SGPT)x"), "Labs!C2",
         comment="no unit or range findings cascade from an unknown test"),
     good("LAB001", "alias", cell(L, 0, "Test", "sgpt")),
-    good("LAB001", "full-name-other-case", cell(L, 0, "Test", "alanine AMINOTRANSFERASE")),
 
     bad("LAB002", "alt-in-mg-dl", cell(L, 0, "Unit", "mg/dL"), "Labs!E2"),
     good("LAB002", "alt-in-iu-l", cell(L, 0, "Unit", "IU/L")),
-    good("LAB002", "platelets-x10", cell(L, 4, "Unit", "X10^9/L")),
     good("LAB002", "micro-sign", cells(L, 2, Unit="µmol/L")),
 
     bad("LAB003", "alt-no-unit", cell(L, 0, "Unit", None), "Labs!E2"),
     good("LAB003", "inr-no-unit", cell(L, 5, "Unit", None)),
-    good("LAB003", "not-done-no-unit", cells(L, 0, Result="ND", Unit=None)),
 
     bad("LAB004", "alt-positive", cell(L, 0, "Result", "positive"), "Labs!D2"),
     bad("LAB004", "dipstick-5-plus", cell(L, 7, "Result", "5+"), "Labs!D9"),
-    bad("LAB004", "decimal-comma", cell(L, 0, "Result", "32,5"), "Labs!D2"),
-    good("LAB004", "dipstick-2-plus", cell(L, 7, "Result", "2+")),
-    good("LAB004", "dipstick-trace", cell(L, 7, "Result", "trace")),
+    good("LAB004", "dipstick-1-plus", cell(L, 7, "Result", "1+"), comment="2+ is grade 2 proteinuria: LAB101"),
     good("LAB004", "qualified", cell(L, 0, "Result", "≤5")),
 
     bad("LAB005", "entered-twice", lambda s: copy_row(s, L, 0), "Labs!D17"),
@@ -316,12 +280,10 @@ CASES: list[Case] = [
     bad("LAB008", "hgb-without-lln", cell(L, 3, "LLN", None), "Labs!F5"),
     good("LAB008", "alt-not-done-without-uln", cells(L, 0, Result="ND", ULN=None)),
     good("LAB008", "afp-without-uln", cell(L, 6, "ULN", None), comment="AFP is not CTCAE-graded"),
-    good("LAB008", "alt-without-lln", cell(L, 0, "LLN", None), comment="ALT grades need the ULN only"),
 
     # ------------------------------------------------------------------ adverse events as entered
     bad("AE001", "number-repeated", cell(AE, 1, "AE number", 1), "AdverseEvents!B3"),
     good("AE001", "number-gap", cell(AE, 1, "AE number", 3)),
-    good("AE001", "same-number-other-subject", nothing, comment="1001 #1 and 1002 #1 in the valid study"),
 
     bad("AE002", "end-day-before-onset", cell(AE, 0, "End date", d(2025, 3, 19)), "AdverseEvents!G2"),
     bad("AE002", "partial-end-month-before", cell(AE, 0, "End date", "2025-02"), "AdverseEvents!G2"),
@@ -330,7 +292,6 @@ CASES: list[Case] = [
     good("AE002", "end-on-onset-day", cell(AE, 0, "End date", d(2025, 3, 20))),
     good("AE002", "partial-end-same-month", cell(AE, 0, "End date", "2025-03"),
          comment="March 2025 may end on or after 20 March: not a certain contradiction"),
-    good("AE002", "end-on-earliest-partial-onset", cells(AE, 1, Ongoing="N", End_date="2025-04-01")),
 
     bad("AE003", "ongoing-with-end", cell(AE, 0, "Ongoing", "Y"), "AdverseEvents!H2"),
     good("AE003", "not-ongoing-with-end", cell(AE, 0, "Ongoing", "no")),
@@ -348,28 +309,23 @@ CASES: list[Case] = [
     good("AE006", "reported-on-aware-day", cell(AE, 2, "Date reported", d(2025, 4, 2))),
 
     bad("AE007", "not-a-ctcae-term", cell(AE, 0, "CTCAE term", "Immune hepatitis"), "AdverseEvents!C2"),
-    bad("AE007", "verbatim-in-term", cell(AE, 0, "CTCAE term", "tiredness"), "AdverseEvents!C2"),
     good("AE007", "other-case-and-spaces", cell(AE, 0, "CTCAE term", "  fatigue ")),
     good("AE007", "other-specify", cells(AE, 0, CTCAE_term="Hepatobiliary disorders - Other, specify")),
 
     bad("AE008", "alopecia-3", cells(AE, 0, CTCAE_term="Alopecia", Grade=3), "AdverseEvents!E2"),
     bad("AE008", "fatigue-4", cell(AE, 0, "Grade", 4), "AdverseEvents!E2"),
-    bad("AE008", "sepsis-1", cells(AE, 0, CTCAE_term="Sepsis", Grade=1), "AdverseEvents!E2"),
     good("AE008", "alopecia-2", cells(AE, 0, CTCAE_term="Alopecia", Grade=2)),
-    good("AE008", "fatigue-3", cell(AE, 0, "Grade", 3)),
     good("AE008", "hypertension-5", cells(AE, 1, Grade=5, Outcome="Fatal"),
          comment="CTCAE v5.0 Hypertension grade 5 is Death"),
 
     bad("AE009", "reported-two-days-after-aware", cell(AE, 2, "Date reported", d(2025, 4, 4)), "AdverseEvents!K4",
         comment="24 hours with date-only cells: the next day is the last allowed"),
     good("AE009", "reported-next-day", cell(AE, 2, "Date reported", d(2025, 4, 3))),
-    good("AE009", "reported-same-day", cell(AE, 2, "Date reported", d(2025, 4, 2))),
     good("AE009", "late-but-not-serious", cells(AE, 2, Serious="N", Date_reported=d(2025, 4, 9))),
 
     bad("AE010", "grade-5-recovered", cells(AE, 0, CTCAE_term="Sepsis", Grade=5), "AdverseEvents!E2"),
     bad("AE010", "fatal-grade-3", cell(AE, 2, "Outcome", "Fatal"), "AdverseEvents!E4"),
     good("AE010", "grade-5-death-alias", cells(AE, 0, CTCAE_term="Sepsis", Grade=5, Outcome="death")),
-    good("AE010", "grade-5-outcome-blank", cells(AE, 0, CTCAE_term="Sepsis", Grade=5, Outcome=None)),
 
     bad("AE011", "onset-day-before-consent", cell(AE, 0, "Onset date", d(2025, 3, 2)), "AdverseEvents!F2",
         allow=("AE012",), comment="consent 2025-03-03, first dose 2025-03-10"),
@@ -387,4 +343,41 @@ CASES: list[Case] = [
                                                                Onset_date=d(2025, 4, 10),
                                                                End_date=d(2025, 4, 20))),
          comment="1003's QL1604 held on 2025-04-09; Avastin given the same day is the first dose"),
+
+    # ------------------------------------------------------------------ safety reconciliation
+    bad("LAB101", "ae-starts-after-tolerance", cell(AE, 2, "Onset date", d(2025, 4, 5)), "Labs!D13",
+        comment="ALT 248 (6.2 x ULN, grade 3) drawn 2025-04-01; the AE may start up to 3 days after"),
+    bad("LAB101", "no-ae", lambda s: delete_row(s, AE, 2), "Labs!D13"),
+    good("LAB101", "ae-starts-at-tolerance", cell(AE, 2, "Onset date", d(2025, 4, 4))),
+    good("LAB101", "mapped-term", cells(AE, 2, CTCAE_term="Hepatic failure"),
+         comment="the profile counts Hepatic failure as reporting ALT increased"),
+
+    bad("LAB102", "alt-6x-bili-2.02x", lambda s: copy_row(s, L, 2, Subject_ID=1002, Date=d(2025, 4, 1), Result=41.5),
+        "Labs!D13", comment="bilirubin 41.5 / ULN 20.5 > 2 x ULN on the ALT date"),
+    bad("LAB102", "bili-within-window", lambda s: copy_row(s, L, 2, Subject_ID=1002, Date=d(2025, 4, 8), Result=60),
+        "Labs!D13", allow=("LAB101",), comment="7 days after the ALT (window 7); grade 3 bilirubin needs an AE too"),
+    good("LAB102", "bili-exactly-2x", lambda s: copy_row(s, L, 2, Subject_ID=1002, Date=d(2025, 4, 1), Result=41)),
+    good("LAB102", "bili-outside-window", lambda s: copy_row(s, L, 2, Subject_ID=1002, Date=d(2025, 4, 9), Result=45)),
+
+    bad("LAB103", "tsh-above-uln", lambda s: copy_row(s, L, 8, Test="TSH", Result=12.4, Unit="mIU/L", LLN=0.4, ULN=4.2),
+        "Labs!D17"),
+    good("LAB103", "tsh-at-uln", lambda s: copy_row(s, L, 8, Test="TSH", Result=4.2, Unit="mIU/L", LLN=0.4, ULN=4.2)),
+    good("LAB103", "tsh-high-with-thyroid-ae",
+         steps(lambda s: copy_row(s, L, 8, Test="TSH", Result=12.4, Unit="mIU/L", LLN=0.4, ULN=4.2),
+               lambda s: copy_row(s, AE, 0, AE_number=3, CTCAE_term="Hypothyroidism", Onset_date=d(2025, 3, 28),
+                                  End_date=None, Ongoing="Y", Immune_related="Y"))),
+
+    bad("AE101", "graded-below-lab", cell(AE, 2, "Grade", 2), "AdverseEvents!E4"),
+    good("AE101", "lab-before-onset", cells(AE, 2, Grade=2, Onset_date=d(2025, 4, 2)),
+         comment="the grade is compared with labs inside the AE period only (LAB101 allows 3 days)"),
+
+    bad("AE102", "graded-above-lab", cell(AE, 2, "Grade", 4), "AdverseEvents!E4"),
+    bad("AE102", "abnormal-baseline", cell(L, 9, "Result", 56), "AdverseEvents!E4",
+        comment="baseline 56 > ULN: CTCAE grades ALT 248 by baseline (4.4 x, grade 2)"),
+    good("AE102", "graded-as-lab", cell(AE, 2, "Grade", 3)),
+
+    bad("VS001", "grade-3-systolic", cells(V, 2, Systolic_BP=160), "Vitals!C4"),
+    good("VS001", "grade-2", cells(V, 2, Systolic_BP=159, Diastolic_BP=99)),
+    good("VS001", "covered-by-hypertension-ae", cells(V, 1, Systolic_BP=165, Diastolic_BP=100),
+         comment="1001's Hypertension AE starts in April 2025; 31 March is within 3 days"),
 ]

@@ -41,10 +41,13 @@ def _aes(ctx) -> pl.DataFrame:
     for p in pats:
         liver = liver | verb.str.contains("(?i)" + p).fill_null(False)
     other = _norm(pl.col("term")).str.ends_with("- other, specify")
+    # Grade and End date are not in every rule's `needs` (End date is optional): absent, they are unknown
+    grade = pl.col("grade") if "grade" in f.columns else pl.lit(None, dtype=pl.Int64)
+    end = pl.col("end__hi") if "end__hi" in f.columns else pl.lit(None, dtype=pl.Date)
     return f.select(
         pl.col("subject"), pl.col("_row").alias("ae_row"), _norm(pl.col("term")).alias("term_norm"),
-        pl.col("grade").alias("ae_grade"), pl.col("onset__lo").alias("start"),
-        pl.coalesce(pl.col("end__hi"), pl.lit(ctx.today)).alias("stop"),
+        grade.alias("ae_grade"), pl.col("onset__lo").alias("start"),
+        pl.coalesce(end, pl.lit(ctx.today)).alias("stop"),
         (other & liver).alias("liver_other"),
     ).filter(pl.col("subject").is_not_null() & pl.col("start").is_not_null())
 
