@@ -56,6 +56,23 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0   # Linux: KiB
 
 
+def cpu_s(who=resource.RUSAGE_SELF) -> float:
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
+class Cpu:
+    """CPU seconds (all threads) spent inside the block: steadier than wall time when other jobs
+    share the machine (they steal wall time, not this process's CPU time)."""
+
+    def __enter__(self):
+        self.t0 = cpu_s()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = cpu_s() - self.t0
+
+
 def unpacked_mb(path: Path) -> float:
     import zipfile
 
@@ -86,9 +103,10 @@ def w_polars(a) -> dict:
     import polars as pl
     t_imp = time.perf_counter() - t0
     t0 = time.perf_counter()
-    frames = pl.read_excel(a.path, sheet_id=0, engine="calamine")
+    with Cpu() as cpu:
+        frames = pl.read_excel(a.path, sheet_id=0, engine="calamine")
     secs = time.perf_counter() - t0
-    return {"seconds": secs, "import_s": t_imp, "rows": {k: v.height for k, v in frames.items()}}
+    return {"seconds": secs, "cpu": cpu.seconds, "import_s": t_imp, "rows": {k: v.height for k, v in frames.items()}}
 
 
 def w_pandas(a) -> dict:
@@ -96,10 +114,11 @@ def w_pandas(a) -> dict:
     import pandas as pd
     t_imp = time.perf_counter() - t0
     t0 = time.perf_counter()
-    frames = pd.read_excel(a.path, sheet_name=a.pandas_sheet, engine="openpyxl")
+    with Cpu() as cpu:
+        frames = pd.read_excel(a.path, sheet_name=a.pandas_sheet, engine="openpyxl")
     secs = time.perf_counter() - t0
     frames = frames if isinstance(frames, dict) else {a.pandas_sheet: frames}
-    return {"seconds": secs, "import_s": t_imp, "rows": {k: len(v) for k, v in frames.items()}}
+    return {"seconds": secs, "cpu": cpu.seconds, "import_s": t_imp, "rows": {k: len(v) for k, v in frames.items()}}
 
 
 def w_check(a) -> dict:
@@ -109,10 +128,14 @@ def w_check(a) -> dict:
     apply_patches(a.patch)
     t_imp = time.perf_counter() - t0
     t0 = time.perf_counter()
-    res = check_workbook(a.path, load_profile(), max_unpacked_mb=a.max_unpacked_mb)
+    with Cpu() as cpu:
+        res = check_workbook(a.path, load_profile(), max_unpacked_mb=a.max_unpacked_mb)
     secs = time.perf_counter() - t0
-    return {"seconds": secs, "import_s": t_imp, "findings": len(res.findings),
-            "digest": findings_digest(res.findings)}
+    by_rule = {}
+    for f in res.findings:
+        by_rule[f.rule] = by_rule.get(f.rule, 0) + 1
+    return {"seconds": secs, "cpu": cpu.seconds, "import_s": t_imp, "findings": len(res.findings),
+            "digest": findings_digest(res.findings), "by_rule": dict(sorted(by_rule.items()))}
 
 
 def w_cli(a) -> dict:
@@ -132,18 +155,23 @@ def w_cli(a) -> dict:
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     secs = time.perf_counter() - t0
     child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-    if p.returncode not in (0, 1):
+    child_cpu = cpu_s(resource.RUSAGE_CHILDREN)
+    try:
+        n = len(json.loads(p.stdout)["findings"])
+    except ValueError:
+        n = None
+    if p.returncode not in (0, 1) or n is None:
         raise SystemExit(f"monitor check exited {p.returncode}: {p.stderr.decode()[-2000:]}")
-    n = len(json.loads(p.stdout)["findings"])
     for f in out.iterdir():
         f.unlink()
     out.rmdir()
-    return {"seconds": secs, "peak_mib": child_peak, "findings": n, "exit": p.returncode}
+    return {"seconds": secs, "cpu": child_cpu, "peak_mib": child_peak, "findings": n, "exit": p.returncode}
 
 
 def w_profile(a) -> dict:
     """check_workbook with timers wrapped around its stages (monkeypatched from outside)."""
     import dataclasses
+    import importlib
     from collections import defaultdict
 
     import fastexcel
@@ -171,45 +199,87 @@ def w_profile(a) -> dict:
 
     parts = {}     # xml part -> sheet name, to label the decompress and scan steps
     current = {"sheet": None}
-    orig_sheet_parts, orig_read_capped = R.sheet_parts, R._read_capped
-    orig_scan, orig_load = R.scan_sheet_xml, R.load_sheet_frame
 
-    def sheet_parts_spy(zf, budget):
-        out = orig_sheet_parts(zf, budget)
-        parts.update({v[0]: k for k, v in out.items()})
-        return out
+    def part_name(name):
+        name = getattr(name, "filename", name)      # a member name or a ZipInfo
+        return parts.get(name, name)
 
-    def read_capped_spy(zf, name, budget):
-        current["sheet"] = parts.get(name, name)
-        return orig_read_capped(zf, name, budget)
+    def wrap(obj, attr, label_fn, spy=None):
+        """Replace obj.attr by a timed wrapper (any signature); skipped when obj has no attr, so
+        the profile keeps working while the reader changes."""
+        fn = getattr(obj, attr, None)
+        if fn is None:
+            return
+        inner = fn if spy is None else spy(fn)
+        setattr(obj, attr, timed(label_fn, inner))
 
-    R.open_container = timed(lambda *a_, **k: "read: zip open + checks (open_container)", R.open_container)
-    R.sheet_parts = timed(lambda *a_: "read: workbook.xml + rels (sheet_parts)", sheet_parts_spy)
-    R._read_capped = timed(lambda zf, name, b: f"read: decompress XML {parts.get(name, name)}", read_capped_spy)
-    R.scan_sheet_xml = timed(lambda xml: f"read: XML scan (scan_sheet_xml) {current['sheet']}", orig_scan)
-    R.load_sheet_frame = timed(lambda reader, name: f"read: fastexcel load {name}", orig_load)
+    def sheet_parts_spy(fn):
+        def spy(*args, **kw):
+            out = fn(*args, **kw)
+            parts.update({v[0]: k for k, v in out.items()})
+            return out
+        return spy
+
+    def read_capped_spy(fn):
+        def spy(*args, **kw):
+            current["sheet"] = part_name(args[1] if len(args) > 1 else kw.get("name"))
+            return fn(*args, **kw)
+        return spy
+
+    wrap(R, "open_container", lambda *a_, **k: "read: zip open + checks (open_container)")
+    wrap(R, "sheet_parts", lambda *a_, **k: "read: workbook.xml + rels (sheet_parts)", sheet_parts_spy)
+    wrap(R, "_read_capped", lambda *a_, **k: f"read: decompress XML {part_name(a_[1]) if len(a_) > 1 else '?'}",
+         read_capped_spy)
+    wrap(R, "check_extent", lambda *a_, **k: f"read: extent check (check_extent) {current['sheet']}")
+    wrap(R, "scan_sheet_xml", lambda *a_, **k: f"read: XML scan (scan_sheet_xml) {current['sheet']}")
+    wrap(R, "load_sheet_frame", lambda *a_, **k: f"read: fastexcel load {a_[1] if len(a_) > 1 else '?'}")
+    wrap(R, "check_frame", lambda *a_, **k: f"read: frame check (check_frame) {a_[4] if len(a_) > 4 else ''}")
     R.fastexcel = type("fx", (), {"read_excel": staticmethod(
         timed(lambda *a_, **k: "read: fastexcel open (read_excel)", fastexcel.read_excel))})
-    R.read_study = timed(lambda raw: "parse: read_study", R.read_study)
-    R.build_sheet = timed(lambda schema, name, *r: f"parse: build_sheet {name}", R.build_sheet)
-    R.sha256_file = timed(lambda p: "read: sha256 of the file", R.sha256_file)
-    C.load_terms = timed(lambda: "rules: load CTCAE terms", C.load_terms)
-    C.load_catalogue = timed(lambda: "rules: load lab catalogue", C.load_catalogue)
+    wrap(R, "read_study", lambda *a_, **k: "parse: read_study")
+    wrap(R, "build_sheet", lambda *a_, **k: f"parse: build_sheet {a_[1] if len(a_) > 1 else '?'}")
+    wrap(R, "sha256_file", lambda *a_, **k: "read: sha256 of the file")
+    wrap(C, "load_terms", lambda *a_, **k: "rules: load CTCAE terms")
+    wrap(C, "load_catalogue", lambda *a_, **k: "rules: load lab catalogue")
+    # tables that rules share and build once per check (lazily, inside the first rule that
+    # needs them): timed on their own and taken out of that rule's time
+    shared = {"t": 0.0, "depth": 0}
+
+    def shared_timer(label, fn):
+        inner = timed(lambda *a_, **k: label, fn)
+
+        def wrapper(*args, **kw):
+            t0 = time.perf_counter()
+            shared["depth"] += 1
+            try:
+                return inner(*args, **kw)
+            finally:
+                shared["depth"] -= 1
+                if not shared["depth"]:      # a shared table built inside another counts once
+                    shared["t"] += time.perf_counter() - t0
+        return wrapper
+    for modname, fname, label in (("monitor.labs.catalogue", "with_lab_codes", "rules: shared Labs codes (ctx.lab_rows)"),
+                                  ("monitor.derive.labs", "graded_labs", "rules: shared graded labs (ctx.labs)")):
+        try:
+            mod = importlib.import_module(modname)
+            setattr(mod, fname, shared_timer(label, getattr(mod, fname)))
+        except (ImportError, AttributeError):
+            pass
     rule_time = defaultdict(float)
     orig_run_rules = C.run_rules
 
     def run_rules_spy(ctx, rules=RULES):
         def wrap(rule):
             def check(c):
-                t0 = time.perf_counter()
+                t0, s0 = time.perf_counter(), shared["t"]
                 try:
                     return rule.check(c)
                 finally:
-                    rule_time[f"{rule.code} {rule.name}"] += time.perf_counter() - t0
+                    rule_time[f"{rule.code} {rule.name}"] += time.perf_counter() - t0 - (shared["t"] - s0)
             return dataclasses.replace(rule, check=check)
         return orig_run_rules(ctx, [wrap(r) for r in rules])
     C.run_rules = timed(lambda *a_, **k: "rules: run_rules (all rules + frame tagging)", run_rules_spy)
-    C.to_findings = timed(lambda *a_, **k: "findings: to_findings (rows -> Finding, sort)", C.to_findings)
+    wrap(C, "to_findings", lambda *a_, **k: "findings: to_findings (rows -> Finding, sort)")
     C.read_workbook = timed(lambda *a_, **k: "read_workbook (total)", R.read_workbook)
 
     prof = None
@@ -220,7 +290,7 @@ def w_profile(a) -> dict:
     t0 = time.perf_counter()
     res = C.check_workbook(a.path, load_profile(), max_unpacked_mb=a.max_unpacked_mb)
     total = time.perf_counter() - t0
-    out = {"seconds": total, "stages": [(k, stages[k]) for k in order],
+    out = {"seconds": total, "stages": [(k, stages[k]) for k in order], "shared": shared["t"],
            "rules": sorted(rule_time.items(), key=lambda kv: -kv[1]), "findings": len(res.findings)}
     if prof:
         prof.disable()
@@ -251,7 +321,7 @@ def worker_main(argv):
 
 # ----------------------------------------------------------------------------- driver
 
-def run_worker(mode: str, path: Path, a, extra=()) -> dict:
+def run_worker(mode: str, path: Path, a, extra=(), optional: bool = False) -> dict | None:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--_worker", mode, str(path),
            "--max-unpacked-mb", str(a.max_unpacked_mb), *extra]
     for p in a.patch or ():
@@ -260,7 +330,11 @@ def run_worker(mode: str, path: Path, a, extra=()) -> dict:
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     if p.returncode != 0:
-        raise SystemExit(f"{mode} worker failed ({p.returncode}):\n{p.stderr[-3000:]}")
+        msg = f"{mode} worker failed ({p.returncode}):\n{p.stderr[-3000:]}"
+        if optional:
+            print(msg, file=sys.stderr)
+            return None
+        raise SystemExit(msg)
     line = [ln for ln in p.stdout.splitlines() if ln.startswith("@@RESULT@@")][-1]
     return json.loads(line[len("@@RESULT@@"):])
 
@@ -271,6 +345,8 @@ def best_of(mode, path, a, n, extra=()):
     best = dict(best)
     best["peak_mib"] = max(r["peak_mib"] for r in runs)
     best["all"] = [r["seconds"] for r in runs]
+    if all("cpu" in r for r in runs):
+        best["cpu"] = min(r["cpu"] for r in runs)
     return best
 
 
@@ -342,11 +418,13 @@ def main(argv=None):
     if not a.skip_profile:
         print("monitor check (per-stage profile) ...", flush=True)
         extra = ["--cprofile", str(a.cprofile)] if a.cprofile else []
-        res["profile"] = run_worker("profile", path, a, extra)
+        res["profile"] = run_worker("profile", path, a, extra, optional=True)
+        if res["profile"] is None:
+            del res["profile"]
 
     rows = res["polars"].get("rows", {})
     print("\nrows: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()))
-    print(f"\n{'measurement':<46}{'seconds':>9}{'peak MiB':>10}   notes")
+    print(f"\n{'measurement':<46}{'seconds':>9}{'cpu s':>8}{'peak MiB':>10}   notes")
     label = {"polars": "polars.read_excel (calamine, all sheets)",
              "pandas": f"pandas.read_excel (openpyxl, {a.pandas_sheet or 'all sheets'})",
              "check": "monitor check, in-process (check_workbook)",
@@ -362,7 +440,11 @@ def main(argv=None):
             note.append("runs " + " ".join(f"{x:.2f}" for x in r["all"]))
         if "findings" in r:
             note.append(f"{r['findings']} findings" + (f" (digest {r['digest']})" if "digest" in r else ""))
-        print(f"{label[k]:<46}{fmt_s(r['seconds']):>9}{r['peak_mib']:>10.0f}   {'; '.join(note)}")
+        cpu = f"{r['cpu']:8.2f}" if "cpu" in r else f"{'-':>8}"
+        print(f"{label[k]:<46}{fmt_s(r['seconds']):>9}{cpu}{r['peak_mib']:>10.0f}   {'; '.join(note)}")
+
+    if res["check"].get("by_rule"):
+        print("\nfindings by rule: " + ", ".join(f"{k} {v}" for k, v in res["check"]["by_rule"].items()))
 
     chk = res["check"]["seconds"]
     print(f"\n{'goal':<46}{'value':>9}{'target':>10}   result")
@@ -372,6 +454,10 @@ def main(argv=None):
     if "cli" in res:
         rc = res["cli"]["seconds"] / res["polars"]["seconds"]
         print(f"{'  (info) CLI wall / polars read':<46}{rc:>9.2f}")
+    if "cpu" in res["check"] and "cpu" in res["polars"]:
+        print(f"{'  (info) check / polars read, CPU seconds':<46}{res['check']['cpu'] / res['polars']['cpu']:>9.2f}")
+    if "cpu" in res["check"] and "cpu" in res.get("pandas", {}):
+        print(f"{'  (info) pandas read / check, CPU seconds':<46}{res['pandas']['cpu'] / res['check']['cpu']:>9.1f}")
     if "pandas" in res:
         r2 = res["pandas"]["seconds"] / chk
         tgt = f">= {GOAL_RATIO_PANDAS:g}"
@@ -391,14 +477,16 @@ def main(argv=None):
         for k, v in pr["stages"]:
             if k == "read_workbook (total)":
                 continue
-            if not k.startswith("rules: run_rules"):
+            if not k.startswith(("rules: run_rules", "rules: shared")):
                 accounted += v
             print(f"  {k:<58}{v:8.3f}  {100 * v / tot:5.1f}%")
         rr = dict(pr["stages"]).get("rules: run_rules (all rules + frame tagging)", 0.0)
         accounted += rr
         print(f"  {'(other: between stages)':<58}{tot - accounted:8.3f}  {100 * (tot - accounted) / tot:5.1f}%")
         rsum = sum(v for _, v in pr["rules"])
-        print(f"  rules, slowest first (sum {rsum:.3f} s; run_rules overhead {rr - rsum:.3f} s):")
+        sh = pr.get("shared", 0.0)
+        print(f"  rules, slowest first (sum {rsum:.3f} s + shared tables {sh:.3f} s; "
+              f"run_rules overhead {rr - rsum - sh:.3f} s):")
         for k, v in pr["rules"]:
             if v >= 0.005:
                 print(f"    {k:<56}{v:8.3f}  {100 * v / tot:5.1f}%")

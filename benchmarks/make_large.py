@@ -39,30 +39,46 @@ EXCEL_EPOCH = dt.date(1899, 12, 30)
 ERROR_RATE = 0.001   # default share of records with a deliberate error
 SITE = "01"
 
-# code as written, unit, LLN, ULN, typical value (median), log-sd, decimals, qualifier floor
+# code as written, unit, LLN, ULN, kind, direction of an occasional mild (CTCAE grade 1) abnormality,
+# decimals. kind "range": inside LLN..ULN; "logn": log-normal (median, log-sd) for tumour markers,
+# which CTCAE does not grade; "dip": urine dipstick.
 LAB_TESTS = (
-    ("ALT", "U/L", 7, 40, 38, 0.45, 0, None),
-    ("AST", "U/L", 13, 40, 45, 0.45, 0, None),
-    ("BILI", "umol/L", 3.4, 20.5, 15, 0.45, 1, None),
-    ("ALP", "U/L", 40, 150, 120, 0.35, 0, None),
-    ("GGT", "U/L", 10, 60, 80, 0.6, 0, None),
-    ("ALB", "g/L", 35, 50, 37, 0.1, 0, None),
-    ("CREAT", "umol/L", 53, 106, 75, 0.2, 0, None),
-    ("HGB", "g/L", 120, 160, 125, 0.1, 0, None),
-    ("PLAT", "10^9/L", 125, 350, 150, 0.35, 0, None),
-    ("NEUT", "10^9/L", 1.8, 6.3, 3.5, 0.35, 2, None),
-    ("WBC", "10^9/L", 3.5, 9.5, 5.5, 0.3, 2, None),
-    ("LYM", "10^9/L", 1.1, 3.2, 1.4, 0.35, 2, None),
-    ("INR", "ratio", 0.8, 1.2, 1.1, 0.1, 2, None),
-    ("K", "mmol/L", 3.5, 5.3, 4.2, 0.08, 1, None),
-    ("SODIUM", "mmol/L", 137, 147, 139, 0.02, 0, None),
-    ("GLUC", "mmol/L", 3.9, 6.1, 5.6, 0.2, 1, None),
-    ("TSH", "mIU/L", 0.27, 4.2, 1.8, 0.8, 2, 0.05),
-    ("AFP", "ng/mL", 0, 7, 6, 1.6, 1, 0.5),
-    ("PIVKA-II", "mAU/mL", 0, 40, 60, 1.2, 0, None),
-    ("Urine protein", "", None, None, None, None, None, None),   # dipstick
+    ("ALT", "U/L", 7, 40, "range", "high", 0),
+    ("AST", "U/L", 13, 40, "range", "high", 0),
+    ("BILI", "umol/L", 3.4, 20.5, "range", "high", 1),
+    ("ALP", "U/L", 40, 150, "range", "high", 0),
+    ("GGT", "U/L", 10, 60, "range", "high", 0),
+    ("ALB", "g/L", 35, 50, "range", "low", 0),
+    ("CREAT", "umol/L", 53, 106, "range", "high", 0),
+    ("HGB", "g/L", 120, 160, "range", "low", 0),
+    ("PLAT", "10^9/L", 125, 350, "range", "low", 0),
+    ("NEUT", "10^9/L", 1.8, 6.3, "range", "low", 2),
+    ("WBC", "10^9/L", 3.5, 9.5, "range", "low", 2),
+    ("LYM", "10^9/L", 1.1, 3.2, "range", "low", 2),
+    ("INR", "ratio", 0.8, 1.2, "range", None, 2),
+    ("K", "mmol/L", 3.5, 5.3, "range", None, 1),
+    ("SODIUM", "mmol/L", 137, 147, "range", None, 0),
+    ("GLUC", "mmol/L", 3.9, 6.1, "range", None, 1),
+    ("TSH", "mIU/L", 0.27, 4.2, "range", None, 2),
+    ("AFP", "ng/mL", 0, 7, "logn", (20, 2.0), 1),        # "<0.5" below the assay's limit
+    ("PIVKA-II", "mAU/mL", 0, 40, "logn", (60, 1.2), 0),
+    ("Urine protein", "", None, None, "dip", None, None),
 )
-DIPSTICK = (("Neg", 0.72), ("Trace", 0.14), ("1+", 0.09), ("2+", 0.04), ("3+", 0.01))
+MILD_ABNORMAL = 0.03   # share of post-baseline results mildly out of range (grade 1, no AE needed)
+DIPSTICK = (("Neg", 0.80), ("Trace", 0.15), ("1+", 0.05))
+# AE terms graded from a lab value or a vital sign: the results inside the AE's period are written
+# at the AE's grade (CTCAE v5.0 bands, baseline normal), so the safety reconciliation rules
+# (lab grade without AE, AE grade vs lab grade, TSH, hypertension) find the data consistent.
+LAB_AE = {
+    "Alanine aminotransferase increased": ("ALT", "xuln", {1: 2.0, 2: 4.0, 3: 8.0, 4: 25.0}),
+    "Aspartate aminotransferase increased": ("AST", "xuln", {1: 2.0, 2: 4.0, 3: 8.0, 4: 25.0}),
+    "Blood bilirubin increased": ("BILI", "xuln", {1: 1.3, 2: 2.2, 3: 5.0, 4: 12.0}),
+    "Platelet count decreased": ("PLAT", "abs", {1: 100, 2: 62, 3: 38, 4: 15}),
+    "Proteinuria": ("Urine protein", "abs", {1: "1+", 2: "2+", 3: "4+"}),
+    "Hypothyroidism": ("TSH", "xuln", {g: 2.5 for g in range(1, 6)}),
+    "Hyperthyroidism": ("TSH", "abs", {g: 0.08 for g in range(1, 6)}),
+    "Hypertension": ("BP", "abs", {1: (134, 86), 2: (150, 94), 3: (166, 102), 4: (188, 118), 5: (188, 118)}),
+}
 
 # common AEs with QL1604 (anti-PD-1) + bevacizumab in HCC: (CTCAE v5.0 term, weight, immune-related)
 AE_TERMS = (
@@ -76,9 +92,12 @@ AE_TERMS = (
     ("Pneumonitis", 1, True), ("Colitis", 1, True), ("Upper gastrointestinal hemorrhage", 1, False),
     ("Arthralgia", 2, False), ("Cough", 2, False), ("Alopecia", 1, False),
 )
+# grade >= 3 of these stops a drug for good (profile hold rules): kept at grade <= 2 here
+STOP_TERMS = ("Pneumonitis", "Upper gastrointestinal hemorrhage")
 AE_ACTIONS = ("None", "Dose delayed", "Dose reduced", "Drug interrupted", "Drug withdrawn")
-HOLD_REASONS = ("Grade 2 ALT increased", "Grade 2 proteinuria", "Grade 3 hypertension",
-                "Patient request", "Scheduling (public holiday)", "Infusion related reaction")
+HOLD_REASONS = ("Patient request", "Scheduling (public holiday)", "Infusion related reaction",
+                "Intercurrent infection", "Investigator decision")
+DELAY_REASONS = ("Scheduling (public holiday)", "Patient request", "Intercurrent infection")
 LOCATIONS = ("Liver", "Liver", "Lung", "Lymph node", "Peritoneum", "Bone", "Adrenal gland")
 
 
@@ -171,15 +190,38 @@ class Gen:
                              "cp": r.choices(("A", "A5", "A6", "B7"), (0.3, 0.4, 0.25, 0.05))[0],
                              "bclc": r.choices(("B", "C"), (0.3, 0.7))[0],
                              "ecog": r.choices((0, 1), (0.55, 0.45))[0]})
-        for s in subjects:  # the dosing calendar: one visit every 21 days, +/- a few days
-            d, dates = s["c1"], []
+        for s in subjects:
+            # the dosing calendar: every 21 days within the +/- 3 day window; now and then a
+            # visit delayed by a week (recorded as Delayed, with the dose and a reason)
+            d, dates, delayed = s["c1"], [], set()
             for c in range(cycles):
                 if c:
-                    d = d + dt.timedelta(days=21 + r.choice((-2, -1, 0, 0, 0, 0, 1, 1, 2, 3, 7)))
+                    if r.random() < 0.02:
+                        d = d + dt.timedelta(days=21 + r.randrange(5, 11))
+                        delayed.add(c + 1)
+                    else:
+                        d = d + dt.timedelta(days=21 + r.choice((-1, 0, 0, 0, 0, 1)))
                 dates.append(d)
-            s["dates"] = dates
+            s["dates"], s["delayed"] = dates, delayed
+            # pre-dose labs 0-3 days before each visit
+            s["lab_dates"] = [x - dt.timedelta(days=r.choice((0, 1, 1, 2, 2, 3))) for x in dates]
+            # body weight at each visit (a slow random walk), and the weight each bevacizumab dose
+            # was calculated on: recalculated once the weight has moved by 5% (protocol: by 10%)
+            w, used, ws, us = s["weight"], s["weight"], [], []
+            for _ in dates:
+                w = round(min(max(w * r.uniform(0.985, 1.015), 0.8 * s["weight"]), 1.2 * s["weight"]), 1)
+                if abs(w - used) >= 0.05 * used:
+                    used = w
+                ws.append(w)
+                us.append(used)
+            s["weights"], s["weights_used"] = ws, us
             s["off"] = dates[-1] + dt.timedelta(days=r.randrange(14, 35)) if r.random() < 0.35 else None
+            # tumour markers: a smooth course per subject (responders fall, some progress late)
+            s["marker_course"] = r.choices(("stable", "response", "progression"), (0.5, 0.35, 0.15))[0]
 
+        for s in subjects:
+            self.make_aes(s)
+            self.make_holds(s)
         self.study()
         self.subjects_sheet(subjects)
         self.cycles_sheet(subjects)
@@ -227,15 +269,19 @@ class Gen:
                                    "Action", "Reason"])
         row = 1
         for si, s in enumerate(subjects):
-            w = s["weight"]
             for c, d in enumerate(s["dates"], start=1):
-                if c % 4 == 1:  # weight measured every 4th cycle
-                    w = round(w * r.uniform(0.97, 1.02), 1)
-                action = r.choices(("Given", "Delayed", "Held", "Reduced"), (0.955, 0.02, 0.02, 0.005))[0]
+                w = s["weights_used"][c - 1]
+                action = "Delayed" if c in s["delayed"] else r.choices(("Given", "Held"), (0.985, 0.015))[0]
                 for drug, dose, unit in (("QL1604", 200, "mg"), ("Bevacizumab", 15, "mg/kg")):
-                    a = action if drug == "Bevacizumab" or action != "Reduced" else "Given"
-                    dd = None if a == "Held" else (dose if a != "Reduced" else 7.5)
-                    reason = r.choice(HOLD_REASONS) if a != "Given" else None
+                    a, reason = action, None
+                    hold = s["holds"].get((drug, c))
+                    if hold:
+                        a, reason = "Held", hold
+                    elif a == "Delayed":
+                        reason = r.choice(DELAY_REASONS)
+                    elif a == "Held":
+                        reason = r.choice(HOLD_REASONS)
+                    dd = None if a == "Held" else dose
                     vals = [s["id"], c, d, drug, dd, unit if dd is not None else None,
                             w if drug == "Bevacizumab" else None, a, reason]
                     if drug == "Bevacizumab" and self.a.formulas and si % 200 == 0 and c == 1:
@@ -265,19 +311,38 @@ class Gen:
                         row += 1
         self.rows["Cycles"] = row - 1
 
-    def lab_value(self, t):
-        code, unit, lln, uln, med, lsd, dec, floor = t
+    def lab_value(self, t, baseline: bool, effect=None, s=None, cycle=1):
+        code, unit, lln, uln, kind, abn, dec = t
         r = self.r
-        if med is None:  # dipstick
+        if effect is not None:          # inside an AE period: the AE's grade
+            how, v = effect
+            v = v * uln if how == "xuln" else v
+            if isinstance(v, str):
+                return v
+            v = v * r.uniform(0.97, 1.03)
+        elif kind == "dip":
             x = r.random()
             for v, p in DIPSTICK:
                 x -= p
                 if x <= 0:
                     return v
-            return DIPSTICK[-1][0]
-        v = med * math.exp(r.gauss(0, lsd))
-        if floor is not None and v < floor:
-            return f"<{floor:g}"
+            return DIPSTICK[0][0]
+        elif kind == "logn":   # the subject's own level, following its course, +/- 8%
+            med, lsd = abn
+            key = "marker_" + code
+            if key not in s:
+                s[key] = med * math.exp(r.gauss(0, lsd))
+            k = cycle - 1
+            course = s["marker_course"]
+            f = (max(0.25, 1 - 0.12 * k) if course == "response"
+                 else 1.0 if course == "stable" or k < 12 else 1 + 0.15 * (k - 11))
+            v = s[key] * f * r.uniform(0.92, 1.08)
+            if v < 0.5:
+                return "<0.5"
+        elif abn and not baseline and r.random() < MILD_ABNORMAL:
+            v = uln * r.uniform(1.05, 1.4) if abn == "high" else lln * r.uniform(0.9, 0.98)
+        else:
+            v = lln + (uln - lln) * (0.5 + 0.35 * max(-1.0, min(1.0, r.gauss(0, 0.45))))
         v = round(v, dec)
         return int(v) if dec == 0 else v
 
@@ -288,10 +353,10 @@ class Gen:
         row = 1
         for si, s in enumerate(subjects):
             for c, d in enumerate(s["dates"], start=1):
-                ld = d - dt.timedelta(days=r.choice((0, 1, 1, 2, 2, 3)))
+                ld = s["lab_dates"][c - 1]
                 for t in LAB_TESTS:
                     code, unit, lln, uln = t[:4]
-                    val = self.lab_value(t)
+                    val = self.lab_value(t, c == 1, self.effect(s, code, ld), s, c)
                     comment = None
                     if r.random() < 0.002:
                         val, comment = "ND", r.choice(("Sample haemolysed", "Not collected", "Lab error"))
@@ -332,7 +397,7 @@ class Gen:
                     row += 1
                     if e == 0 and code != "Urine protein":
                         self.errors["Labs: result entered twice (conflicting)"] += 1
-                        vals[3] = self.lab_value(t)
+                        vals[3] = self.lab_value(t, c == 1, None, s, c)
                         self.put(ws, row, vals)
                         row += 1
                     elif e == 9:
@@ -341,57 +406,97 @@ class Gen:
                         row += 1
         self.rows["Labs"] = row - 1
 
-    def ae_sheet(self, subjects):
+    def effect(self, s, test, day):
+        """(how, value) when an AE of the subject graded from `test` covers `day`, else None."""
+        for start, end, t, how, v, _, _ in s["effects"]:
+            if t == test and start <= day <= end:
+                return how, v
+        return None
+
+    def make_holds(self, s):
+        """(drug, cycle) -> reason for the doses the profile's hold rules stop: QL1604 while ALT or
+        AST is grade >= 2 (the pre-dose result, or the AE still open); bevacizumab while a grade
+        >= 3 hypertension is open."""
+        s["holds"] = {}
+        for c, (d, ld) in enumerate(zip(s["dates"], s["lab_dates"]), start=1):
+            for start, end, test, how, v, term, grade in s["effects"]:
+                if test in ("ALT", "AST") and grade >= 2 and (start <= ld <= end or start < d <= end):
+                    s["holds"][("QL1604", c)] = f"Grade {grade} {test} increased"
+                if test == "BP" and grade >= 3 and start < d <= end:
+                    s["holds"][("Bevacizumab", c)] = f"Grade {grade} hypertension"
+
+    def make_aes(self, s):
+        """The subject's adverse events (written later), and the periods in which they set the
+        lab results or blood pressure they are graded from."""
         r = self.r
+        k = min(int(r.expovariate(1 / 3.0)), 15)
+        last = s["dates"][-1]
+        span = (last - s["c1"]).days
+        s["aes"], s["effects"] = [], []
+        busy = {}                                  # lab-graded term -> end of its last AE
+        for n in range(1, k + 1):
+            term = r.choices(self.terms, self.term_w)[0]
+            allowed = [g for g in self.grades[term] if g <= (2 if term in STOP_TERMS else 4)]
+            gw = {1: 0.5, 2: 0.33, 3: 0.14, 4: 0.03}
+            grade = r.choices(allowed, [gw[g] for g in allowed])[0]
+            onset = s["c1"] + dt.timedelta(days=r.randrange(1, span + 1))
+            coupled = LAB_AE.get(term)
+            if coupled:
+                # one period at a time per graded term, each closed (an open period would cover
+                # every later result); results inside it are written at this grade
+                onset = max(onset, busy.get(term, s["c1"]) + dt.timedelta(days=10))
+                if onset > last:
+                    continue
+                ongoing = False
+                end = onset + dt.timedelta(days=r.randrange(7, 43))
+                busy[term] = end
+                test, how, by_grade = coupled
+                s["effects"].append((onset, end, test, how, by_grade[grade], term, grade))
+            else:
+                ongoing = r.random() < 0.12
+                end = None if ongoing else onset + dt.timedelta(days=r.randrange(1, 60))
+            serious = grade >= 3 and r.random() < 0.5
+            aware = onset + dt.timedelta(days=r.randrange(0, 3)) if serious else None
+            reported = aware if serious else None
+            rel_q = r.random() < (0.7 if term in self.immune else 0.35)
+            rel_b = r.random() < (0.7 if term in ("Hypertension", "Proteinuria", "Epistaxis",
+                                                   "Upper gastrointestinal hemorrhage") else 0.3)
+            action = "None" if grade == 1 else r.choice(AE_ACTIONS[:4])
+            outcome = "Not recovered" if ongoing else r.choice(("Recovered", "Recovered", "Recovering"))
+            verbatim = term.lower() if r.random() < 0.5 else None
+            onset_v = onset
+            if not coupled and r.random() < 0.02 and onset.replace(day=1) > s["c1"]:
+                onset_v = f"UNK-{onset.strftime('%b').upper()}-{onset.year}"   # partial dates are allowed here
+            vals = [s["id"], len(s["aes"]) + 1, term, verbatim, grade, onset_v, end, "Y" if ongoing else "N",
+                    "Y" if serious else "N", aware, reported, "Y" if rel_q else "N", "Y" if rel_b else "N",
+                    action, outcome, "Y" if term in self.immune and rel_q else "N"]
+            # deliberate errors (a few more on this small sheet), never on a lab-graded AE
+            e = r.randrange(5) if not coupled and (self.err() or r.random() < 0.004) else -1
+            if e == 0 and grade <= 2:
+                self.errors["AdverseEvents: grade not defined for the term"] += 1
+                vals[2], vals[4] = "Alopecia", 3
+            elif e == 1:
+                self.errors["AdverseEvents: term not CTCAE"] += 1
+                vals[2] = "Immune hepatitis"
+            elif e == 2 and end:
+                self.errors["AdverseEvents: end before onset"] += 1
+                vals[6] = onset - dt.timedelta(days=5)
+            elif e == 3 and end:
+                self.errors["AdverseEvents: ongoing with an end date"] += 1
+                vals[7] = "Y"
+            elif e == 4:
+                self.errors["AdverseEvents: relatedness unreadable"] += 1
+                vals[11] = "maybe"
+            s["aes"].append(vals)
+
+    def ae_sheet(self, subjects):
         ws = self.sheet("AdverseEvents", ["Subject ID", "AE number", "CTCAE term", "Verbatim term", "Grade",
                                           "Onset date", "End date", "Ongoing", "Serious", "Date aware",
                                           "Date reported", "Related to QL1604", "Related to Bevacizumab",
-                                          "Action taken", "Outcome", "Immune-related"], )
+                                          "Action taken", "Outcome", "Immune-related"])
         row = 1
         for s in subjects:
-            k = min(int(r.expovariate(1 / 3.0)), 15)
-            last = s["dates"][-1]
-            span = (last - s["c1"]).days
-            for n in range(1, k + 1):
-                term = r.choices(self.terms, self.term_w)[0]
-                allowed = [g for g in self.grades[term] if g <= 4]
-                gw = {1: 0.5, 2: 0.33, 3: 0.14, 4: 0.03}
-                grade = r.choices(allowed, [gw[g] for g in allowed])[0]
-                onset = s["c1"] + dt.timedelta(days=r.randrange(1, span + 1))
-                ongoing = r.random() < 0.12
-                end = None if ongoing else onset + dt.timedelta(days=r.randrange(1, 60))
-                serious = grade >= 3 and r.random() < 0.5
-                aware = onset + dt.timedelta(days=r.randrange(0, 3)) if serious else None
-                reported = aware + dt.timedelta(days=r.choice((0, 0, 0, 1))) if serious else None
-                rel_q = r.random() < (0.7 if term in self.immune else 0.35)
-                rel_b = r.random() < (0.7 if term in ("Hypertension", "Proteinuria", "Epistaxis",
-                                                       "Upper gastrointestinal hemorrhage") else 0.3)
-                action = "None" if grade == 1 else r.choice(AE_ACTIONS[:4])
-                outcome = "Not recovered" if ongoing else r.choice(("Recovered", "Recovered", "Recovering"))
-                verbatim = term.lower() if r.random() < 0.5 else None
-                onset_v = onset
-                if r.random() < 0.02:  # partial onset dates are allowed in this sheet
-                    onset_v = f"UNK-{onset.strftime('%b').upper()}-{onset.year}"
-                vals = [s["id"], n, term, verbatim, grade, onset_v, end, "Y" if ongoing else "N",
-                        "Y" if serious else "N", aware, reported, "Y" if rel_q else "N", "Y" if rel_b else "N",
-                        action, outcome, "Y" if term in self.immune and rel_q else "N"]
-                e = r.randrange(5) if self.err() or r.random() < 0.004 else -1  # a few more on this small sheet
-                if e >= 0:
-                    if e == 0:
-                        self.errors["AdverseEvents: grade not defined for the term"] += 1
-                        vals[2], vals[4] = "Alopecia", 3
-                    elif e == 1:
-                        self.errors["AdverseEvents: term not CTCAE"] += 1
-                        vals[2] = "Immune hepatitis"
-                    elif e == 2 and end:
-                        self.errors["AdverseEvents: end before onset"] += 1
-                        vals[6] = onset - dt.timedelta(days=5)
-                    elif e == 3 and end:
-                        self.errors["AdverseEvents: ongoing with an end date"] += 1
-                        vals[7] = "Y"
-                    elif e == 4:
-                        self.errors["AdverseEvents: relatedness unreadable"] += 1
-                        vals[11] = "maybe"
+            for vals in s["aes"]:
                 self.put(ws, row, vals)
                 row += 1
         self.rows["AdverseEvents"] = row - 1
@@ -402,11 +507,13 @@ class Gen:
                                    "Weight (kg)", "ECOG"])
         row = 1
         for s in subjects:
-            w = s["weight"]
-            for d in s["dates"]:
-                w = round(w * r.uniform(0.99, 1.01), 1)
-                dbp = int(r.gauss(80, 9))
-                sbp = max(int(r.gauss(132, 14)), dbp + 20)
+            for d, w in zip(s["dates"], s["weights"]):
+                eff = self.effect(s, "BP", d)
+                if eff:
+                    sbp, dbp = (x + r.randrange(0, 4) for x in eff[1])
+                else:   # below grade 3 hypertension (160/100)
+                    dbp = int(min(max(r.gauss(78, 7), 55), 95))
+                    sbp = int(min(max(r.gauss(126, 10), dbp + 20), 152))
                 if self.err():
                     self.errors["Vitals: systolic below diastolic"] += 1
                     sbp, dbp = dbp, sbp
@@ -415,18 +522,36 @@ class Gen:
         self.rows["Vitals"] = row - 1
 
     def tumor_sheet(self, subjects):
+        """RECIST 1.1: two target lesions and one non-target lesion, assessed at baseline (before
+        the first dose) and every third cycle; the investigator's response is the one RECIST 1.1
+        gives (PR: sum >= 30% below baseline; PD: >= 20% and >= 5 mm above the nadir; else SD)."""
         r = self.r
         ws = self.sheet("Tumor", ["Subject ID", "Date", "Lesion ID", "Lesion type", "Location", "Diameter (mm)",
                                   "Non-target status", "Investigator response"])
         row = 1
         for s in subjects:
             locs = r.sample(LOCATIONS, 3)
-            diam = [r.randrange(15, 90), r.randrange(12, 60)]
+            diam = [r.randrange(20, 90), r.randrange(20, 60)]
+            course = s["marker_course"]
+            base = nadir = None
             for k, d in enumerate(s["dates"][::3]):
                 d = d - dt.timedelta(days=r.randrange(1, 7))
-                resp = None if k == 0 else r.choices(("SD", "PR", "PD", "CR"), (0.6, 0.25, 0.13, 0.02))[0]
-                f = {"PR": 0.8, "CR": 0.5, "PD": 1.15}.get(resp, 1.0)
-                diam = [max(5, round(x * f * r.uniform(0.95, 1.05))) for x in diam]
+                if k:
+                    f = (0.82 if course == "response" and k <= 4 else
+                         1.12 if course == "progression" and k >= 5 else r.uniform(0.97, 1.03))
+                    diam = [max(5, round(x * f)) for x in diam]
+                total = sum(diam)
+                if k == 0:
+                    base = nadir = total
+                    resp = None
+                else:
+                    if total - nadir >= 5 and (total - nadir) * 100 >= 20 * nadir:
+                        resp = "PD"
+                    elif (base - total) * 100 >= 30 * base:
+                        resp = "PR"
+                    else:
+                        resp = "SD"
+                    nadir = min(nadir, total)
                 for lid, typ, loc, dia, nts in (("T1", "Target", locs[0], diam[0], None),
                                                 ("T2", "Target", locs[1], diam[1], None),
                                                 ("NT1", "Non-target", locs[2], None, "Present")):

@@ -14,7 +14,7 @@ from .findings import Finding, Severity, finding_id, sort_key
 from .labs.catalogue import load_catalogue
 from .rules.base import FRAME_SCHEMA, Context
 from .rules.registry import RULE_CRASHED, RULES
-from .workbook.reader import Workbook, read_workbook
+from .workbook.reader import Limits, Workbook, read_workbook
 
 
 @dataclass
@@ -121,11 +121,12 @@ def _study_name(wb: Workbook) -> str:
 
 
 def check_workbook(path, profile, today: date | None = None, now: datetime | None = None,
-                   max_unpacked_mb: float = 200) -> Result:
-    """Read and check one workbook. Raises WorkbookError when it cannot be read at all."""
+                   max_unpacked_mb: float = 200, limits: Limits | None = None) -> Result:
+    """Read and check one workbook. Raises WorkbookError when it cannot be read at all or is
+    over a resource limit (`limits`; without it the defaults with `max_unpacked_mb`)."""
     now = now or datetime.now(timezone.utc)
     today = today or now.date()
-    wb = read_workbook(path, drugs=profile.drug_names, max_unpacked_mb=max_unpacked_mb)
+    wb = read_workbook(path, drugs=profile.drug_names, max_unpacked_mb=max_unpacked_mb, limits=limits)
     ctx = Context(wb, profile, load_terms(), load_catalogue(), today)
     frames, skipped = run_rules(ctx)
     findings = to_findings(frames, wb)

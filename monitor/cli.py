@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -17,6 +19,7 @@ EXIT_OK, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
 
 
 def _fail(msg: str, code: int = EXIT_UNREADABLE):
+    msg = re.sub(r"[\x00-\x1f\x7f\u2028\u2029]+", " ", msg)   # one plain line, whatever a file or sheet is called
     typer.echo(f"monitor: {msg}", err=True)
     raise typer.Exit(code)
 
@@ -30,18 +33,56 @@ def _profile(profile: Optional[str]):
         _fail(f"profile error: {e}")
 
 
-def _check(workbook: Path, profile, max_unpacked_mb: float):
+def _check(workbook: Path, profile, limits):
     from .check import check_workbook
     from .workbook.reader import WorkbookError
 
     try:
-        return check_workbook(workbook, profile, max_unpacked_mb=max_unpacked_mb)
+        return check_workbook(workbook, profile, limits=limits)
     except WorkbookError as e:
         _fail(str(e))
 
 
+# resource limits shared by check, annotate and export (see monitor.workbook.reader.Limits)
+MAX_ROWS = typer.Option(1_000_000, "--max-rows", help="Refuse a sheet that uses rows beyond this.")
+MAX_COLUMNS = typer.Option(200, "--max-columns", help="Refuse a sheet that uses columns beyond this (200 = GR).")
+MAX_CELL_CHARS = typer.Option(32_767, "--max-cell-chars", help="Refuse a cell longer than this (Excel's own "
+                              "limit is 32,767).")
+MAX_CELLS = typer.Option(30_000_000, "--max-cells", help="Refuse a sheet whose rows x columns exceed this "
+                         "(memory: a sheet is read as a full grid).")
+
+
+def _limits(max_unpacked_mb, max_rows, max_columns, max_cell_chars, max_cells):
+    from .workbook.reader import Limits
+
+    try:
+        return Limits(max_unpacked_mb, max_rows, max_columns, max_cell_chars, max_cells)
+    except ValueError as e:
+        _fail(str(e))
+
+
+@contextmanager
+def _writing(workbook: Path):
+    """Outputs of one command: the input is never written over, and a refusal or a failed write
+    is one plain line and exit 2, not a traceback."""
+    from .io import OutputError, protect_input
+    from .workbook.reader import WorkbookError
+
+    try:
+        with protect_input(workbook):
+            yield
+    except (WorkbookError, OutputError) as e:
+        _fail(str(e))
+    except OSError as e:
+        _fail(f"cannot write the output: {e}")
+
+
 def default_out(workbook: Path) -> Path:
-    return Path("output") / workbook.stem
+    """output/<stem>/, the stem made safe: a workbook named `...xlsx`, `CON.xlsx` or with
+    separators in its name cannot put files outside output/."""
+    from .io import safe_name
+
+    return Path("output") / safe_name(workbook.stem)
 
 
 @app.command()
@@ -56,6 +97,10 @@ def check(
                                           "bundled name [default: ql1604_bev_hcc]."),
     max_unpacked_mb: float = typer.Option(200, "--max-unpacked-mb", help="Refuse workbooks that unpack "
                                           "to more than this (zip bombs)."),
+    max_rows: int = MAX_ROWS,
+    max_columns: int = MAX_COLUMNS,
+    max_cell_chars: int = MAX_CELL_CHARS,
+    max_cells: int = MAX_CELLS,
 ):
     """Read and validate a workbook; print findings. Exit 0 clean, 1 findings, 2 unreadable."""
     from .findings import Severity
@@ -67,8 +112,10 @@ def check(
         _fail(str(e))
     if format not in ("text", "json"):
         _fail(f"--format must be text or json, not {format!r}")
-    result = _check(workbook, _profile(profile), max_unpacked_mb)
-    write_outputs(result, out or default_out(workbook))
+    limits = _limits(max_unpacked_mb, max_rows, max_columns, max_cell_chars, max_cells)
+    with _writing(workbook):
+        result = _check(workbook, _profile(profile), limits)
+        write_outputs(result, out or default_out(workbook))
     if format == "json":
         sys.stdout.write(to_json(result))
     else:
@@ -104,13 +151,20 @@ def annotate(
                                        "[default: output/<stem>/<stem>-annotated.xlsx]."),
     profile: Optional[str] = typer.Option(None, "--profile", help="Protocol profile."),
     max_unpacked_mb: float = typer.Option(200, "--max-unpacked-mb", help="Unpacked size limit."),
+    max_rows: int = MAX_ROWS,
+    max_columns: int = MAX_COLUMNS,
+    max_cell_chars: int = MAX_CELL_CHARS,
+    max_cells: int = MAX_CELLS,
 ):
     """Write a copy of the workbook with every finding's cell coloured and commented."""
+    from .io import safe_name
     from .workbook.annotate import annotate_copy
 
-    result = _check(workbook, _profile(profile), max_unpacked_mb)
-    target = out or default_out(workbook) / f"{workbook.stem}-annotated.xlsx"
-    path = annotate_copy(workbook, result, target)
+    limits = _limits(max_unpacked_mb, max_rows, max_columns, max_cell_chars, max_cells)
+    with _writing(workbook):
+        result = _check(workbook, _profile(profile), limits)
+        target = out or default_out(workbook) / f"{safe_name(workbook.stem)}-annotated.xlsx"
+        path = annotate_copy(workbook, result, target)
     typer.echo(str(path))
 
 
@@ -121,16 +175,134 @@ def export(
                                        "[default: output/<workbook stem>/export/]."),
     profile: Optional[str] = typer.Option(None, "--profile", help="Protocol profile."),
     max_unpacked_mb: float = typer.Option(200, "--max-unpacked-mb", help="Unpacked size limit."),
+    max_rows: int = MAX_ROWS,
+    max_columns: int = MAX_COLUMNS,
+    max_cell_chars: int = MAX_CELL_CHARS,
+    max_cells: int = MAX_CELLS,
 ):
     """Write the cleaned tables (subjects, cycles, labs, adverse_events, vitals, tumor, findings)
     as CSV and Parquet, each row keeping its Excel row number."""
     from .export import build_tables, write_tables
     from .labs.catalogue import load_catalogue
 
-    result = _check(workbook, _profile(profile), max_unpacked_mb)
-    target = out or default_out(workbook) / "export"
-    for p in write_tables(build_tables(result, load_catalogue()), target):
+    limits = _limits(max_unpacked_mb, max_rows, max_columns, max_cell_chars, max_cells)
+    with _writing(workbook):
+        result = _check(workbook, _profile(profile), limits)
+        target = out or default_out(workbook) / "export"
+        paths = write_tables(build_tables(result, load_catalogue()), target)
+    for p in paths:
         typer.echo(str(p))
+
+
+@app.command()
+def batch(
+    inbox: Path = typer.Argument(..., help="Folder of site workbooks (sub-folders, e.g. one per site, included)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder: one sub-folder per workbook, "
+                                       "batch.json, batch-summary.pdf, monitor.db [default: output/batch/]."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Worker processes [default: the number of cores]."),
+    fail_on: str = typer.Option("major", "--fail-on", help="Exit 1 when any workbook has a finding at or above "
+                                "this severity: critical, major, minor or info."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="Protocol profile: a TOML file or a bundled name."),
+    force: bool = typer.Option(False, "--force", help="Check every workbook, even unchanged ones."),
+    max_unpacked_mb: float = typer.Option(200, "--max-unpacked-mb", help="Unpacked size limit per workbook."),
+    format: str = typer.Option("text", "--format", "-f", help="text (a summary) or json (batch.json to stdout)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary; only the exit code."),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Write the PDF summaries (per workbook and "
+                             "batch-summary.pdf); --no-pdf is much faster."),
+):
+    """Check every workbook of a folder; skip unchanged ones; record history. Exit 0 clean, 1 findings
+    at or above --fail-on in any workbook, 2 any workbook unreadable (see docs/batch.md)."""
+    from .batch.commands import batch_command
+
+    raise typer.Exit(batch_command(inbox, out, jobs, fail_on, profile, force, max_unpacked_mb, format, quiet,
+                                   pdf))
+
+
+@app.command()
+def watch(
+    inbox: Path = typer.Argument(..., help="Folder to watch (sub-folders included)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder, as for batch [default: output/batch/]."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Worker processes [default: the number of cores]."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="Protocol profile: a TOML file or a bundled name."),
+    settle: float = typer.Option(2.0, "--settle", help="Seconds a file's size and time must stay the same "
+                                 "before it is checked."),
+    poll: bool = typer.Option(False, "--poll", help="Poll the folder instead of using file events "
+                              "(network shares)."),
+    poll_interval: float = typer.Option(1.0, "--poll-interval", help="Seconds between polls with --poll."),
+    initial: bool = typer.Option(True, "--initial/--no-initial", help="First check what is already in the folder."),
+    max_unpacked_mb: float = typer.Option(200, "--max-unpacked-mb", help="Unpacked size limit per workbook."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Write each workbook's PDF summary."),
+):
+    """Check each workbook dropped into (or saved again in) a folder once it stops changing. Ctrl-C stops."""
+    from .batch.commands import watch_command
+
+    raise typer.Exit(watch_command(inbox, out, jobs, "major", profile, max_unpacked_mb, settle, poll,
+                                   poll_interval, initial, quiet, pdf))
+
+
+@app.command()
+def history(
+    workbook: Optional[str] = typer.Argument(None, help="A workbook (its path in the inbox, its file, or a "
+                                             "unique end of the path); without it, the list of runs."),
+    out: Optional[Path] = typer.Option(None, "--out", help="The batch output folder [default: output/batch/]."),
+    limit: int = typer.Option(20, "--limit", "-n", help="Show the last N runs."),
+    format: str = typer.Option("text", "--format", "-f", help="text or json."),
+):
+    """List batch runs, or one workbook's checks with the findings new and resolved in each."""
+    from .batch.commands import history_command
+
+    raise typer.Exit(history_command(workbook, out, limit, format))
+
+
+@app.command()
+def report(
+    workbook: Path = typer.Argument(..., help="The site workbook."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for the PDF [default: output/<workbook stem>/]."),
+    subject: Optional[str] = typer.Option(None, "--subject", help="Only this subject (its ID as on the Subjects sheet)."),
+    cycle: Optional[int] = typer.Option(None, "--cycle", help="With --subject: the one-cycle visit summary."),
+    previous: Optional[Path] = typer.Option(None, "--previous", help="findings.json of an earlier run: findings "
+                                            "not in it are marked NEW."),
+    jobs: int = typer.Option(2, "--jobs", "-j", help="Processes laying out the PDF (the PDF is the same for any "
+                             "number)."),
+    now: Optional[str] = typer.Option(None, "--now", help="Time printed as generated and used as the run date "
+                                      "(ISO 8601) [default: now]; fixes the output for reproducible reports."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="Protocol profile."),
+    max_unpacked_mb: float = typer.Option(200, "--max-unpacked-mb", help="Unpacked size limit."),
+):
+    """Write the PDF cycle summary: study overview, one section per subject, findings listing.
+    The last line printed is the PDF's path. Exit 0 written, 2 unreadable input or unknown subject/cycle."""
+    from .report import ReportError
+    from .report.commands import parse_now, report_command
+    from .workbook.reader import WorkbookError
+
+    try:
+        if cycle is not None and subject is None:
+            raise ReportError("--cycle needs --subject: the one-cycle summary is for one subject")
+        when = parse_now(now)
+        path = report_command(workbook, out or default_out(workbook), _profile(profile), subject, cycle, previous,
+                              max(1, jobs), when, max_unpacked_mb, echo=typer.echo)
+    except (ReportError, WorkbookError, ValueError) as e:
+        _fail(str(e))
+    typer.echo(str(path))
+
+
+@app.command()
+def demo(
+    samples: Path = typer.Option(Path("sample_sheets"), "--samples", help="Folder of sample workbooks."),
+    out: Path = typer.Option(Path("output"), "--out", help="Output folder."),
+    jobs: int = typer.Option(2, "--jobs", "-j", help="Processes laying out each PDF."),
+    now: Optional[str] = typer.Option(None, "--now", help="Run time (ISO 8601) [default: now]."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="Protocol profile."),
+):
+    """Run check, annotate and report on every sample workbook, and write the empty template, into output/."""
+    from .report.commands import demo_command, parse_now
+
+    try:
+        when = parse_now(now)
+    except ValueError as e:
+        _fail(str(e))
+    raise typer.Exit(demo_command(samples, out, _profile(profile), max(1, jobs), when, echo=typer.echo))
 
 
 @app.command()

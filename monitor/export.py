@@ -1,4 +1,5 @@
-"""`monitor export`: the cleaned tables as CSV and Parquet, one file per sheet plus findings.
+"""`monitor export`: the cleaned tables as CSV and Parquet, one file per sheet plus findings and
+the protocol tables (dosing, markers, recist).
 
 Each table keeps `row` (the Excel row of the record) so every value can be traced to its cell.
 Text that could run as a formula in a spreadsheet is neutralised in the CSV files; Parquet keeps
@@ -35,13 +36,46 @@ def clean_table(sd) -> pl.DataFrame:
                      .replace("__lo", "_earliest").replace("__hi", "_latest"))
 
 
-def build_tables(result, catalogue) -> dict:
+def build_tables(result, catalogue, profile=None) -> dict:
+    """Every export table. `profile`: the profile the check used (default: the bundled profile
+    of that name, else the default profile); the protocol tables (dosing, markers, recist) need it."""
     wb = result.wb
     out = {name: clean_table(wb.get(sheet)) for sheet, name in TABLES.items()}
     out["labs"] = graded_labs(wb.get("Labs"), wb.get("Cycles"), catalogue)
+    out.update(protocol_tables(result, catalogue, profile, out["labs"]))
     out["findings"] = pl.DataFrame([f.to_dict() for f in result.findings],
                                    schema={k: (pl.Int64 if k == "row" else pl.String) for k in FINDING_FIELDS})
     return out
+
+
+def protocol_tables(result, catalogue, profile=None, labs=None) -> dict:
+    """The derived tables of the protocol rules (docs/protocol_rules.md): `dosing` (one row per
+    Cycles row of a profile drug, with the subject's exposure), `markers` (one row per AFP /
+    PIVKA-II result, with the subject's trend and response), `recist` (one row per assessment,
+    with the best overall response)."""
+    from datetime import date
+
+    from .ctcae.terms import load_terms
+    from .derive.exposure import dosing_table
+    from .derive.markers import markers_table
+    from .derive.recist import recist_table
+    from .rules.base import Context
+
+    if profile is None:
+        from .profile.profile import ProfileError, load_profile
+
+        try:
+            profile = load_profile(result.profile)
+        except ProfileError:
+            profile = load_profile()
+    try:
+        today = date.fromisoformat(str(result.generated)[:10])
+    except ValueError:
+        today = date.today()
+    ctx = Context(result.wb, profile, load_terms(), catalogue, today)
+    if labs is not None:
+        ctx._labs = labs
+    return {"dosing": dosing_table(ctx), "markers": markers_table(ctx), "recist": recist_table(ctx)}
 
 
 def write_tables(tables: dict, out_dir: Path) -> list:

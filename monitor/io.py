@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -21,6 +23,61 @@ def safe_cell(value):
     return value
 
 
+_UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
+MAX_NAME_BYTES = 120
+
+
+def safe_name(text: str, fallback: str = "workbook") -> str:
+    """One file or folder name made from untrusted text (a workbook's stem, a sheet name): it
+    cannot leave its folder or be a device on any system. Separators and characters Windows
+    forbids become `_`; `.`/`..`, leading and trailing dots and spaces go; a reserved device
+    name (CON, NUL, COM1 ...) gets a leading `_`; at most MAX_NAME_BYTES of UTF-8. Ordinary
+    names (`demo_study`, `Site 01 - week 3`, CJK) come back unchanged."""
+    s = _UNSAFE_CHARS.sub("_", str(text)).strip(" .")
+    s = s.encode("utf-8")[:MAX_NAME_BYTES].decode("utf-8", "ignore").strip(" .")
+    if s.split(".")[0].strip().upper() in _RESERVED:
+        s = "_" + s
+    return s or fallback
+
+
+class OutputError(Exception):
+    """An output would be written over an input workbook (exit code 2)."""
+
+
+_INPUTS: dict = {}   # (device, inode) of input workbooks being processed -> their path
+
+
+@contextmanager
+def protect_input(path):
+    """While in this block, every write through this module refuses to replace `path` (or a
+    hard or symbolic link to it): an input workbook is never written, whatever --out says."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        yield
+        return
+    key = (st.st_dev, st.st_ino)
+    had = key in _INPUTS
+    _INPUTS[key] = path
+    try:
+        yield
+    finally:
+        if not had:
+            _INPUTS.pop(key, None)
+
+
+def _refuse_inputs(path: Path) -> None:
+    if not _INPUTS:
+        return
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    if (st.st_dev, st.st_ino) in _INPUTS:
+        raise OutputError(f"{path}: is the input workbook; refusing to write over it (choose another --out)")
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -32,6 +89,7 @@ def sha256_file(path: str | os.PathLike) -> str:
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write to a temp file beside the target, then rename over it: never a half file."""
     path = Path(path)
+    _refuse_inputs(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -61,6 +119,7 @@ class atomic_path:
         self.path = Path(path)
 
     def __enter__(self) -> Path:
+        _refuse_inputs(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         os.close(fd)

@@ -63,6 +63,27 @@ sample_sheets/README.md (and printed by --check).
     AE010 ae-fatal-grade-mismatch     002  Hepatic failure grade 4 with outcome Fatal (should be 5)
     AE011 ae-onset-before-consent     007  pre-existing pruritus (medical history) entered as an AE
     AE012 ae-onset-before-first-dose  007  the same pruritus (info: a pre-treatment event)
+    LAB101-LAB103                     002 / 005 / 009  grade 3 ALT without AE, Hy's law, TSH
+    AE101 ae-grade-below-lab-grade    006  Platelet count decreased graded 2 with platelets 48 (grade 3)
+    AE102 ae-grade-above-lab-grade    006  Neutrophil count decreased graded 4, lowest ANC 0.9 (grade 3)
+    VS001 hypertension-without-ae     006  one reading of 162/96 mmHg, no Hypertension AE
+    DOSE001 dose-interval-out-of-window  003  cycle 15 given 26 days after cycle 14, Action Given
+    DOSE002 dose-deviates-from-protocol  003  cycle 20 Avastin 780 mg for 58.2 kg (expected 873 mg)
+    DOSE003 dose-not-recalculated-...    008  bevacizumab still calculated on 55 kg at 49.5 / 48.4 kg
+    DOSE004 dosed-without-predose-labs   008  no labs before cycle 5 (and 006 cycle 4: its labs are
+                                             under "06", a WB202 cascade)
+    DOSE005 dosed-during-hold            004  bevacizumab restarted (reduced) with 2.1 g/24h protein
+    DOSE006 dosed-after-permanent-...    005  QL1604 Given at cycle 8 after Action Discontinued at cycle 7
+    DOSE007 dosed-after-off-treatment    004  off-treatment date typed 19-AUG for 19-SEP-2023
+    DOSE008 cycle-number-skipped         006  cycle 10 visit without dosing rows
+    DOSE009 cycle-number-repeated        005  QL1604 "cycle 7 Discontinued" entered again at the end
+    MK001 / MK002                     001 and others  confirmed marker response / progression (the
+                                           clinical signals of 001's published course are expected)
+    RECIST001 investigator-response-differs  003  PR called at -23% (SD)
+    RECIST002 too-many-target-lesions        006  six target lesions at baseline
+    RECIST003 too-many-target-lesions-in-organ 008  a third liver target
+    RECIST004 baseline-lesion-not-assessed   002  T2 not measured on 22-NOV-2022
+    RECIST005 baseline-scan-out-of-window    007  baseline CT 35 days before the first dose
 Valid forms that must NOT trigger: drug aliases "Avastin" (003) and "QL-1604" (004), bevacizumab
 in mg with the weight (003), lab names and units from an outside hospital (007: Hb g/dL, PLT
 x10^3/uL, T-Bil mg/dL, SGPT, INR without unit), qualified results ("<0.01" TSH, 009), dipstick
@@ -485,7 +506,7 @@ def s002(st):
               (p.pre[9], 418.9, 820), (p.pre[12], 566.0, 1130), ("2023-05-02", 742.8, 1480))
     for d, (t1, t2), resp, new in [("2022-08-02", (45, 30), None, False),
                                    ("2022-09-20", (40, 27), "SD", False),
-                                   ("2022-11-22", (38, 26), "SD", False),
+                                   ("2022-11-22", (38, None), "SD", False),   # RECIST004: T2 not measured
                                    ("2023-01-24", (37, 25), "SD", False),
                                    ("2023-03-28", (39, 26), "SD", False),
                                    ("2023-05-02", (44, 29), "PD", True)]:
@@ -513,7 +534,8 @@ def s002(st):
 def s003(st):
     """Bevacizumab grade 3 hypertension (168/104): bevacizumab held, amlodipine; partial response.
     Drug written "Avastin" (a valid alias) and dosed in mg with the weight (870 mg = 15 x 58 kg)."""
-    cyc = q3w("2022-09-13", 26)
+    # DOSE001: cycle 15 given 5 days late (26 days) and recorded as Given, not Delayed
+    cyc = q3w("2022-09-13", 26, {15: 5})
     p = Patient(st, "003", "F", 52, 58, D("2022-09-05"), "A5", "B", 0)
     p.set("ALB", ("2022-09-06", 39.5))
     p.set("PLAT", ("2022-09-06", 176))
@@ -533,8 +555,9 @@ def s003(st):
                    reason="Hypertension grade 3 (168/104 mmHg); amlodipine started")
         else:
             w = p.wb_weight(d)
-            p.dose(c, d, "Bevacizumab", dose=int(round(15 * w / 10) * 10), unit="mg", weight=w,
-                   label="Avastin")
+            # DOSE002: cycle 20 prepared as 780 mg (15 mg/kg x 52 kg, an old weight), not ~880 mg
+            mg = 780 if c == 20 else int(round(15 * w / 10) * 10)
+            p.dose(c, d, "Bevacizumab", dose=mg, unit="mg", weight=w, label="Avastin")
     st.patch(st.vitals, {"subject": "003", "date": cyc[5]}, sbp=168, dbp=104)    # the designed BP
     # WB204: cycle 4 bevacizumab entered twice, once as "Avastin" and once as "Bevacizumab"
     st.duplicate(st.cycles, {"subject": "003", "cycle": 4, "_drug": "Bevacizumab"}, drug="Bevacizumab")
@@ -544,7 +567,8 @@ def s003(st):
     p.markers(("2022-09-06", 86.3, 640), (p.pre[3], 41.2, 212), (p.pre[6], 18.6, 71),
               (p.pre[9], 11.4, 44), (p.pre[12], 9.8, 38), (p.pre[17], 8.7, 36), (p.pre[21], 9.1, 35),
               (p.pre[25], 8.8, 34))
-    for d, (t1, t2), resp in [("2022-09-06", (52, 34), None), ("2022-10-25", (40, 26), "SD"),
+    # RECIST001: the investigator called the 25-OCT-2022 scan PR at -23% (SD by RECIST 1.1)
+    for d, (t1, t2), resp in [("2022-09-06", (52, 34), None), ("2022-10-25", (40, 26), "PR"),
                               ("2022-12-27", (35, 23), "PR"), ("2023-02-28", (30, 20), "PR"),
                               ("2023-05-02", (28, 18), "PR"), ("2023-07-04", (27, 17), "PR"),
                               ("2023-09-05", (27, 17), "PR"), ("2023-11-07", (26, 16), "PR"),
@@ -569,6 +593,8 @@ def s004(st):
     stop = cyc[16] + timedelta(days=21)
     p = Patient(st, "004", "M", 61, 80, D("2022-10-10"), "A5", "C", 1, stop,
                 "Progressive disease (RECIST 1.1)")
+    # DOSE007: off-treatment date typed a month early (19-AUG for 19-SEP-2023): cycle 16 is after it
+    p.row["off_date"] = stop.replace(month=stop.month - 1)
     lag = {c: 1 for c in cyc}
     pre = {c: cyc[c] - timedelta(days=1) for c in cyc}
     p.set("ALB", ("2022-10-11", 38.2), (pre[6], 36.2), ("2023-06-01", 37.5))
@@ -587,9 +613,13 @@ def s004(st):
             p.lab(pre[c], "UPROT24", 2.5)
             p.dose(c, d, "Bevacizumab", "Held", reason="Proteinuria 2.5 g/24h (>= 2 g/24h)")
         elif c == 7:
-            p.lab(pre[c], "UPROT24", 1.6)
+            # DOSE005: restarted (reduced) while the 24-h protein was still >= 2 g (hold rule)
+            p.lab(pre[c], "UPROT24", 2.1)
             p.dose(c, d, "Bevacizumab", "Reduced", dose=7.5,
-                   reason="Proteinuria grade 2 improving (1.6 g/24h): dose reduced to 7.5 mg/kg")
+                   reason="Proteinuria grade 2 improving (2.1 g/24h): dose reduced to 7.5 mg/kg")
+        elif c == 8:
+            p.lab(pre[c], "UPROT24", 1.6)
+            p.dose(c, d, "Bevacizumab", "Reduced", dose=7.5, reason="Continued at 7.5 mg/kg (proteinuria)")
         elif c > 7:
             p.dose(c, d, "Bevacizumab", "Reduced", dose=7.5, reason="Continued at 7.5 mg/kg (proteinuria)")
         else:
@@ -647,6 +677,8 @@ def s005(st):
             p.cycle(c, d, ql=("Discontinued", "Immune-mediated hepatitis with jaundice: QL1604 "
                                               "permanently discontinued"),
                     bev=("Held", "Hepatitis recovering"))
+        elif c == 8:    # DOSE006: a QL1604 row entered as Given (copied from the bevacizumab row)
+            p.cycle(c, d)
         elif c > 7:
             p.cycle(c, d, ql="skip")
         else:
@@ -654,6 +686,8 @@ def s005(st):
     for d in (f1, f2, f3, f4):
         p.draw(d, LFT)
     p.dose(13, stop, "Bevacizumab", "Discontinued", reason="Subject withdrew consent")
+    # DOSE009: at the end-of-treatment visit QL1604 "cycle 7 Discontinued" was entered a second time
+    p.dose(7, stop, "QL1604", "Discontinued", reason="Subject withdrew consent")
     # WB205: cycle 3 QL1604 Given with no dose; WB206: cycle 5 bevacizumab dose without unit
     st.patch(st.cycles, {"subject": "005", "cycle": 3, "_drug": "QL1604"}, dose=None, unit=None)
     st.patch(st.cycles, {"subject": "005", "cycle": 5, "_drug": "Bevacizumab"}, unit=None)
@@ -698,6 +732,8 @@ def s006(st):
             p.draw(low, PANEL)
             p.cycle(c, d, lag=1, ql={"action": "Delayed", "reason": why},
                     bev={"action": "Delayed", "reason": why})
+        elif c == 10:   # DOSE008: the visit happened (labs, vitals) but its dosing rows were never entered
+            p.cycle(c, d, ql="skip", bev="skip")
         else:
             p.cycle(c, d)
     # LAB006: a second PLAT for 05-JAN-2023: 148 (a typo of 48)
@@ -714,14 +750,23 @@ def s006(st):
     for d, t1, resp in [("2022-10-28", 48, None), ("2022-12-16", 44, "SD"), ("2023-02-24", 41, "SD"),
                         ("2023-04-28", 40, "SD"), ("2023-06-30", 42, "SD"), ("2023-09-01", 41, "SD"),
                         ("2023-11-03", 43, "SD"), ("2024-01-05", 42, "SD")]:
+        # RECIST002: six target lesions selected at baseline (RECIST 1.1 allows five)
         p.scan(d, [("T1", "Target", "Liver, segment VI", t1, None),
+                   ("T2", "Target", "Liver, segment VIII", 22, None),
+                   ("T3", "Target", "Lung, right lower lobe", 15, None),
+                   ("T4", "Target", "Lung, left lower lobe", 12, None),
+                   ("T5", "Target", "Peritoneum", 18, None),
+                   ("T6", "Target", "Adrenal gland, left", 14, None),
                    ("NT1", "Non-target", "Lymph node, hepatic hilum", None, "Present")], resp,
                all_rows=False)
-    p.ae("Platelet count decreased", 3, low, rec, verbatim="Thrombocytopenia", ql="Y", bev="Y",
+    # AE101: graded 2 although platelets 48 x 10^9/L is CTCAE grade 3 (< 50)
+    p.ae("Platelet count decreased", 2, low, rec, verbatim="Thrombocytopenia", ql="Y", bev="Y",
          action="Dose delayed")
-    # AE004: not ongoing but no end date
-    p.ae("Neutrophil count decreased", 3, low, None, ongoing="N", verbatim="Neutropenia",
+    # AE004: not ongoing but no end date; AE102: graded 4 although the lowest ANC, 0.9, is grade 3
+    p.ae("Neutrophil count decreased", 4, low, None, ongoing="N", verbatim="Neutropenia",
          ql="Y", bev="Y", action="Dose delayed", outcome="Recovered")
+    # VS001: one reading of 162/96 mmHg (grade 3 hypertension) with no Hypertension AE
+    st.patch(st.vitals, {"subject": "006", "date": cyc[15]}, sbp=162, dbp=96)
     # AE005: serious, but the SAE report date was never entered
     p.ae("Lung infection", 3, low + timedelta(days=3), "2023-01-20", verbatim="Neutropenic pneumonia",
          serious="Y", aware=low + timedelta(days=4), reported=None, action="Dose delayed")
@@ -772,7 +817,8 @@ def s007(st):
     st.retype_dates(st.labs, "007", p.pre[14], "05/06/2023")
     p.markers(("2022-08-23", 45.3, 322), (p.pre[5], 22.8, 118), (p.pre[9], 19.4, 86),
               (p.pre[17], 20.2, 88), (p.pre[24], 22.6, 95))
-    for d, (t1, t2), resp in [("2022-08-23", (41, 22), None), ("2022-10-11", (33, 18), "SD"),
+    # RECIST005: the baseline CT is from the referring hospital, 35 days before the first dose
+    for d, (t1, t2), resp in [("2022-07-26", (41, 22), None), ("2022-10-11", (33, 18), "SD"),
                               ("2022-12-13", (28, 15), "PR"), ("2023-02-21", (27, 15), "PR"),
                               ("2023-04-25", (26, 14), "PR"), ("2023-06-27", (26, 14), "PR"),
                               ("2023-08-29", (27, 14), "PR"), ("2023-10-31", (27, 15), "PR"),
@@ -815,7 +861,8 @@ def s008(st):
                                    ("2022-09-06", (40, 26), "SD", False),
                                    ("2022-11-22", (45, 29), "PD", True)]:
         les = [("T1", "Target", "Liver, segment II", t1, None),
-               ("T2", "Target", "Liver, segment VI", t2, None)]
+               ("T2", "Target", "Liver, segment VI", t2, None),
+               ("T3", "Target", "Liver, segment IV", t1 // 2, None)]    # RECIST003: a third liver target
         if new:
             les.append(("N1", "New", "Bone, right iliac", None, None))
         p.scan(d, les, resp)
@@ -1079,10 +1126,18 @@ def write_messy(path: Path = MESSY) -> Path:
 
 
 # =========================================================================== coverage check
+# Subject 001's published course is real clinical signal, not a data problem: AFP 1210 -> <10 and
+# PIVKA-II 2480 -> ~30 (confirmed marker response, MK001 info) and both markers rising from their
+# nadir above the ULN two months before his RECIST PD (confirmed marker progression, MK002).
+S001_SIGNALS = {"MK001", "MK002"}
+
+
 def check(today: date = DATA_CUT) -> int:
     """Run the checker on both workbooks (as of the data cut-off, so WB112 does not depend on the
     clock); print rule -> cells; fail unless every registered rule fires somewhere, the demo alone
-    covers every non-structural rule, and subject 001 has no finding."""
+    covers every non-structural rule, and subject 001 has no finding other than the clinical
+    signals of his published course (S001_SIGNALS: the AFP / PIVKA-II response and the marker
+    rise before his PD are true, and MK001 / MK002 are meant to report them)."""
     from monitor.check import check_workbook
     from monitor.profile.profile import load_profile
     from monitor.rules.registry import RULES
@@ -1101,16 +1156,19 @@ def check(today: date = DATA_CUT) -> int:
         cells = where.get(r.code, [])
         shown = ", ".join(cells[:3]) + (f" (+{len(cells) - 3})" if len(cells) > 3 else "")
         in_demo = any(c.startswith("demo_study!") for c in cells)
-        structural = r.code < "WB100"
+        structural = r.code.startswith("WB0")      # WB001-WB008: a well-formed workbook cannot
         if not cells or (not structural and not in_demo):
             ok = False
             shown = "-- NOT TRIGGERED" + (" IN THE DEMO -- " if cells else " -- ") + shown
         print(f"{r.code:<7} {r.severity.value:<8} {len(cells):>3}  {shown}")
     s001 = [f for f in results["demo_study"].findings if f.subject == "001"]
-    print(f"subject 001: {len(s001)} findings")
+    signals = [f for f in s001 if f.rule in S001_SIGNALS]
+    s001 = [f for f in s001 if f.rule not in S001_SIGNALS]
+    print(f"subject 001: {len(s001)} findings (and {len(signals)} expected clinical signals: "
+          f"{', '.join(sorted({f.rule for f in signals}))})")
     for f in s001:
         print(f"  {f.rule} {f.where} {f.message}")
-    ok = ok and not s001
+    ok = ok and not s001 and {f.rule for f in signals} == S001_SIGNALS
     print("OK" if ok else "COVERAGE INCOMPLETE")
     return 0 if ok else 1
 

@@ -55,8 +55,9 @@ def valid_study() -> Sheets:
             [1001, 2, d(2025, 3, 31), "Bevacizumab", 15, "mg/kg", 72.5, "Given", None],
             [1002, 1, d(2025, 3, 17), "QL1604", 200, "mg", None, "Given", None],
             [1002, 1, d(2025, 3, 17), "Bevacizumab", 15, "mg/kg", 61, "Given", None],
-            [1002, 2, d(2025, 4, 7), "QL1604", None, None, None, "Held", "Grade 3 ALT increased"],
-            [1002, 2, d(2025, 4, 7), "Bev", 15, "mg/kg", 61, "Given", None],
+            # cycle 2 on day 18 (21 - 3): the pre-dose labs of 2025-04-01 are within 3 days (DOSE004)
+            [1002, 2, d(2025, 4, 4), "QL1604", None, None, None, "Held", "Grade 3 ALT increased"],
+            [1002, 2, d(2025, 4, 4), "Bev", 15, "mg/kg", 61, "Given", None],
             [1003, 1, d(2025, 4, 9), "QL-1604", 200, "mg", None, "Given", None],
             [1003, 1, d(2025, 4, 9), "Avastin", 15, "mg/kg", 80.2, "Given", None],
         ],

@@ -381,3 +381,217 @@ CASES: list[Case] = [
     good("VS001", "covered-by-hypertension-ae", cells(V, 1, Systolic_BP=165, Diastolic_BP=100),
          comment="1001's Hypertension AE starts in April 2025; 31 March is within 3 days"),
 ]
+
+
+# =====================================================================================================
+# Protocol rules (issue 4): dosing and schedule (DOSE), tumour markers (MK), RECIST 1.1 (RECIST).
+# Thresholds are the bundled profile's; each boundary case names its source. Valid-study facts used:
+#   1001: consent 2025-03-03; C1 2025-03-10 (labs 03-07, 3 days before: the pre-dose boundary),
+#         C2 2025-03-31 (ALT 45 on 03-28); bevacizumab 15 mg/kg on 72.5 kg; Vitals 72.5 / 72.0 kg;
+#         AFP 1250.3 ng/mL on 03-07 (baseline, ULN 7); Tumor: T1 liver 45 mm and NT1 on 03-05
+#         (baseline, 5 days before C1), T1 38 mm on 05-12 (SD, -15.6%)
+#   1002: C1 2025-03-17, C2 2025-04-04 (day 18 = 21 - 3: the early boundary); QL1604 Held at C2
+#         for ALT 248 U/L (grade 3) on 04-01 with AE ALT increased grade 3 04-01..04-20
+#   1003: C1 2025-04-09; Avastin 15 mg/kg on 80.2 kg
+# Appended rows: Cycles from row 12, Labs from row 17, AdverseEvents from row 5, Tumor from row 6.
+
+from dataclasses import replace  # noqa: E402
+
+
+def add_lesion(lid, typ, location, base_mm, followup_mm):
+    """A lesion of 1001 at the baseline (03-05) and follow-up (05-12) scans: two rows appended."""
+    def run(s):
+        copy_row(s, T, 0, Lesion_ID=lid, Lesion_type=typ, Location=location, Diameter=base_mm)
+        copy_row(s, T, 2, Lesion_ID=lid, Lesion_type=typ, Location=location, Diameter=followup_mm)
+        return s
+    return run
+
+
+def afp(*points):
+    """1001 AFP results after the first dose: (date, result) appended from Labs row 17."""
+    def run(s):
+        for day, value in points:
+            copy_row(s, L, 6, Date=day, Result=value)
+        return s
+    return run
+
+
+def c2_on(day, labs_day=None, **changes):
+    """1001 cycle 2 (both drugs) moved to `day`; its pre-dose ALT moved to `labs_day`."""
+    fns = [cells(C, 2, Date=day, **changes), cells(C, 3, Date=day, **changes)]
+    if labs_day is not None:
+        fns.append(cell(L, 8, "Date", labs_day))
+    return steps(*fns)
+
+
+QL_GIVEN = dict(Dose=200, Unit="mg", Action="Given", Reason=None)
+
+CASES += [
+    # ------------------------------------------------------------------ DOSE001 interval (21 +/- 3 days)
+    bad("DOSE001", "day-17-early", cell(C, 7, "Date", d(2025, 4, 3)), "Cycles!C9",
+        comment="1002 bevacizumab C2 17 days after C1: below 21 - 3 (protocol section 6, profile "
+                "schedule.cycle_days / window_days)"),
+    good("DOSE001", "day-18-boundary", nothing, comment="1002 C2 is day 18 in the valid study"),
+    bad("DOSE001", "day-25-late", c2_on(d(2025, 4, 4), d(2025, 4, 1)), ["Cycles!C4", "Cycles!C5"],
+        comment="21 + 3 = 24 is the last day in the window; labs moved so DOSE004 stays quiet"),
+    good("DOSE001", "day-24-boundary", c2_on(d(2025, 4, 3), d(2025, 4, 1))),
+    good("DOSE001", "day-25-delayed-with-reason",
+         c2_on(d(2025, 4, 4), d(2025, 4, 1), Action="Delayed", Reason="patient request"),
+         comment="a late dose recorded as Delayed with a reason is the documented delay"),
+    bad("DOSE001", "day-25-delayed-without-reason", c2_on(d(2025, 4, 4), d(2025, 4, 1), Action="Delayed"),
+        ["Cycles!C4", "Cycles!C5"], allow=("WB207",), comment="the issue: a delay needs Action Delayed and a reason"),
+
+    # ------------------------------------------------------------------ DOSE002 dose vs protocol (+/- 10%)
+    bad("DOSE002", "flat-220.5-mg", cell(C, 0, "Dose", 220.5), "Cycles!E2",
+        comment="QL1604 200 mg flat + 10.25% (profile drugs[0].dose, schedule.dose_tolerance_pct 10)"),
+    good("DOSE002", "flat-220-mg-boundary", cell(C, 0, "Dose", 220)),
+    good("DOSE002", "flat-180-mg-boundary", cell(C, 0, "Dose", 180)),
+    bad("DOSE002", "mg-for-weight-1082", cells(C, 9, Dose=1082, Unit="mg"), "Cycles!E11",
+        comment="15 mg/kg x 80.2 kg = 1203 mg; 1082 is -10.06%"),
+    good("DOSE002", "mg-for-weight-1083", cells(C, 9, Dose=1083, Unit="mg"), comment="-9.98%"),
+    good("DOSE002", "flat-drug-in-mg-per-kg", cells(C, 0, Dose=2.76, Unit="mg/kg"),
+         comment="2.76 mg/kg x 72.5 kg (Subjects weight) = 200.1 mg"),
+    good("DOSE002", "reduced-documented", cells(C, 1, Dose=7.5, Action="Reduced", Reason="proteinuria 2+"),
+         comment="Action Reduced below the protocol dose is a documented reduction"),
+    bad("DOSE002", "reduced-but-above", cells(C, 1, Dose=17, Action="Reduced", Reason="typo"), "Cycles!E3"),
+
+    # ------------------------------------------------------------------ DOSE003 weight change (>= 10%)
+    bad("DOSE003", "weight-minus-10-pct", cell(V, 1, "Weight (kg)", 65.25), "Cycles!G5",
+        comment="72.5 -> 65.25 kg is exactly -10% (schedule.weight_change_pct, protocol 6.1)"),
+    good("DOSE003", "weight-minus-9.9-pct", cell(V, 1, "Weight (kg)", 65.3)),
+    good("DOSE003", "dose-recalculated", steps(cell(V, 1, "Weight (kg)", 65.0), cell(C, 3, "Weight (kg)", 65.0))),
+    good("DOSE003", "weight-out-of-range-ignored", cell(V, 1, "Weight (kg)", 7.2), allow=("WB111",),
+         comment="7.2 kg is a typo reported by WB111, not a weight change"),
+
+    # ------------------------------------------------------------------ DOSE004 pre-dose labs (3 days)
+    bad("DOSE004", "labs-4-days-before", cell(L, 8, "Date", d(2025, 3, 27)), "Cycles!C4",
+        comment="schedule.predose_lab_days 3 (schedule of assessments); once per visit, on the first row"),
+    good("DOSE004", "labs-3-days-before-boundary", nothing, comment="1001 C1 03-10 after labs 03-07"),
+    good("DOSE004", "labs-on-dose-day", cell(L, 8, "Date", d(2025, 3, 31))),
+    good("DOSE004", "unreadable-lab-date-not-judged", cell(L, 8, "Date", "27/03/2025"), allow=("WB104",),
+         comment="the ambiguous date may be the pre-dose draw"),
+
+    # ------------------------------------------------------------------ DOSE005 dosed during a hold
+    bad("DOSE005", "ql1604-given-alt-grade-3", cells(C, 6, **QL_GIVEN), "Cycles!H8",
+        comment="hold_rules[0]: QL1604 held while ALT/AST grade >= 2 (ALT 248 = 6.2 x ULN on 04-01)"),
+    good("DOSE005", "alt-recovered-ae-ended-on-dose-day",
+         steps(lambda s: copy_row(s, L, 11, Date=d(2025, 4, 3), Result=60), cells(C, 6, **QL_GIVEN),
+               cell(AE, 2, "End date", d(2025, 4, 4))),
+         comment="latest ALT 60 (1.5 x ULN, grade 1); the AE ended on the dose day"),
+    bad("DOSE005", "alt-recovered-ae-still-on",
+        steps(lambda s: copy_row(s, L, 11, Date=d(2025, 4, 3), Result=60), cells(C, 6, **QL_GIVEN),
+              cell(AE, 2, "End date", d(2025, 4, 5))), "Cycles!H8",
+        comment="the AE ALT increased grade 3 still runs on the dose day"),
+    bad("DOSE005", "hypertension-grade-3", cells(AE, 1, Grade=3, Onset_date=d(2025, 3, 20)), "Cycles!H5",
+        comment="hold_rules[4]: bevacizumab held for grade 3 hypertension (PI 2.4)"),
+    good("DOSE005", "hypertension-grade-3-from-dose-day", cells(AE, 1, Grade=3, Onset_date=d(2025, 3, 31)),
+         comment="an AE starting on the dose day may have started after the infusion"),
+    bad("DOSE005", "proteinuria-2.0-g", lambda s: copy_row(s, L, 8, Test="UPROT24", Result=2.0, Unit="g/24h",
+                                                           LLN=None, ULN=0.15),
+        "Cycles!H5", allow=("LAB101",), comment="hold_rules[3]: >= 2 g/24 h (PI 2.4); grade 2 also needs an AE"),
+    good("DOSE005", "proteinuria-1.99-g", lambda s: copy_row(s, L, 8, Test="UPROT24", Result=1.99, Unit="g/24h",
+                                                             LLN=None, ULN=0.15), allow=("LAB101",)),
+
+    # ------------------------------------------------------------------ DOSE006 after permanent discontinuation
+    bad("DOSE006", "pneumonitis-grade-3", lambda s: copy_row(s, AE, 0, AE_number=3, CTCAE_term="Pneumonitis",
+                                                             Grade=3, Onset_date=d(2025, 3, 20)),
+        "Cycles!H4", comment="hold_rules[2]: stop QL1604 after grade >= 3 pneumonitis (ASCO/NCCN irAE 2021)"),
+    good("DOSE006", "pneumonitis-grade-2", lambda s: copy_row(s, AE, 0, AE_number=3, CTCAE_term="Pneumonitis",
+                                                              Grade=2, Onset_date=d(2025, 3, 20))),
+    bad("DOSE006", "immune-hepatic-failure-grade-4",
+        lambda s: copy_row(s, AE, 0, AE_number=3, CTCAE_term="Hepatic failure", Grade=4,
+                           Onset_date=d(2025, 3, 20), Immune_related="Y"), "Cycles!H4"),
+    good("DOSE006", "hepatic-failure-not-immune",
+         lambda s: copy_row(s, AE, 0, AE_number=3, CTCAE_term="Hepatic failure", Grade=4,
+                            Onset_date=d(2025, 3, 20), Immune_related="N"),
+         comment="hold_rules[1] is for immune-related hepatitis only"),
+    bad("DOSE006", "given-after-discontinued-row",
+        steps(cells(C, 6, Action="Discontinued", Reason="hepatitis"),
+              lambda s: copy_row(s, C, 4, Cycle=3, Date=d(2025, 4, 25))), "Cycles!H12", allow=("DOSE004",),
+        comment="QL1604 Discontinued on 04-04, given again on 04-25"),
+
+    # ------------------------------------------------------------------ DOSE007 after off-treatment
+    bad("DOSE007", "off-the-day-before", cell(S, 1, "Off-treatment date", d(2025, 4, 3)), "Cycles!C9"),
+    good("DOSE007", "off-on-the-dose-day", cell(S, 1, "Off-treatment date", d(2025, 4, 4))),
+
+    # ------------------------------------------------------------------ DOSE008 / DOSE009 cycle numbers
+    bad("DOSE008", "first-cycle-2", cells(C, 8, Cycle=2), "Cycles!B10"),
+    bad("DOSE008", "cycles-1-then-3", steps(cell(C, 2, "Cycle", 3), cell(C, 3, "Cycle", 3)),
+        ["Cycles!B4", "Cycles!B5"], allow=("DOSE001",), comment="and 21 days is not 2 cycles (DOSE001)"),
+    good("DOSE008", "held-cycle-recorded", nothing, comment="1002's QL1604 cycle 2 Held keeps the sequence"),
+    good("DOSE008", "gap-filled-by-unknown-drug", cell(C, 8, "Drug", "Sorafenib"), allow=("WB203",),
+         comment="the unknown drug's cycle 1 may be 1003's QL1604: WB203 only"),
+    bad("DOSE009", "held-again-18-days-later", lambda s: copy_row(s, C, 6, Date=d(2025, 4, 22)), "Cycles!B12",
+        comment="cycle_days - window_days = 18: a later visit of its own"),
+    good("DOSE009", "held-again-17-days-later", lambda s: copy_row(s, C, 6, Date=d(2025, 4, 21)),
+         comment="within a cycle: a delayed visit"),
+
+    # ------------------------------------------------------------------ MK001 / MK002 tumour markers
+    bad("MK001", "afp-minus-50-pct-confirmed", afp((d(2025, 4, 1), 625.15), (d(2025, 4, 20), 600)), "Labs!D17",
+        comment="1250.3 x 0.5 = 625.15 (markers[0].response_fall_pct 50, confirmed by the next result)"),
+    good("MK001", "afp-minus-49.99-pct", afp((d(2025, 4, 1), 625.3), (d(2025, 4, 20), 630))),
+    good("MK001", "afp-fall-unconfirmed", afp((d(2025, 4, 1), 600),), comment="no next result yet"),
+    bad("MK001", "afp-below-limit-confirms", afp((d(2025, 4, 1), 600), (d(2025, 4, 20), "<10")), "Labs!D17"),
+    good("MK001", "afp-above-limit-cannot-confirm", afp((d(2025, 4, 1), 600), (d(2025, 4, 20), ">500")),
+         comment="'>500' may be above 625"),
+    bad("MK002", "afp-plus-25-pct-over-nadir", afp((d(2025, 4, 1), 10), (d(2025, 4, 20), 12.5), (d(2025, 5, 10), 13)),
+        "Labs!D18", allow=("MK001",),
+        comment="nadir 10 x 1.25 = 12.5 > ULN 7, then 13 (markers[0].progression_rise_pct 25, confirmed)"),
+    good("MK002", "afp-plus-24.9-pct", afp((d(2025, 4, 1), 10), (d(2025, 4, 20), 12.49), (d(2025, 5, 10), 13)),
+         allow=("MK001",), comment="the 13 is a first rise, not yet confirmed"),
+    good("MK002", "afp-rise-below-uln", afp((d(2025, 4, 1), 4), (d(2025, 4, 20), 5.5), (d(2025, 5, 10), 6.5)),
+         allow=("MK001",), comment="progression_above_uln: 6.5 < ULN 7"),
+
+    # ------------------------------------------------------------------ RECIST 1.1
+    bad("RECIST001", "pr-claimed-at-minus-15-pct", cell(T, 2, "Investigator response", "PR"), "Tumor!H4",
+        comment="38 / 45 mm = -15.6%: SD (RECIST 1.1 4.3.1)"),
+    good("RECIST001", "pr-at-minus-30-pct-boundary",
+         steps(cells(T, 2, Diameter=31.5, Investigator_response="PR"), cell(T, 3, "Investigator response", "PR")),
+         comment="45 x 0.7 = 31.5 (recist.pr_decrease_pct 30)"),
+    bad("RECIST001", "pr-at-minus-29.8-pct",
+        steps(cells(T, 2, Diameter=31.6, Investigator_response="PR"), cell(T, 3, "Investigator response", "PR")),
+        "Tumor!H4"),
+    bad("RECIST001", "sd-at-plus-20-pct", cell(T, 2, "Diameter", 54), "Tumor!H4",
+        comment="45 x 1.2 = 54 and +9 mm: PD (recist.pd_increase_pct 20, pd_min_increase_mm 5)"),
+    good("RECIST001", "sd-at-plus-19.8-pct", cell(T, 2, "Diameter", 53.9)),
+    good("RECIST001", "non-target-only-is-sd", steps(cells(T, 0, Lesion_type="Non-target", Diameter=None,
+                                                           Non_target_status="Present"),
+                                                     cells(T, 2, Lesion_type="Non-target", Diameter=None,
+                                                           Non_target_status="Present")),
+         comment="table 2: non-CR/non-PD is recorded as SD"),
+    bad("RECIST002", "six-targets", steps(*[add_lesion(f"T{i}", "Target", loc, 20, 20) for i, loc in
+                                            ((2, "Lung, right lower lobe"), (3, "Bone, T10"), (4, "Adrenal gland"),
+                                             (5, "Peritoneum"), (6, "Lymph node, hilar"))]),
+        "Tumor!D14", comment="recist.max_targets 5 (RECIST 1.1 4.2): T6 is the sixth"),
+    good("RECIST002", "five-targets", steps(*[add_lesion(f"T{i}", "Target", loc, 20, 20) for i, loc in
+                                              ((2, "Lung, right lower lobe"), (3, "Bone, T10"), (4, "Adrenal gland"),
+                                               (5, "Peritoneum"))])),
+    bad("RECIST003", "three-in-liver", steps(add_lesion("T2", "Target", "Liver, segment II", 20, 20),
+                                             add_lesion("T3", "Target", "liver segment IV", 20, 20)),
+        "Tumor!E8", comment="recist.max_targets_per_organ 2 (RECIST 1.1 4.2)"),
+    good("RECIST003", "two-in-liver-one-in-lung", steps(add_lesion("T2", "Target", "Liver, segment II", 20, 20),
+                                                        add_lesion("T3", "Target", "Right lung", 20, 20))),
+    bad("RECIST004", "target-not-on-follow-up", lambda s: delete_row(s, T, 2), "Tumor!C4",
+        comment="the first row of the 05-12 scan (NT1) carries it"),
+    bad("RECIST004", "target-diameter-blank", cell(T, 2, "Diameter", None), "Tumor!F4"),
+    bad("RECIST004", "non-target-status-blank", cell(T, 3, "Non-target status", None), "Tumor!G5"),
+    good("RECIST004", "target-disappeared-0-mm",
+         steps(cells(T, 2, Diameter=0, Investigator_response="PR"), cell(T, 3, "Investigator response", "PR")),
+         comment="0 mm is a measurement (target CR, non-target present: PR)"),
+    bad("RECIST005", "baseline-29-days-before", steps(cell(T, 0, "Date", d(2025, 2, 9)), cell(T, 1, "Date", d(2025, 2, 9))),
+        "Tumor!B2", comment="recist.baseline_max_days 28 (RECIST 1.1 3.2: never more than 4 weeks)"),
+    good("RECIST005", "baseline-28-days-before",
+         steps(cell(T, 0, "Date", d(2025, 2, 10)), cell(T, 1, "Date", d(2025, 2, 10)))),
+    bad("RECIST005", "no-baseline-before-first-dose",
+        steps(cell(T, 0, "Date", d(2025, 3, 11)), cell(T, 1, "Date", d(2025, 3, 11))), "Tumor!B2"),
+]
+
+# Cases above (written before the protocol rules) whose mutation moves a dose or the
+# off-treatment date: the protocol rules see a real consequence, allowed here with the reason.
+_PROTOCOL_ALLOW = {
+    "WB204-good-next-cycle": ("DOSE004",),                   # cycle 3 on 04-21, latest labs 03-28
+    "WB208-good-off-on-consent-day": ("DOSE007",),           # 1002 off 03-10, dosed 03-17 and 04-04
+    "WB209-good-dose-on-consent-day": ("DOSE001", "DOSE004", "RECIST005"),  # QL1604 C1 on 03-03:
+    # 28 days before C2, no labs before it, and the baseline scan (03-05) comes after it
+}
+CASES[:] = [replace(c, allow=c.allow + _PROTOCOL_ALLOW.get(c.test_id, ())) for c in CASES]

@@ -38,6 +38,7 @@ class Profile:
     hold_rules: tuple[dict, ...]
     lab_ae_terms: dict
     raw: dict = field(repr=False, default_factory=dict)
+    recist: dict = field(default_factory=dict)   # RECIST 1.1 thresholds ([recist] table)
 
     @property
     def drug_names(self) -> tuple[str, ...]:
@@ -118,8 +119,7 @@ def parse_profile(data: dict, path: str) -> Profile:
                           str(d.get("route", "")), _need(d, "source", where, str)))
     markers = tuple(data.get("markers", ()))
     for i, m in enumerate(markers):
-        _need(m, "test", f"markers[{i}]", str)
-        _need(m, "source", f"markers[{i}]", str)
+        _check_marker(m, f"markers[{i}]")
     holds = tuple(data.get("hold_rules", ()))
     names = {d.name for d in drugs}
     for i, h in enumerate(holds):
@@ -129,13 +129,100 @@ def parse_profile(data: dict, path: str) -> Profile:
             raise ProfileError(f"{where}.drug {drug!r} is not one of the profile's drugs ({', '.join(sorted(names))})")
         if _need(h, "action", where, str) not in ("hold", "discontinue"):
             raise ProfileError(f"{where}.action must be 'hold' or 'discontinue', found {h['action']!r}")
-        _need(h, "when", where, dict)
+        _check_when(_need(h, "when", where, dict), f"{where}.when")
         _need(h, "source", where, str)
+    recist = _check_recist(_need(data, "recist", "profile file", dict))
     lab_ae = data.get("lab_ae_terms", {})
     if not isinstance(lab_ae, dict):
         raise ProfileError("lab_ae_terms must be a table")
     return Profile(name, str(prof.get("title", name)), str(prof.get("version", "")), path,
-                   dict(sched), dict(safety), tuple(drugs), markers, holds, dict(lab_ae), data)
+                   dict(sched), dict(safety), tuple(drugs), markers, holds, dict(lab_ae), data, recist)
+
+
+def _lab_codes() -> set:
+    from ..labs.catalogue import load_catalogue
+
+    return set(load_catalogue().tests)
+
+
+def _number(d: dict, key: str, where: str, lo=None, hi=None, lo_open=False, integer=False):
+    """A number of a table, within [lo, hi] (lo excluded when lo_open); the error names the key."""
+    v = _need(d, key, where, (int, float))
+    if integer and not isinstance(v, int):
+        raise ProfileError(f"{where}.{key} must be a whole number, found {v!r}")
+    bad = (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and v > hi)
+    if bad:
+        if hi is None:
+            rng = f"{'>' if lo_open else '>='} {lo}"
+        else:
+            rng = f"> {lo} and <= {hi}" if lo_open else f"{lo}-{hi}"
+        raise ProfileError(f"{where}.{key} must be {rng}, found {v!r}")
+    return v
+
+
+def _check_marker(m, where: str) -> None:
+    """[[markers]]: a catalogue test, response / progression thresholds, trend settings, source."""
+    if not isinstance(m, dict):
+        raise ProfileError(f"{where} must be a table")
+    test = _need(m, "test", where, str)
+    if test not in _lab_codes():
+        raise ProfileError(f"{where}.test {test!r} is not a lab test code of the catalogue")
+    _number(m, "response_fall_pct", where, 0, 100, lo_open=True)
+    _number(m, "progression_rise_pct", where, 0, lo_open=True)
+    _need(m, "progression_above_uln", where, bool)
+    _number(m, "trend_min_points", where, 2, integer=True)
+    _need(m, "source", where, str)
+
+
+_WHEN_KEYS = ("lab", "ae_terms", "min_grade", "min_value", "immune_related")
+
+
+def _check_when(w: dict, where: str) -> None:
+    """A hold rule's condition: lab codes and/or CTCAE terms, a minimum grade (or a minimum lab
+    value), optionally immune-related only. Values are data, compared with fixed operators."""
+    unknown = sorted(set(w) - set(_WHEN_KEYS))
+    if unknown:
+        raise ProfileError(f"{where}.{unknown[0]} is not a known key ({', '.join(_WHEN_KEYS)})")
+    if "lab" not in w and "ae_terms" not in w:
+        raise ProfileError(f"{where} needs lab or ae_terms")
+    for key in ("lab", "ae_terms"):
+        if key in w:
+            v = _need(w, key, where, list)
+            if not v or not all(isinstance(x, str) for x in v):
+                raise ProfileError(f"{where}.{key} must be a non-empty list of text, found {v!r}")
+    codes = _lab_codes()
+    for code in w.get("lab", ()):
+        if code not in codes:
+            raise ProfileError(f"{where}.lab {code!r} is not a lab test code of the catalogue")
+    if "min_grade" in w:
+        _number(w, "min_grade", where, 1, 5, integer=True)
+    if "min_value" in w:
+        _number(w, "min_value", where, 0, lo_open=True)
+        if "lab" not in w:
+            raise ProfileError(f"{where}.min_value needs lab")
+    if "min_grade" not in w and "min_value" not in w:
+        raise ProfileError(f"{where} needs min_grade or min_value")
+    if "ae_terms" in w and "min_grade" not in w:
+        raise ProfileError(f"{where}.ae_terms needs min_grade")
+    if "immune_related" in w:
+        _need(w, "immune_related", where, bool)
+
+
+_RECIST_KEYS = {  # key -> (lowest, highest, integer, lowest excluded)
+    "baseline_max_days": (0, None, True, False), "max_targets": (1, None, True, False),
+    "max_targets_per_organ": (1, None, True, False), "pr_decrease_pct": (0, 100, False, True),
+    "pd_increase_pct": (0, None, False, True), "pd_min_increase_mm": (0, None, False, False),
+    "node_normal_mm": (0, None, False, True), "confirm_min_days": (0, None, True, False),
+    "confirm_max_ne": (0, None, True, False), "sd_min_days": (0, None, True, False),
+}
+
+
+def _check_recist(r: dict) -> dict:
+    """[recist]: RECIST 1.1 thresholds and windows, each a number in its range, and a source."""
+    for key, (lo, hi, integer, lo_open) in _RECIST_KEYS.items():
+        _number(r, key, "recist", lo, hi, lo_open=lo_open, integer=integer)
+    _need(r, "source", "recist", str)
+    return dict(r)
 
 
 def bundled_profiles() -> dict:

@@ -108,3 +108,52 @@ RETIRED: dict = {}  # code -> note, for codes that no longer run (never reused)
 
 BY_CODE = {r.code: r for r in RULES}
 assert len(BY_CODE) == len(RULES), "duplicate rule code"
+
+# ---------------------------------------------------------------------------------------------
+# Protocol rules (issue 4): dosing and schedule, tumour markers, RECIST 1.1. Appended as one block
+# so the table above stays as it was; thresholds are in the profile, derived tables in derive/.
+from . import dosing, markers as mk, recist  # noqa: E402
+
+_CYC = ("subject", "date", "drug", "action")
+RULES = RULES + (
+    Rule("DOSE001", "dose-interval-out-of-window", S.MAJOR, dosing.dose_interval_out_of_window,
+         (("Cycles", _CYC + ("cycle",)),)),
+    Rule("DOSE002", "dose-deviates-from-protocol", S.MAJOR, dosing.dose_deviates_from_protocol,
+         (("Cycles", _CYC + ("dose", "unit")),)),
+    Rule("DOSE003", "dose-not-recalculated-after-weight-change", S.MAJOR,
+         dosing.dose_not_recalculated_after_weight_change,
+         (("Cycles", _CYC + ("weight",)), ("Vitals", ("subject", "date", "weight")))),
+    Rule("DOSE004", "dosed-without-predose-labs", S.MAJOR, dosing.dosed_without_predose_labs,
+         (("Cycles", _CYC), ("Labs", ("subject", "date", "result")))),
+    Rule("DOSE005", "dosed-during-hold", S.MAJOR, dosing.dosed_during_hold,
+         (("Cycles", _CYC), ("Labs", ("subject", "date", "test", "result")),
+          ("AdverseEvents", ("subject", "term", "grade", "onset")))),
+    Rule("DOSE006", "dosed-after-permanent-discontinuation", S.CRITICAL, dosing.dosed_after_permanent_discontinuation,
+         (("Cycles", _CYC), ("Labs", ("subject", "date", "test", "result")),
+          ("AdverseEvents", ("subject", "term", "grade", "onset")))),
+    Rule("DOSE007", "dosed-after-off-treatment", S.MAJOR, dosing.dosed_after_off_treatment,
+         (("Cycles", _CYC), ("Subjects", ("subject", "off_date")))),
+    Rule("DOSE008", "cycle-number-skipped", S.MAJOR, dosing.cycle_number_skipped,
+         (("Cycles", _CYC + ("cycle",)),)),
+    Rule("DOSE009", "cycle-number-repeated", S.MAJOR, dosing.cycle_number_repeated,
+         (("Cycles", _CYC + ("cycle",)),)),
+    # tumour markers (profile [[markers]]); first dose from Cycles
+    Rule("MK001", "marker-response-confirmed", S.INFO, mk.marker_response_confirmed,
+         (("Labs", ("subject", "date", "test", "result")), ("Cycles", ("subject", "date", "action")))),
+    Rule("MK002", "marker-progression-confirmed", S.MAJOR, mk.marker_progression_confirmed,
+         (("Labs", ("subject", "date", "test", "result")), ("Cycles", ("subject", "date", "action")))),
+    # RECIST 1.1 (optional Tumor sheet; profile [recist])
+    Rule("RECIST001", "investigator-response-differs", S.MAJOR, recist.investigator_response_differs,
+         (("Tumor", ("subject", "date", "lesion", "lesion_type", "diameter", "inv_response")),)),
+    Rule("RECIST002", "too-many-target-lesions", S.MAJOR, recist.too_many_target_lesions,
+         (("Tumor", ("subject", "date", "lesion", "lesion_type")),)),
+    Rule("RECIST003", "too-many-target-lesions-in-organ", S.MAJOR, recist.too_many_target_lesions_in_organ,
+         (("Tumor", ("subject", "date", "lesion", "lesion_type", "location")),)),
+    Rule("RECIST004", "baseline-lesion-not-assessed", S.MAJOR, recist.baseline_lesion_not_assessed,
+         (("Tumor", ("subject", "date", "lesion", "lesion_type", "diameter")),)),
+    Rule("RECIST005", "baseline-scan-out-of-window", S.MAJOR, recist.baseline_scan_out_of_window,
+         (("Tumor", ("subject", "date")), ("Cycles", _CYC))),
+)
+
+BY_CODE = {r.code: r for r in RULES}
+assert len(BY_CODE) == len(RULES), "duplicate rule code"

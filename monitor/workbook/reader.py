@@ -7,6 +7,8 @@ The file is opened read-only and never written.
 
 from __future__ import annotations
 
+import copy
+import logging
 import re
 import zipfile
 import zlib
@@ -24,9 +26,39 @@ from .schema import SHEET_ALIASES, SHEETS, STUDY, STUDY_FIELDS, Column, Kind, Sh
 DEFAULT_MAX_UNPACKED_MB = 200
 HEADER_SCAN_ROWS = 30
 
+# calamine logs through Python logging ("'Relationships' not a valid worksheet" for a sheet that
+# points at another kind of part); with no handler configured Python would print that on stderr,
+# beside the one-line error of exit 2. An application that configures logging still sees it.
+logging.getLogger("calamine").addHandler(logging.NullHandler())
+
 
 class WorkbookError(Exception):
     """The file cannot be read as a workbook at all (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one workbook may cost. A workbook over any limit is refused (WorkbookError, exit 2)
+    with a message naming the file, the sheet, the limit and its option. Each is checked before
+    the data it guards is built: sizes before decompressing, the sheet's extent (from its cell
+    references, not its untrusted <dimension>) before calamine builds the sheet, cell lengths
+    before any typed frame.
+
+    Rows and columns are counted from A1 to the last used row and column, as Excel numbers
+    them; `max_cells` bounds rows x columns of that block, because calamine stores a sheet as
+    a dense grid: a 5 kB file with one value in A1 and one in GR1000000 would otherwise cost
+    10 GB of memory.
+    """
+    max_unpacked_mb: float = DEFAULT_MAX_UNPACKED_MB   # zip bombs
+    max_rows: int = 1_000_000
+    max_columns: int = 200
+    max_cell_chars: int = 32_767                       # Excel's own limit for one cell
+    max_cells: int = 30_000_000                        # rows x columns of one sheet's used block
+
+    def __post_init__(self):
+        for name in ("max_unpacked_mb", "max_rows", "max_columns", "max_cell_chars", "max_cells"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be greater than 0")
 
 
 @dataclass
@@ -133,36 +165,76 @@ def open_container(path: Path, max_unpacked_mb: float) -> zipfile.ZipFile:
     return zf
 
 
-def _read_capped(zf: zipfile.ZipFile, name: str, budget: list) -> bytes:
-    """Decompress one part, counting real bytes against the unpacked budget (a zip can lie
-    about its sizes)."""
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError, OSError)
+
+
+def _read_capped(zf: zipfile.ZipFile, name, budget: list, keep: bool = True) -> bytes:
+    """Decompress one part (a name or a ZipInfo), counting the bytes it really inflates to
+    against the unpacked budget `[bytes left, limit in MB]`: a zip can declare a small size for
+    a part that inflates to gigabytes, and calamine reads a part to the end of its data, not to
+    its declared size. With `keep=False` the bytes are only counted and the first 4 kB returned."""
+    info = zf.getinfo(name) if isinstance(name, str) else name
+    probe = copy.copy(info)
+    probe.file_size = 1 << 62   # read to the end of the compressed data; the CRC is still checked
     out = bytearray()
-    with zf.open(name) as fh:
+    with zf.open(probe) as fh:
         while True:
             chunk = fh.read(1 << 20)
             if not chunk:
                 break
             budget[0] -= len(chunk)
             if budget[0] < 0:
-                raise WorkbookError(f"{zf.filename}: unpacks to more than the size limit; refused")
-            out += chunk
+                raise WorkbookError(f"{zf.filename}: unpacks to more than the limit of {budget[1]:g} MB "
+                                    "(--max-unpacked-mb); refused")
+            if keep or not out:
+                out += chunk if keep else chunk[:4096]
     return bytes(out)
 
 
+def _local(tag) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
 def sheet_parts(zf: zipfile.ZipFile, budget: list) -> dict:
-    """Sheet name -> (part path inside the zip, hidden?)."""
+    """Sheet name -> (part path inside the zip, hidden?), resolved as calamine resolves them:
+    elements by local name, the first sheet of a name wins, a target starting with `/xl/` or
+    `xl/` is taken as it is, any other is relative to `xl/`."""
     try:
         wb = ElementTree.fromstring(_read_capped(zf, "xl/workbook.xml", budget))
         rels_xml = _read_capped(zf, "xl/_rels/workbook.xml.rels", budget)
-        rels = {r.get("Id"): r.get("Target") for r in ElementTree.fromstring(rels_xml).iter(f"{_NS_PKG}Relationship")}
-    except (ElementTree.ParseError, KeyError, zipfile.BadZipFile, zlib.error) as e:
-        raise WorkbookError(f"{zf.filename}: not a readable .xlsx workbook ({e})") from None
+        rels = {r.get("Id"): r.get("Target") for r in ElementTree.fromstring(rels_xml).iter()
+                if _local(r.tag) == "Relationship"}
+    except (ElementTree.ParseError, KeyError, *_ZIP_ERRORS) as e:
+        raise WorkbookError(f"{zf.filename}: not a readable .xlsx workbook ({_short(e)})") from None
     out = {}
-    for s in wb.iter(f"{_NS_MAIN}sheet"):
-        target = rels.get(s.get(f"{_NS_REL}id"), "") or ""
-        target = target.lstrip("/") if target.startswith("/") else "xl/" + target
-        out[s.get("name")] = (target, s.get("state", "visible") != "visible")
+    for s in wb.iter():
+        if _local(s.tag) != "sheet" or s.get("name") is None:
+            continue
+        rid = s.get(f"{_NS_REL}id") or next((v for k, v in s.attrib.items() if _local(k) == "id"), None)
+        target = rels.get(rid, "") or ""
+        target = target[1:] if target.startswith("/xl/") else target if target.startswith("xl/") else "xl/" + target
+        out.setdefault(s.get("name"), (target, s.get("state", "visible") != "visible"))
     return out
+
+
+_WORKBOOK_PARTS = ("xl/workbook.xml", "xl/_rels/workbook.xml.rels")
+_PARSED_PARTS = (*_WORKBOOK_PARTS, "xl/sharedstrings.xml", "xl/styles.xml")   # lower case: calamine ignores case
+_SST_UNIQUE = re.compile(rb"""<(?:[\w.-]+:)?sst\b[^>]*?\buniqueCount\s*=\s*["']\s*(\d+)""")
+
+
+def check_shared_strings(head: bytes, size: int, path) -> None:
+    """calamine reserves memory for the number of strings the table's `uniqueCount` claims, before
+    reading any: 4294967295 asks for 100 GB and aborts the process. A string takes at least five
+    bytes (`<si/>`), so a table cannot hold more than a fifth of its size."""
+    m = _SST_UNIQUE.search(head)
+    if m and int(m.group(1)) > size // 5 + 1:
+        raise WorkbookError(f"{path}: the shared strings table claims {int(m.group(1)):,} strings but its "
+                            f"{size:,} bytes cannot hold more than {size // 5 + 1:,}; the file is damaged")
+
+
+def _is_sheet_part(name: str) -> bool:
+    """A zip member calamine could load as a sheet (it matches member names ignoring case)."""
+    return name.lower().startswith(("xl/worksheets/", "xl/chartsheets/", "xl/dialogsheets/"))
 
 
 _CELL_A_WITH_VALUE = re.compile(
@@ -222,6 +294,102 @@ def _iter_valued_refs(xml: bytes):
             ref = _REF.search(m.group(1))
             if ref:
                 yield ref
+
+
+# ---------------------------------------------------------------- sheet extent and cell limits
+
+_ONE_LETTER_COLUMNS = 26   # columns A..Z are not scanned one by one; a sheet counts as 26 wide
+
+
+_REF_ATTR = re.compile(rb"""r\s*=\s*(["'])([^"'<>]*)\1""")
+_REF_PARTS = re.compile(rb"([A-Za-z]*)0*(\d*)")
+
+
+def _far_refs(xml: bytes, rows_over: int, wide: bool = True):
+    """(column number, row number) of the `r` attributes (of cells or rows; quotes and spaces as
+    XML allows) that may name a row above `rows_over` or, when `wide`, a column beyond Z. A plain
+    regex finds the candidates (rows with as many digits as `rows_over` and a first digit at least
+    its first digit, or more digits), a second one reads each.
+
+    A normal sheet has no candidates, so the pass allocates nothing (about 1 s per 200 MB of
+    XML). References count whether or not their cell holds a value (calamine places a cell
+    without a reference after the previous one, value or not): an overestimate at worst.
+    """
+    n = str(rows_over)
+    far = rb"(?:[%s-9]\d{%d}|[1-9]\d{%d,})" % (n[0].encode(), len(n) - 1, len(n))
+    alts = [rb"[A-Za-z]{2}"] if wide else []
+    alts.append(rb"[A-Za-z]%s0*%s" % (b"?" if wide else b"*", far))
+    pat = re.compile(rb"""r\s*=\s*["'](?:""" + b"|".join(alts) + rb")")
+    for m in pat.finditer(xml):
+        at = m.start()
+        if at and xml[at - 1] not in b" \t\r\n":
+            continue  # the end of another attribute's name (`x:r`, `ver`): not a cell reference
+        attr = _REF_ATTR.match(xml, at)
+        parts = _REF_PARTS.fullmatch(attr.group(2)) if attr else None
+        if parts:
+            letters = parts.group(1).decode().upper()
+            yield (col_index(letters) + 1 if letters else 0), int(parts.group(2) or 0)
+
+
+def _column_name(n: int) -> str:
+    return col_letter(n - 1) if n <= 16384 else "beyond XFD"
+
+
+def check_extent(xml: bytes, limits: Limits, path, sheet: str) -> None:
+    """Refuse a sheet whose cell references reach beyond the row, column or cell limits, before
+    calamine allocates its grid. Columns A-Z are not read one by one: here a sheet counts as at
+    least 26 columns wide (the check after loading is exact)."""
+    rows_over = min(limits.max_rows, max(1, limits.max_cells // _ONE_LETTER_COLUMNS))
+    max_col = 0
+    for col, row in _far_refs(xml, rows_over):
+        max_col = max(max_col, col)
+        if row > rows_over or col > limits.max_columns:
+            _refuse_extent(row, col, limits, path, sheet)
+            _refuse_cells(row, _ONE_LETTER_COLUMNS, limits, path, sheet)
+    width = max(max_col, _ONE_LETTER_COLUMNS)
+    allowed = limits.max_cells // width
+    if allowed < rows_over:  # a wide sheet: look again for rows beyond what its width allows
+        for _, row in _far_refs(xml, allowed, wide=False):
+            if row > allowed:
+                _refuse_cells(row, width, limits, path, sheet)
+
+
+def _refuse_cells(rows: int, width: int, limits: Limits, path, sheet: str) -> None:
+    raise WorkbookError(f"{path}: sheet {sheet!r} reaches row {rows:,} and column {_column_name(width)}: up to "
+                        f"{rows * width:,} cells, over the limit of {limits.max_cells:,} cells per sheet "
+                        "(--max-cells); refused before reading it")
+
+
+def _refuse_extent(rows: int, cols: int, limits: Limits, path, sheet: str, refs: bool = True) -> None:
+    where = f"{path}: sheet {sheet!r}"
+    before = "; refused before reading it" if refs else ""
+    if rows > limits.max_rows:
+        raise WorkbookError(f"{where} reaches row {rows:,}, over the limit of {limits.max_rows:,} rows "
+                            f"per sheet (--max-rows){before}")
+    if cols > limits.max_columns:
+        raise WorkbookError(f"{where} reaches column {_column_name(cols)} ({cols:,}), over the limit of "
+                            f"{limits.max_columns:,} columns per sheet (--max-columns){before}")
+    if rows * cols > limits.max_cells:
+        raise WorkbookError(f"{where} spans {rows:,} rows x {cols:,} columns ({rows * cols:,} cells), over "
+                            f"the limit of {limits.max_cells:,} cells per sheet (--max-cells){before}")
+
+
+def check_frame(raw: pl.DataFrame, first_col: int, limits: Limits, path, sheet: str) -> None:
+    """The loaded sheet (authoritative): its size, and no cell longer than `max_cell_chars`.
+    Rows count from row 1 (the reader loads with skip_rows=0), columns from the first used one."""
+    _refuse_extent(raw.height, first_col + raw.width, limits, path, sheet, refs=False)
+    if not raw.width:
+        return
+    longest = raw.select(pl.all().cast(pl.String).str.len_bytes().max()).row(0)  # bytes >= chars
+    for j, (name, nbytes) in enumerate(zip(raw.columns, longest)):
+        if nbytes is None or nbytes <= limits.max_cell_chars:
+            continue
+        chars = raw.get_column(name).cast(pl.String).str.len_chars()
+        i = chars.arg_max()
+        if i is not None and chars[i] > limits.max_cell_chars:
+            raise WorkbookError(f"{path}: cell {sheet}!{col_letter(first_col + j)}{i + 1} holds {chars[i]:,} "
+                                f"characters, over the limit of {limits.max_cell_chars:,} per cell "
+                                "(--max-cell-chars)")
 
 
 # ---------------------------------------------------------------- sheets and headers
@@ -345,40 +513,64 @@ def read_study(raw: pl.DataFrame) -> dict:
     return out
 
 
-def read_workbook(path: str | Path, drugs=(), max_unpacked_mb: float = DEFAULT_MAX_UNPACKED_MB) -> Workbook:
-    """Read the workbook at `path`. Raises WorkbookError when it cannot be read at all."""
+def read_workbook(path: str | Path, drugs=(), max_unpacked_mb: float = DEFAULT_MAX_UNPACKED_MB,
+                  limits: Limits | None = None) -> Workbook:
+    """Read the workbook at `path`. Raises WorkbookError when it cannot be read at all or is
+    over a limit (`limits`, default Limits(max_unpacked_mb=max_unpacked_mb))."""
     path = Path(path)
-    zf = open_container(path, max_unpacked_mb)
-    budget = [max_unpacked_mb * 1024 * 1024]
+    limits = limits or Limits(max_unpacked_mb=max_unpacked_mb)
+    zf = open_container(path, limits.max_unpacked_mb)
+    budget = [limits.max_unpacked_mb * 1024 * 1024, limits.max_unpacked_mb]
     try:
         parts = sheet_parts(zf, budget)
+        # Before calamine opens the file, every member is inflated once here: its real size counts
+        # against the budget (calamine reads shared strings and styles itself), and every part
+        # calamine could load as a sheet (duplicate zip entries included) has its extent checked
+        # before calamine builds a grid for it. The parts of the sheets the contract names are
+        # also scanned for the first used column and formulas without a saved value.
+        predicted, by_part = match_sheets(list(parts)), {}
+        for sname, wname in predicted.items():
+            by_part.setdefault(parts[wname][0].lower(), []).append(sname)
+        part_names = {t.lower(): n for n, (t, _) in reversed(list(parts.items()))}
+        scans, raws = {}, {}
+        for info in zf.infolist():
+            if info.filename in _WORKBOOK_PARTS and zf.getinfo(info.filename) is info:
+                continue   # read (and counted) by sheet_parts
+            sheet = _is_sheet_part(info.filename)
+            left = budget[0]
+            try:
+                xml = _read_capped(zf, info, budget, keep=sheet)
+            except _ZIP_ERRORS as e:
+                if sheet or info.filename.lower() in _PARSED_PARTS:
+                    raise WorkbookError(f"{path}: part {info.filename!r} is damaged ({_short(e)})") from None
+                continue   # an image or another part nothing here parses: counted up to the damage
+            if info.filename.lower() == "xl/sharedstrings.xml":   # calamine matches names ignoring case
+                check_shared_strings(xml, int(left - budget[0]), path)
+            if sheet:
+                check_extent(xml, limits, path, part_names.get(info.filename.lower(), info.filename))
+                for sname in by_part.get(info.filename.lower(), ()):
+                    scans[sname] = scan_sheet_xml(xml)
+            del xml
         try:
             reader = fastexcel.read_excel(str(path))
             names = list(reader.sheet_names)
-        except Exception as e:  # calamine's errors are one exception type per cause; all mean unreadable
+        except BaseException as e:  # calamine's errors are one exception type per cause; all mean unreadable
+            _reraise_if_not_calamine(e)
             raise WorkbookError(f"{path}: not a readable .xlsx workbook ({_short(e)})") from None
         matched = match_sheets(names)
         missing = [s.name for s in SHEETS if s.required and s.name not in matched]
         if missing:
             raise WorkbookError(f"{path}: required sheet{'s' if len(missing) > 1 else ''} missing: "
                                 f"{', '.join(missing)} (found: {', '.join(names) or 'none'})")
-        scans, raws = {}, {}
         for sname, wname in matched.items():
-            part = parts.get(wname, (None, False))[0]
-            xml = b""
-            if part:
-                try:
-                    xml = _read_capped(zf, part, budget)
-                except KeyError:
-                    xml = b""
-                except (zipfile.BadZipFile, zlib.error, EOFError) as e:
-                    raise WorkbookError(f"{path}: sheet {wname!r} is damaged ({e})") from None
-            scans[sname] = scan_sheet_xml(xml)
-            del xml
+            if predicted.get(sname) != wname or sname not in scans:
+                scans[sname] = scan_sheet_xml(b"")  # no part, or calamine names the sheets otherwise
             try:
                 raws[sname] = load_sheet_frame(reader, wname)
-            except Exception as e:
+            except BaseException as e:
+                _reraise_if_not_calamine(e)
                 raise WorkbookError(f"{path}: sheet {wname!r} cannot be read ({_short(e)})") from None
+            check_frame(raws[sname], scans[sname][0], limits, path, wname)
     finally:
         zf.close()
 
@@ -398,6 +590,14 @@ def read_workbook(path: str | Path, drugs=(), max_unpacked_mb: float = DEFAULT_M
                     col_letter(scans["Study"][0] + 1))
 
 
-def _short(e: Exception) -> str:
+def _reraise_if_not_calamine(e: BaseException) -> None:
+    """calamine reports a damaged file as an exception, or (a Rust panic) as pyo3's
+    PanicException, which derives from BaseException: both mean unreadable. Anything else
+    (KeyboardInterrupt, SystemExit) goes on."""
+    if not isinstance(e, Exception) and type(e).__name__ != "PanicException":
+        raise e
+
+
+def _short(e: BaseException) -> str:
     text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     return text[:200]

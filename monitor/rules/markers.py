@@ -1,0 +1,89 @@
+"""Tumour-marker rules (MK0xx): confirmed response and progression of AFP / PIVKA-II.
+
+Criteria are data in the profile's [[markers]] (fall %, rise %, above ULN, source); the series,
+baselines, nadirs and confirmations come from monitor.derive.markers (SI values, qualifiers as
+bounds). These are clinical signals for the monitor, not data errors.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ..derive.exposure import fmt_num
+from ..derive.markers import marker_results
+from .base import emit, quoted
+
+LABEL = {"PIVKA2": "PIVKA-II"}
+
+
+def _first(ctx, flag: str) -> pl.DataFrame:
+    res = marker_results(ctx)
+    if not res.height:
+        return res
+    return (res.filter(pl.col(flag)).sort("date", "row").group_by("subject", "marker", maintain_order=True).first())
+
+
+def _emit(ctx, hits: pl.DataFrame, text: pl.Expr, suggestion: str):
+    sd = ctx.sheet("Labs")
+    cols = ["marker", "baseline", "baseline_date", "nadir_before", "pct_from_baseline", "pct_from_nadir",
+            "next_date", "unit_si", "uln_si", "fall_pct", "rise_pct", "source", "value_si"]
+    df = sd.frame.join(hits.select(pl.col("row").alias("_row"), *[pl.col(c).alias(f"x_{c}") for c in cols]),
+                       on="_row")
+    name = pl.col("x_marker").replace(LABEL)
+    return emit(sd, df, "result", name + pl.lit(" ") + quoted(pl.col("result__raw")) + pl.lit(" on ")
+                + pl.col("date").cast(pl.String) + pl.lit(": ") + text,
+                suggestion=pl.lit(suggestion),
+                key=pl.concat_str([pl.col("subject__raw"), pl.col("x_marker")], separator="|"))
+
+
+def marker_response_confirmed(ctx):
+    """AFP or PIVKA-II fell >= 50% (profile) from baseline, confirmed by the next result.
+
+    *What it does*: for each marker of the profile (`markers`: AFP, PIVKA-II), finds the first
+    result after the first dose that is at least `response_fall_pct` (50%) below the baseline
+    (the last result on or before the first dose) when the next result is too; reports it
+    once per subject and marker, on that result. A `<` result can confirm a fall, a `>`
+    result cannot; AFP in IU/mL is compared in ng/mL.
+    *Why it matters*: an AFP / PIVKA-II response is an early sign of treatment benefit in HCC and
+    is reported next to RECIST (AFP response criteria in HCC trials: Personeni 2012, Chan 2009;
+    PIVKA-II: Kim 2015); info only.
+    *Example*: AFP 1210 ng/mL at baseline, 463 (-62%) then 212 (-83%): response from the 463.
+    """
+    hits = _first(ctx, "response_confirmed")
+    if not hits.height:
+        return None
+    return _emit(ctx, hits, fmt_num(pl.col("x_pct_from_baseline")) + pl.lit("% from the baseline ")
+                 + fmt_num(pl.col("x_baseline"), 2) + pl.lit(" ") + pl.col("x_unit_si") + pl.lit(" (")
+                 + pl.col("x_baseline_date").cast(pl.String) + pl.lit("), confirmed on ")
+                 + pl.col("x_next_date").cast(pl.String) + pl.lit(": marker response (fall >= ")
+                 + fmt_num(pl.col("x_fall_pct")) + pl.lit("%; ") + pl.col("x_source") + pl.lit(")."),
+                 "No action needed: shown for the response review.")
+
+
+def marker_progression_confirmed(ctx):
+    """AFP or PIVKA-II rose >= 25% (profile) over its nadir and above the ULN, confirmed by the next result.
+
+    *What it does*: for each marker of the profile, finds the first result after the first dose
+    that is at least `progression_rise_pct` (25%) above the nadir before it (the lowest result
+    from the baseline on) and, with `progression_above_uln`, above the site's ULN, when the next
+    result meets the same criterion (a second rise); reports it once per subject and marker, on
+    that result. A `>` result can confirm a rise, a `<` result cannot.
+    *Why it matters*: a confirmed marker rise often precedes radiological progression in HCC and
+    should prompt an imaging review (AFP progression criteria in HCC trials: Personeni 2012;
+    Zhu 2019 REACH-2; PIVKA-II: Ueno 2016).
+    *Example*: AFP nadir 8.4 ng/mL, then 21.5 (+156%, ULN 7) and 58.2: progression from 21.5.
+    """
+    hits = _first(ctx, "progression_confirmed")
+    if not hits.height:
+        return None
+    uln = (pl.when(pl.col("x_uln_si").is_null()).then(pl.lit(""))
+           .when(pl.col("x_value_si") > pl.col("x_uln_si"))
+           .then(pl.lit(" and above the ULN ") + fmt_num(pl.col("x_uln_si"), 2) + pl.lit(" ") + pl.col("x_unit_si"))
+           .otherwise(pl.lit(" (ULN ") + fmt_num(pl.col("x_uln_si"), 2) + pl.lit(" ") + pl.col("x_unit_si")
+                      + pl.lit(")")))
+    return _emit(ctx, hits, pl.lit("+") + fmt_num(pl.col("x_pct_from_nadir")) + pl.lit("% over the nadir ")
+                 + fmt_num(pl.col("x_nadir_before"), 2) + pl.lit(" ") + pl.col("x_unit_si") + uln
+                 + pl.lit(", confirmed on ") + pl.col("x_next_date").cast(pl.String)
+                 + pl.lit(": marker progression (rise >= ") + fmt_num(pl.col("x_rise_pct")) + pl.lit("%; ")
+                 + pl.col("x_source") + pl.lit(")."),
+                 "Review the subject's imaging and the investigator's assessment of progression.")
