@@ -11,8 +11,9 @@ checked (timed apart: not part of the report), then make_report() renders the PD
 clock. Printed per run:
 
   pages, seconds per page (wall), wall seconds of the report,
-  our share: view model + charts + template + pypdf merge, summed over all processes, against
+  our share: view model + charts + template + pikepdf merge, summed over all processes, against
   WeasyPrint's layout + PDF writing (summed the same way); share = ours / (ours + WeasyPrint),
+  in wall seconds per stage and in CPU seconds (the latter barely moves with machine load),
   speed-up of 2 processes over 1 (wall), peak RSS of the main process and of the largest worker.
 
 Goals (issue 5): our share < 20%, >= 1.6x from 2 processes, a 50-subject report < 60 s.
@@ -55,7 +56,7 @@ stats = make_report(result, prof, args["out"], now=now, tool_version=__version__
 wall = time.perf_counter() - t2
 print(json.dumps({"pages": stats.pages, "parts": stats.parts, "wall": wall, "check": t_check,
                   "import": t_import, "timings": stats.timings, "ours": stats.ours,
-                  "weasyprint": stats.weasyprint, "worker_peak_mib": stats.timings.get("peak_mib", 0.0),
+                  "weasyprint": stats.weasyprint, "cpu_ours": stats.cpu_ours, "cpu_weasyprint": stats.cpu_weasyprint, "worker_peak_mib": stats.timings.get("peak_mib", 0.0),
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
                   "findings": len(result.findings)}))
 """
@@ -110,14 +111,16 @@ def main(argv=None) -> int:
             by_jobs[j] = best
             t = best["timings"]
             share = best["ours"] / max(1e-9, best["ours"] + best["weasyprint"])
+            cpu_share = best["cpu_ours"] / max(1e-9, best["cpu_ours"] + best["cpu_weasyprint"])
             print(f"{n:4d} subjects x {a.cycles} cycles, jobs {j}: {best['pages']:4d} pages in {best['wall']:7.1f} s "
                   f"= {best['wall'] / max(1, best['pages']):.3f} s/page | ours {best['ours']:6.1f} s "
                   f"(view {t.get('view', 0):.1f}, charts {t.get('charts', 0):.1f}, template {t.get('template', 0):.1f}, "
                   f"merge {t.get('merge', 0):.1f}) vs WeasyPrint {best['weasyprint']:6.1f} s "
-                  f"(layout {t.get('layout', 0):.1f}, write {t.get('write', 0):.1f}): our share {share:.1%} | "
+                  f"(layout {t.get('layout', 0):.1f}, write {t.get('write', 0):.1f}): our share {share:.1%} "
+                  f"(CPU time: {best['cpu_ours']:.1f} s vs {best['cpu_weasyprint']:.1f} s = {cpu_share:.1%}) | "
                   f"peak RSS main {best['peak_mib']:.0f} MiB, worker {best['worker_peak_mib']:.0f} MiB "
                   f"| check {best['check']:.1f} s (not included)")
-            rows.append({"subjects": n, "cycles": a.cycles, "jobs": j, **best, "share": share})
+            rows.append({"subjects": n, "cycles": a.cycles, "jobs": j, **best, "share": share, "cpu_share": cpu_share})
         if 1 in by_jobs and 2 in by_jobs:
             sp = by_jobs[1]["wall"] / by_jobs[2]["wall"]
             print(f"{n:4d} subjects: speed-up from 2 processes {sp:.2f}x (goal >= {GOAL_SPEEDUP}x)"

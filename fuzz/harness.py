@@ -9,7 +9,8 @@ a hang is reported as that case's failure instead of taking the run down.
 What every case must satisfy (`judge`):
   - `monitor check` exits 0, 1 or 2, with no exception other than SystemExit;
   - exit 2 is one plain line on stderr, `monitor: <path>: <reason>`;
-  - exit 0/1 writes findings.json (valid JSON, the same as --format json printed) and findings.csv;
+  - exit 0/1 writes findings.json (valid JSON, the same as --format json printed) and findings.csv,
+    in which no field would run as a formula in a spreadsheet;
   - within the time bound; the input file is byte-identical afterwards; nothing is written outside
     the output folder;
   - every eighth case also runs `annotate` and `export`, which must exit 0 or 2 the same way.
@@ -17,11 +18,14 @@ What every case must satisfy (`judge`):
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import multiprocessing as mp
 import os
 import random
+import re
 import shutil
 import tempfile
 import time
@@ -41,6 +45,8 @@ BASES = (  # (name, path, weight): small files first, they make most cases cheap
 TIME_BOUND = 20.0       # seconds a case may take (a clean check of these bases takes < 1 s)
 HARD_TIMEOUT = 90.0     # the worker is killed after this
 MEMORY_LIMIT = 6 << 30  # address space of a worker: an allocation bomb fails fast instead of swapping
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 FULL_EVERY = 8          # every FULL_EVERY-th case also runs annotate and export
 
 
@@ -119,8 +125,10 @@ def judge(data: bytes, name: str, workdir: Path, full: bool = False, bound: floa
             written = json.loads((out / "findings.json").read_text("utf-8"))
             if json.loads(stdout) != written:
                 problems.append("check: --format json differs from findings.json")
-            if not (out / "findings.csv").is_file():
-                problems.append("check: findings.csv missing")
+            live = [v for row in csv.reader(io.StringIO((out / "findings.csv").read_text("utf-8")))
+                    for v in row if v.startswith(_FORMULA_START) and not _NUMBER.match(v)]
+            if live:
+                problems.append(f"check: findings.csv holds text a spreadsheet would run: {live[:3]}")
         except (OSError, ValueError) as e:
             problems.append(f"check: outputs unreadable: {e}")
     codes = {"check": code}

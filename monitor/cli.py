@@ -73,8 +73,8 @@ def _writing(workbook: Path):
             yield
     except (WorkbookError, OutputError) as e:
         _fail(str(e))
-    except OSError as e:
-        _fail(f"cannot write the output: {e}")
+    except OSError as e:  # a folder where a file should go, no permission, a full disk ...
+        _fail(f"{e.filename or workbook}: {e.strerror or e}")
 
 
 def default_out(workbook: Path) -> Path:
@@ -187,9 +187,10 @@ def export(
 
     limits = _limits(max_unpacked_mb, max_rows, max_columns, max_cell_chars, max_cells)
     with _writing(workbook):
-        result = _check(workbook, _profile(profile), limits)
+        prof = _profile(profile)
+        result = _check(workbook, prof, limits)
         target = out or default_out(workbook) / "export"
-        paths = write_tables(build_tables(result, load_catalogue()), target)
+        paths = write_tables(build_tables(result, load_catalogue(), profile=prof), target)
     for p in paths:
         typer.echo(str(p))
 

@@ -283,7 +283,7 @@ def _add_cached_values(path: Path, order: list, cached: dict) -> None:
     out = []
     for info, data in items:
         for cell, value in parts.get(info.filename, ()):
-            pat = re.compile(rb'(<c r="' + cell.encode() + rb'"[^>]*>)(<f>.*?</f>)<v\s*/>')
+            pat = re.compile(rb'(<c r="' + cell.encode() + rb'"[^>]*>)(<f>.*?</f>)<v(?:\s*/>|></v>)')
             data, n = pat.subn(lambda m: m.group(1) + m.group(2) + b"<v>" + str(value).encode() + b"</v>", data)
             assert n == 1, f"no formula cell {cell} in {info.filename}"
         out.append((info, data))

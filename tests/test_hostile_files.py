@@ -158,7 +158,7 @@ def test_an_output_path_that_cannot_be_written_is_one_line_and_exit_2(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     r = cli("check", SMALL, "--out", blocker / "sub")
-    assert r.exit_code == 2 and r.stderr.startswith("monitor: cannot write the output"), r.stderr
+    assert r.exit_code == 2 and r.stderr.startswith(f"monitor: {blocker}") and "Not a directory" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 
 

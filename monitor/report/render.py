@@ -143,6 +143,18 @@ class ReportStats:
         t = self.timings
         return t.get("layout", 0.0) + t.get("write", 0.0)
 
+    @property
+    def cpu_ours(self) -> float:
+        """CPU seconds (all processes) of our stages: less sensitive than wall time to other
+        processes on the machine."""
+        t = self.timings
+        return sum(t.get(f"cpu_{k}", 0.0) for k in ("view", "charts", "template", "merge"))
+
+    @property
+    def cpu_weasyprint(self) -> float:
+        t = self.timings
+        return t.get("cpu_layout", 0.0) + t.get("cpu_write", 0.0)
+
 
 class _LogCollector(logging.Handler):
     def __init__(self):
@@ -161,7 +173,7 @@ def render_html(part: Part, charts: dict | None = None, toc: list | None = None)
 
 def render_part(part: Part) -> PartResult:
     """Lay out and write one part (runs in a worker process when jobs > 1)."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     to_draw = []
     if part.kind in ("subjects", "single"):
         for s in part.view.subjects:
@@ -169,9 +181,9 @@ def render_part(part: Part) -> PartResult:
     if part.kind == "overview":
         to_draw += part.view.swimmer
     drawn = charts_mod.draw_all(to_draw)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     html = render_html(part, drawn, part.extra.get("toc"))
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     fetcher = AssetFetcher(drawn)
     logger = logging.getLogger("weasyprint")
     collector = _LogCollector()
@@ -180,9 +192,9 @@ def render_part(part: Part) -> PartResult:
     logger.propagate = False
     try:
         doc = weasyprint.HTML(string=html, url_fetcher=fetcher).render()
-        t3 = time.perf_counter()
+        t3, c3 = time.perf_counter(), time.process_time()
         pdf = doc.write_pdf()
-        t4 = time.perf_counter()
+        t4, c4 = time.perf_counter(), time.process_time()
     finally:
         logger.removeHandler(collector)
         logger.propagate = old_propagate
@@ -197,7 +209,8 @@ def render_part(part: Part) -> PartResult:
     import resource
 
     return PartResult(pdf, len(doc.pages), marks,
-                      {"charts": t1 - t0, "template": t2 - t1, "layout": t3 - t2, "write": t4 - t3},
+                      {"charts": t1 - t0, "template": t2 - t1, "layout": t3 - t2, "write": t4 - t3,
+                       "cpu_charts": c1 - c0, "cpu_template": c2 - c1, "cpu_layout": c3 - c2, "cpu_write": c4 - c3},
                       fetcher.requests, fetcher.refused, collector.records,
                       resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
 
@@ -254,13 +267,12 @@ def write_report(view, path, jobs: int = 1, force_pool: bool = False) -> ReportS
     stats = ReportStats(path=str(path), jobs=jobs)
     parts = plan_parts(view)
     results = _run_parts(parts, jobs, force_pool)
-    tm = time.perf_counter()
-    cover = None
     if view.meta.scope == "study":
-        cover, parts, results = _cover(view, parts, results)
+        _, parts, results = _cover(view, parts, results)
+    tm, cm = time.perf_counter(), time.process_time()
     pdf, pages = _merge(view, parts, results)
-    stats.timings["merge"] = time.perf_counter() - tm - (cover.timings["layout"] + cover.timings["write"]
-                                                          + cover.timings["template"] if cover else 0)
+    stats.timings["merge"] = time.perf_counter() - tm
+    stats.timings["cpu_merge"] = time.process_time() - cm
     for r in results:
         for k, v in r.timings.items():
             stats.timings[k] = stats.timings.get(k, 0.0) + v
@@ -278,9 +290,11 @@ def write_report(view, path, jobs: int = 1, force_pool: bool = False) -> ReportS
 def _cover(view, parts, results):
     """Lay out the cover with its table of contents once the other parts' page counts are
     known; the contents' own length does not depend on the numbers, so this settles in at most
-    two passes."""
-    guess = 1
-    for _ in range(3):
+    two passes (the first guess is made from the number of entries)."""
+    entries = sum(1 for res in results for level, _, _ in res.bookmarks if level == 1)
+    guess = 1 + max(0, entries - 24) // 44 + (1 if entries > 24 else 0)
+    spent: dict = {}
+    for _ in range(4):
         offset = guess
         toc = []
         for part, res in zip(parts, results):
@@ -290,9 +304,12 @@ def _cover(view, parts, results):
             offset += res.pages
         cover = Part("cover", dataclasses.replace(view, subjects=[]), 0.5, {"toc": toc})
         res = render_part(cover)
+        for k, v in res.timings.items():
+            spent[k] = spent.get(k, 0.0) + v
         if res.pages == guess:
             break
         guess = res.pages
+    res.timings = spent
     return res, [cover] + parts, [res] + results
 
 
