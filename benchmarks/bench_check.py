@@ -258,8 +258,16 @@ def w_profile(a) -> dict:
                 if not shared["depth"]:      # a shared table built inside another counts once
                     shared["t"] += time.perf_counter() - t0
         return wrapper
-    for modname, fname, label in (("monitor.labs.catalogue", "with_lab_codes", "rules: shared Labs codes (ctx.lab_rows)"),
-                                  ("monitor.derive.labs", "graded_labs", "rules: shared graded labs (ctx.labs)")):
+    shared_fns = [("monitor.labs.catalogue", "with_lab_codes", "rules: shared Labs codes (ctx.lab_rows)"),
+                  ("monitor.derive.labs", "graded_labs", "rules: shared graded labs (ctx.labs)")]
+    for modname in ("monitor.derive.exposure", "monitor.derive.markers", "monitor.derive.recist"):
+        try:   # the derived tables rules share: every build_* function (cached per check)
+            mod = importlib.import_module(modname)
+        except ImportError:
+            continue
+        shared_fns += [(modname, f, f"rules: shared {modname.rsplit('.', 1)[1]}.{f}")
+                       for f in dir(mod) if f.startswith("build_") and callable(getattr(mod, f))]
+    for modname, fname, label in shared_fns:
         try:
             mod = importlib.import_module(modname)
             setattr(mod, fname, shared_timer(label, getattr(mod, fname)))

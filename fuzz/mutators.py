@@ -77,8 +77,22 @@ def long_cell(rng, pkg):
         return None
     part, xml, m = got
     n = rng.choice((10_000, 10_000, 32_767, 32_768, 100_000))
-    pkg.set(part, _replace(xml, m, _inline(_ref(m.group()), rng.choice("xA\u60a3=") * n)))
+    pkg.set(part, _replace(xml, m, _inline(_ref(m.group()), rng.choice("xA\u60a3=([ ") * n)))
     return f"{n}-char cell in {part}"
+
+
+def header_row_text(rng, pkg):
+    """The first rows of a sheet (where the header is looked for) filled with one text: long
+    brackets (a backtracking regex's worst case), or the same unknown header repeated."""
+    part = _pick_sheet(rng, pkg)
+    if part is None:
+        return None
+    text = rng.choice(("(" * 32_767, "[" * 5_000 + "x", "Notes", "Comment", "Subject ID", "(kg)" * 100))
+    rows = b"".join(b'<row r="%d">' % r + b"".join(_inline(b"%s%d" % (col.encode(), r), text)
+                                                   for col in "ABCDEFGHIJKLMNOPQRST") + b"</row>"
+                    for r in range(1, rng.choice((2, 4, 31))))
+    pkg.set(part, pkg.get(part).replace(b"<sheetData>", b"<sheetData>" + rows, 1))  # rows numbered twice
+    return f"{len(text)}-char text {text[:6]!r} across the first rows of {part}"
 
 
 def hostile_text(rng, pkg):
@@ -283,9 +297,13 @@ def broken_xml(rng, pkg):
     if not pkg.has(part):
         return None
     xml = pkg.get(part)
-    how = rng.randrange(7)
+    how = rng.randrange(9)
     if how == 0:
         xml = xml[: rng.randrange(len(xml) + 1)]
+    elif how == 7:  # cells never closed: a lazy regex would run to the end from every cell
+        xml = xml.replace(b"</c>", b"")
+    elif how == 8:  # cell tags never ended
+        xml = re.sub(rb"(<c [^>]*)>", rb"\1", xml)
     elif how == 1:
         i = rng.randrange(len(xml) + 1)
         xml = xml[:i] + rng.choice((b"<", b">", b"</c>", b"<row>", b"&", b'"', b"<!--", b"<![CDATA[")) + xml[i:]
@@ -436,7 +454,7 @@ PACKAGE_MUTATORS = {
     "broken_xml": (broken_xml, 5), "styles": (styles, 4), "sheet_state": (sheet_state, 4),
     "sheet_name": (sheet_name, 5), "relationships": (relationships, 4), "drop_member": (drop_member, 2),
     "duplicate_member": (duplicate_member, 4), "case_of_names": (case_of_names, 1), "compression": (compression, 2),
-    "huge_attribute": (huge_attribute, 4),
+    "huge_attribute": (huge_attribute, 4), "header_row_text": (header_row_text, 4),
 }
 
 

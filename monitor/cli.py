@@ -281,8 +281,9 @@ def report(
         if cycle is not None and subject is None:
             raise ReportError("--cycle needs --subject: the one-cycle summary is for one subject")
         when = parse_now(now)
-        path = report_command(workbook, out or default_out(workbook), _profile(profile), subject, cycle, previous,
-                              max(1, jobs), when, max_unpacked_mb, echo=typer.echo)
+        with _writing(workbook):
+            path = report_command(workbook, out or default_out(workbook), _profile(profile), subject, cycle,
+                                  previous, max(1, jobs), when, max_unpacked_mb, echo=typer.echo)
     except (ReportError, WorkbookError, ValueError) as e:
         _fail(str(e))
     typer.echo(str(path))

@@ -132,3 +132,60 @@ def test_hostile_container_is_refused_in_one_line_without_crashing(tmp_path, cas
     assert len(lines) == (4 if rust_panic else 1) and "Traceback" not in p.stderr, p.stderr
     assert "root:" not in p.stderr and not (tmp_path / "out").exists()
     assert seconds < 30
+
+
+DAMAGED_XML = {  # sheet XML a regex with a lazy `.*?` would scan in quadratic time (minutes at this size)
+    "cells-never-closed": b'<row r="1">' + b'<c r="B1"><v>1</v>' * 50_000 + b"</row>",
+    "formulas-outside-cells": b'<row r="1"><c r="A1"><v>1</v></c>' + b"<f>1</f>" * 100_000 + b"</row>",
+    "tags-never-ended": b'<row r="1">' + b"<c " * 100_000 + b"</row>",
+    "references-never-ended": b'<row r="1"><c r="AAAA' + b'r="AA' * 100_000 + b'"/></row>',
+}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGED_XML))
+def test_damaged_sheet_xml_is_scanned_in_linear_time(case):
+    from monitor.workbook.reader import Limits, WorkbookError, check_extent, scan_sheet_xml
+
+    xml = b"<worksheet><sheetData>" + DAMAGED_XML[case] + b"</sheetData></worksheet>"
+    t0 = time.process_time()
+    scan_sheet_xml(xml)
+    try:
+        check_extent(xml, Limits(), "p.xlsx", "Labs")
+    except WorkbookError:
+        pass
+    assert time.process_time() - t0 < 3, f"{case}: {time.process_time() - t0:.1f} s"
+
+
+def test_header_rows_full_of_brackets_are_read_in_linear_time(tmp_path):
+    """30 rows x 20 cells of 32,767 '(' where the header is looked for: header matching used to
+    take 10 s a cell (a backtracking regex in schema.norm)."""
+    from typer.testing import CliRunner
+
+    from monitor.cli import app
+
+    cell = "(" * 32_767
+    rows = b"".join(b'<row r="%d">' % r + b"".join(
+        b'<c r="%s%d" t="inlineStr"><is><t>%s</t></is></c>' % (c.encode(), r, cell.encode()) for c in "ABCDEFGHIJKLMNOPQRST")
+        + b"</row>" for r in range(1, 31))
+    path = tmp_path / "brackets.xlsx"
+    path.write_bytes(edit_sheet(SMALL.read_bytes(), "Labs", lambda xml: re.sub(
+        rb"<sheetData>.*</sheetData>", lambda m: b"<sheetData>" + rows + b"</sheetData>", xml, flags=re.S)))
+    t0 = time.monotonic()
+    r = CliRunner().invoke(app, ["check", str(path), "--out", str(tmp_path / "o"), "--format", "json"])
+    assert r.exit_code == 1, r.stderr
+    assert '"WB001"' in r.stdout                      # no header row on Labs
+    assert time.monotonic() - t0 < 30
+
+
+def test_two_unknown_columns_with_one_header_are_both_kept(tmp_path, profile):
+    from monitor.check import check_workbook
+
+    def add(xml):
+        xml = xml.replace(b"</row>", b'<c r="I1" t="inlineStr"><is><t>Notes</t></is></c>'
+                                     b'<c r="J1" t="inlineStr"><is><t>Notes</t></is></c></row>', 1)
+        return xml.replace(b'<row r="2">', b'<row r="2"><c r="I2" t="inlineStr"><is><t>a</t></is></c>'
+                                           b'<c r="J2" t="inlineStr"><is><t>b</t></is></c>', 1)
+    path = tmp_path / "notes.xlsx"
+    path.write_bytes(edit_sheet(SMALL.read_bytes(), "Labs", add))
+    result = check_workbook(path, profile)
+    assert sorted(f.where for f in result.findings if f.rule == "WB003") == ["Labs!I1", "Labs!J1"]

@@ -378,3 +378,11 @@ def test_protocol_rule_tables_fill_in_when_present(demo_result, profile):
     assert any("RECIST 1.1 computed: PR" in sc for c in s.cycles for sc in c.scans)
     bare = build_view(demo_result, profile, generated=NOW, tool_version="x", tables={"labs": None})
     assert subject(bare, "001").derived == {}
+
+
+def test_report_command_exits_2_when_the_pdf_cannot_be_written(tmp_path):
+    wb = write(tmp_path / "site.xlsx", fresh())
+    blocker = tmp_path / "o"
+    blocker.write_text("a file where the output folder should be")
+    r = cli("report", wb, "--out", blocker, "--jobs", "1", "--now", "2026-01-01")
+    assert r.exit_code == 2 and "Traceback" not in r.output and str(blocker) in r.stderr

@@ -247,12 +247,17 @@ def _run_parts(parts: list, jobs: int, force_pool: bool = False) -> list:
 
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["monitor.report.render"])
+    from concurrent.futures.process import BrokenProcessPool
+
     order = sorted(range(len(parts)), key=lambda i: -parts[i].cost)   # biggest first
     results = [None] * len(parts)
-    with ProcessPoolExecutor(max_workers=min(jobs, len(parts)), mp_context=ctx) as pool:
-        futures = {i: pool.submit(render_part, parts[i]) for i in order}
-        for i, fut in futures.items():
-            results[i] = fut.result()
+    try:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(parts)), mp_context=ctx) as pool:
+            futures = {i: pool.submit(render_part, parts[i]) for i in order}
+            for i, fut in futures.items():
+                results[i] = fut.result()
+    except (BrokenProcessPool, OSError):   # no worker processes here (sandbox, no /dev/shm): lay out in turn
+        return [render_part(p) for p in parts]
     return results
 
 

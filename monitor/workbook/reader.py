@@ -237,10 +237,15 @@ def _is_sheet_part(name: str) -> bool:
     return name.lower().startswith(("xl/worksheets/", "xl/chartsheets/", "xl/dialogsheets/"))
 
 
-_CELL_A_WITH_VALUE = re.compile(
-    rb'<(?:\w+:)?c\s[^>]*?\br="A\d+"[^>]*?>(?:<(?:\w+:)?f[^>]*?/>|<(?:\w+:)?f[^>]*?>[^<]*</(?:\w+:)?f>)?'
-    rb'<(?:\w+:)?(?:v>[^<]|is>)')
-_CELL = re.compile(rb'<(?:\w+:)?c\s([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)', re.S)
+# Every repetition below stops at the next `<` (or at the next cell's start), so a match attempt
+# never runs past its own cell: on a damaged sheet (cells never closed, a tag never ended) a
+# lazy `.*?` would run to the end of the XML from every cell, quadratic time (seconds for 100 kB).
+# a cell of one column holding a value: from its reference (a literal prefix, so a search that finds
+# nothing costs 0.1 s per 200 MB) through an optional formula to <v> with text or <is>
+_VALUED_IN_COLUMN = (rb'r="%s\d+"[^<>]*>'
+                     rb'(?:<(?:\w+:)?f[^<>]*?/>|<(?:\w+:)?f[^<>]*?>[^<]*</(?:\w+:)?f>)?<(?:\w+:)?(?:v>[^<]|is>)')
+_VALUED_IN = {letter: re.compile(_VALUED_IN_COLUMN % letter.encode()) for letter in map(chr, range(65, 91))}
+_CELL = re.compile(rb'<(?:\w+:)?c\s([^<>]*?)(?:/>|>((?:[^<]|<(?!(?:\w+:)?c[\s>/]))*?)</(?:\w+:)?c>)')
 _REF = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
 _HAS_VALUE = re.compile(rb'<(?:\w+:)?v>[^<]|<(?:\w+:)?is>')
 _HAS_FORMULA = re.compile(rb'<(?:\w+:)?f[\s>/]')
@@ -249,14 +254,11 @@ _HAS_FORMULA = re.compile(rb'<(?:\w+:)?f[\s>/]')
 def scan_sheet_xml(xml: bytes) -> tuple[int, list]:
     """From the raw sheet XML: the first used column (calamine drops leading empty columns, so
     cell letters need it) and the cells holding a formula without a cached value."""
-    first_col = 0
-    if not _CELL_A_WITH_VALUE.search(xml):
-        cols = [col_index(m.group(1).decode()) for m in _iter_valued_refs(xml)]
-        first_col = min(cols) if cols else 0
+    first_col = _first_valued_column(xml)
     formulas = []
     for pos in _formula_tags(xml):
         # the cell around this formula: the last `<c ` (or `<x:c `) before it
-        lo = max(0, pos - 65536)  # a cell's opening tag is never far before its formula
+        lo = max(0, pos - 1024)  # a cell's opening tag (r, s, t, cm, vm, ph) is right before its formula
         start = max(xml.rfind(b"<c ", lo, pos), xml.rfind(b":c ", lo, pos) - 2)
         if start < 0 or (formulas and formulas[-1][1] == start):
             continue
@@ -269,6 +271,19 @@ def scan_sheet_xml(xml: bytes) -> tuple[int, list]:
             if ref:
                 formulas.append((ref.group(1).decode() + ref.group(2).decode(), start))
     return first_col, [f for f, _ in formulas]
+
+
+def _first_valued_column(xml: bytes) -> int:
+    """Index of the first column holding a value: column by column from A (one regex search
+    each, stopping at the first hit; a sheet normally starts in A or B), then, past Z, one pass
+    over every cell."""
+    if not _HAS_VALUE.search(xml):
+        return 0
+    for i, letter in enumerate(_VALUED_IN):
+        if _VALUED_IN[letter].search(xml):
+            return i
+    cols = [col_index(m.group(1).decode()) for m in _iter_valued_refs(xml)]
+    return min(cols) if cols else 0
 
 
 _ROOT_PREFIX = re.compile(rb"<(\w+:)?worksheet[\s>]")
@@ -301,7 +316,7 @@ def _iter_valued_refs(xml: bytes):
 _ONE_LETTER_COLUMNS = 26   # columns A..Z are not scanned one by one; a sheet counts as 26 wide
 
 
-_REF_ATTR = re.compile(rb"""r\s*=\s*(["'])([^"'<>]*)\1""")
+_REF_ATTR = re.compile(rb"""r\s*=\s*["']([A-Za-z0-9]*)""")   # calamine reads letters then digits
 _REF_PARTS = re.compile(rb"([A-Za-z]*)0*(\d*)")
 
 
@@ -325,7 +340,7 @@ def _far_refs(xml: bytes, rows_over: int, wide: bool = True):
         if at and xml[at - 1] not in b" \t\r\n":
             continue  # the end of another attribute's name (`x:r`, `ver`): not a cell reference
         attr = _REF_ATTR.match(xml, at)
-        parts = _REF_PARTS.fullmatch(attr.group(2)) if attr else None
+        parts = _REF_PARTS.fullmatch(attr.group(1)) if attr else None
         if parts:
             letters = parts.group(1).decode().upper()
             yield (col_index(letters) + 1 if letters else 0), int(parts.group(2) or 0)
@@ -394,11 +409,24 @@ def check_frame(raw: pl.DataFrame, first_col: int, limits: Limits, path, sheet: 
 
 # ---------------------------------------------------------------- sheets and headers
 
+MAX_NAME_CHARS = 200   # no header, alias, Study field or sheet name of the contract is longer
+
+
+def _name_key(text) -> str | None:
+    """norm(text) for a text short enough to be a header, a Study field or a sheet name; None
+    for longer ones (they match nothing, and schema.norm's bracket regex is quadratic in the
+    length of a text full of brackets: 10 s for one 32,767-character cell)."""
+    if text is None:
+        return None
+    text = str(text)
+    return norm(text) if len(text) <= MAX_NAME_CHARS else None
+
+
 def match_sheets(names: list) -> dict:
     """Schema sheet name -> workbook sheet name (case, spaces, _/- and aliases ignored)."""
     by_norm = {}
     for n in names:
-        by_norm.setdefault(norm(n), n)
+        by_norm.setdefault(_name_key(n), n)
     out = {}
     for s in SHEETS:
         for cand in (s.name, *SHEET_ALIASES.get(s.name, ())):
@@ -422,7 +450,7 @@ def find_header(raw: pl.DataFrame, cols: tuple[Column, ...]) -> int | None:
     lookup = header_lookup(cols)
     need = min(2, len(cols))
     for i, row in enumerate(raw.head(HEADER_SCAN_ROWS).iter_rows()):
-        hits = {lookup[norm(v)].key for v in row if v is not None and norm(v) in lookup}
+        hits = {lookup[k].key for k in map(_name_key, row) if k in lookup}
         if len(hits) >= need:
             return i
     return None
@@ -472,7 +500,7 @@ def build_sheet(schema: Sheet, name: str, raw: pl.DataFrame, first_col: int, dru
                 extra.append((f"(no header in column {letter})", letter))
                 raw_keep.append((rn, f"x:{letter}"))
             continue
-        c = lookup.get(norm(h))
+        c = lookup.get(_name_key(h))
         if c is None:
             extra.append((str(h).strip(), letter))
             raw_keep.append((rn, f"x:{str(h).strip()}"))
@@ -487,7 +515,11 @@ def build_sheet(schema: Sheet, name: str, raw: pl.DataFrame, first_col: int, dru
     for key, (h, letter, rn, c) in mapping.items():
         exprs.append(pl.col(rn).alias(f"{key}__raw"))
         exprs.extend(parse_by_value(cleaned, rn, c, date_format))
-    for rn, newname in raw_keep:
+    used = set()
+    for rn, newname in raw_keep:  # two unknown columns may share a header ("Notes", "Notes")
+        if newname in used:
+            newname = f"{newname} ({col_letter(first_col + raw_names.index(rn))})"
+        used.add(newname)
         exprs.append(pl.col(rn).alias(newname))
     frame = cleaned.select(exprs)
     missing = [c for c in cols if c.required and c.key not in mapping]
@@ -507,7 +539,7 @@ def read_study(raw: pl.DataFrame) -> dict:
         f, v = row[0], row[1]
         if f is None:
             continue
-        key = norm(f)
+        key = _name_key(f)
         if key in STUDY_FIELDS and key not in out:
             out[key] = ((str(v).strip() if v is not None else None), i + 1)
     return out
