@@ -9,6 +9,14 @@ units and LLN/ULN, some `<0.5` qualifiers, some `ND`), AdverseEvents (CTCAE v5.0
 monitor/ctcae/terms.csv with grades the term allows, one `Related to` column per drug), Vitals
 and Tumor. Dates are real Excel dates (serial numbers with a date format).
 
+The data follow the bundled profile, so the protocol and safety rules find it consistent: visits
+every 21 days within the +/- 3 day window (a few recorded delays), holds where the hold rules
+require them (QL1604 while ALT/AST is grade >= 2, bevacizumab during grade 3 hypertension),
+bevacizumab doses recalculated on the current weight, pre-dose labs 0-3 days before each dose,
+lab values in range or mildly abnormal and at the AE's CTCAE grade inside each lab-graded AE
+(ALT, AST, bilirubin, platelets, proteinuria, TSH, blood pressure), smooth tumour-marker courses,
+and RECIST 1.1 target sums with the response RECIST gives.
+
 About 0.1% of the records carry a deliberate error (impossible / ambiguous dates, unreadable
 numbers, unknown tests, units or subjects, missing ULN, swapped limits, duplicated or
 conflicting results, undefined grades, non-CTCAE terms, formulas without a saved value ...) so

@@ -45,8 +45,7 @@ def main(argv=None) -> int:
     def progress(i, job, outcome):
         if outcome["problems"]:
             failed.append((job, outcome))
-            key = job[1] if job[0] == "file" else f"s{job[1][0]}-{job[1][1]:05d}"
-            print(f"FAIL {key}: " + "; ".join(outcome["problems"]), flush=True)
+            print(f"FAIL {_name(job)}: " + "; ".join(outcome["problems"]), flush=True)
         done = i + 1
         if done % 100 == 0:
             print(f"... {done}/{len(jobs)} cases, {len(failed)} failed, {time.monotonic() - t0:.0f} s", flush=True)
@@ -56,15 +55,21 @@ def main(argv=None) -> int:
     for o in outcomes:
         c = o["codes"].get("check")
         codes[c] = codes.get(c, 0) + 1
-    slowest = max((o["seconds"] or 0 for o in outcomes), default=0)
+    slow = max(outcomes, key=lambda o: o["seconds"] or 0, default=None)
+    slowest = f"{slow['seconds'] or 0:.1f} s ({_name(slow['job'])})" if slow else "-"
     print(f"{len(outcomes)} cases in {time.monotonic() - t0:.0f} s: exit codes {dict(sorted(codes.items(), key=str))}, "
-          f"slowest {slowest:.1f} s, {len(failed)} failed")
+          f"slowest {slowest}, {len(failed)} failed")
     if failed and not a.replay and not a.no_save:
         for job, outcome in failed:
             p = save_regression(job, outcome)
             if p:
                 print(f"saved {p.relative_to(p.parents[2])}")
     return 1 if failed else 0
+
+
+def _name(job) -> str:
+    kind, key, _ = job
+    return os.path.basename(key) if kind == "file" else f"s{key[0]}-{key[1]:05d}"
 
 
 if __name__ == "__main__":

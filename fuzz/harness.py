@@ -11,8 +11,8 @@ What every case must satisfy (`judge`):
   - exit 2 is one plain line on stderr, `monitor: <path>: <reason>`;
   - exit 0/1 writes findings.json (valid JSON, the same as --format json printed) and findings.csv,
     in which no field would run as a formula in a spreadsheet;
-  - within the time bound; the input file is byte-identical afterwards; nothing is written outside
-    the output folder;
+  - each command within the time bound; the input file is byte-identical afterwards; nothing is
+    written outside the output folder;
   - every eighth case also runs `annotate` and `export`, which must exit 0 or 2 the same way.
 """
 
@@ -42,7 +42,7 @@ BASES = (  # (name, path, weight): small files first, they make most cases cheap
     ("messy_site", ROOT / "sample_sheets" / "messy_site.xlsx", 3),
     ("demo_study", ROOT / "sample_sheets" / "demo_study.xlsx", 1),
 )
-TIME_BOUND = 20.0       # seconds a case may take (a clean check of these bases takes < 1 s)
+TIME_BOUND = 20.0       # seconds one command may take (a clean check of these bases takes < 1 s)
 HARD_TIMEOUT = 90.0     # the worker is killed after this
 MEMORY_LIMIT = 6 << 30  # address space of a worker: an allocation bomb fails fast instead of swapping
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -119,6 +119,7 @@ def judge(data: bytes, name: str, workdir: Path, full: bool = False, bound: floa
     problems: list[str] = []
     t0 = time.perf_counter()
     code, stdout, stderr, exc = _invoke(["check", str(src), "--format", "json", "--out", str(out)])
+    took = {"check": time.perf_counter() - t0}
     problems += _judge_exit("check", src, code, stderr, exc, (0, 1, 2))
     if code in (0, 1) and exc is None:
         try:
@@ -134,12 +135,15 @@ def judge(data: bytes, name: str, workdir: Path, full: bool = False, bound: floa
     codes = {"check": code}
     if full and code in (0, 1) and exc is None:
         for cmd, args in (("annotate", ["--out", str(out / "annotated.xlsx")]), ("export", ["--out", str(out / "export")])):
+            t1 = time.perf_counter()
             c, _, err, e = _invoke([cmd, str(src), *args])
+            took[cmd] = time.perf_counter() - t1
             codes[cmd] = c
             problems += _judge_exit(cmd, src, c, err, e, (0, 2))
     seconds = time.perf_counter() - t0
-    if seconds > bound:
-        problems.append(f"took {seconds:.1f} s, over the bound of {bound:g} s")
+    for cmd, t in took.items():
+        if t > bound:
+            problems.append(f"{cmd} took {t:.1f} s, over the bound of {bound:g} s")
     if not src.is_file() or hashlib.sha256(src.read_bytes()).hexdigest() != before:
         problems.append("the input workbook was modified")
     stray = {p for p in _tree(workdir) if p != src.name and p != "out" and not p.startswith("out/")}
@@ -159,13 +163,13 @@ def _limit_memory():
         pass
 
 
-def _worker(conn, bound: float):
+def _worker(conn, bound: float, root: str):
     os.environ.setdefault("POLARS_MAX_THREADS", "1")   # two workers on two cores: no oversubscription
     os.environ["RUST_BACKTRACE"] = "0"                 # a caught calamine panic prints one line, not a backtrace
     _limit_memory()
     import monitor.cli  # noqa: F401  (import once, before the first case is timed)
 
-    tmp = Path(tempfile.mkdtemp(prefix="monitor-fuzz-"))
+    tmp = Path(tempfile.mkdtemp(dir=root))
     try:
         while True:
             job = conn.recv()
@@ -188,10 +192,9 @@ def _worker(conn, bound: float):
 
 
 class _Slot:
-    def __init__(self, ctx, bound):
-        self.ctx, self.bound = ctx, bound
+    def __init__(self, ctx, bound, root):
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker, args=(child, bound), daemon=True)
+        self.proc = ctx.Process(target=_worker, args=(child, bound, root), daemon=True)
         self.proc.start()
         child.close()
         self.job = None
@@ -218,9 +221,10 @@ def run_jobs(jobs: list, workers: int = 2, bound: float = TIME_BOUND, hard_timeo
     from multiprocessing.connection import wait
 
     ctx = mp.get_context("spawn")
+    root = tempfile.mkdtemp(prefix="monitor-fuzz-")   # removed at the end, killed workers' files too
     pending = list(enumerate(jobs))[::-1]
     results: list = [None] * len(jobs)
-    slots = [_Slot(ctx, bound) for _ in range(max(1, min(workers, len(jobs))))]
+    slots = [_Slot(ctx, bound, root) for _ in range(max(1, min(workers, len(jobs))))]
     try:
         def feed(slot):
             if pending:
@@ -253,7 +257,7 @@ def run_jobs(jobs: list, workers: int = 2, bound: float = TIME_BOUND, hard_timeo
                     continue
                 if not s.proc.is_alive() or outcome["seconds"] is None:
                     s.stop(kill=True)
-                    slots[slots.index(s)] = s = _Slot(ctx, bound)
+                    slots[slots.index(s)] = s = _Slot(ctx, bound, root)
                 outcome["job"] = job
                 results[i] = outcome
                 if progress:
@@ -262,6 +266,7 @@ def run_jobs(jobs: list, workers: int = 2, bound: float = TIME_BOUND, hard_timeo
     finally:
         for s in slots:
             s.stop()
+        shutil.rmtree(root, ignore_errors=True)
     return results
 
 

@@ -10,7 +10,7 @@ import polars as pl
 
 from . import __version__
 from .ctcae.terms import load_terms
-from .findings import Finding, Severity, finding_id, sort_key
+from .findings import Finding, Severity, finding_id
 from .labs.catalogue import load_catalogue
 from .rules.base import FRAME_SCHEMA, Context
 from .rules.registry import RULE_CRASHED, RULES
@@ -86,32 +86,46 @@ def run_rules(ctx: Context, rules=RULES) -> tuple[list, list]:
 
 
 def to_findings(frames: list, wb: Workbook) -> list:
+    """Rule frames -> sorted Findings. Cell letters, ordinals, the sort and the WB005 de-duplication
+    are columnar (polars); Python touches each finding once, to hash its id and build it."""
     if not frames:
         return []
     df = pl.concat(frames)
-    out, seen = [], {}
-    for r in df.iter_rows(named=True):
-        sd = wb.sheets.get(r["sheet"]) if r["sheet"] else None
-        sheet_name = sd.name if sd else (r["sheet"] if r["sheet"] != "Study" else _study_name(wb))
-        cell, column = r["cell"], None
-        if r["field"] and sd is not None:
-            letter = sd.letter(r["field"])
-            column = sd.header(r["field"])
-            if letter and r["row"] is not None:
-                cell = f"{letter}{r['row']}"
-        base = (r["rule"], r["sheet"] or "", r["field"] or "", r["key"] or "")
-        n = seen.get(base, 0)
-        seen[base] = n + 1
-        out.append(Finding(
-            id=finding_id(r["rule"], r["sheet"], r["field"], r["key"] or "", n),
-            rule=r["rule"], name=r["name"], severity=r["severity"], sheet=sheet_name,
-            cell=cell, row=r["row"], subject=r["subject"], message=r["message"],
-            suggestion=r["suggestion"], column=column))
-    # a formula cell without a saved value is reported once, by WB005, not again as blank
-    formula = {(sheet, cell) for sheet, cell in wb.formula_cells}
-    out = [f for f in out if f.rule == "WB005" or (f.sheet, f.cell) not in formula]
-    out.sort(key=sort_key)
-    return out
+    if df.height == 0:
+        return []
+    names = {k: sd.name for k, sd in wb.sheets.items()}
+    if "Study" not in names:
+        names["Study"] = _study_name(wb)
+    letters, headers = {}, {}
+    for k, sd in wb.sheets.items():
+        for f, (header, letter) in sd.columns.items():
+            letters[f"{k}\x1f{f}"], headers[f"{k}\x1f{f}"] = letter, header
+    sheet_field = pl.concat_str([pl.col("sheet"), pl.col("field")], separator="\x1f")  # null if either is
+    letter = sheet_field.replace_strict(letters, default=None, return_dtype=pl.String)
+    df = df.with_columns(
+        pl.col("sheet").replace(names).alias("_sheet_name"),
+        sheet_field.replace_strict(headers, default=None, return_dtype=pl.String).alias("_column"),
+        pl.when((letter != "") & pl.col("row").is_not_null())
+        .then(pl.concat_str([letter, pl.col("row").cast(pl.String)])).otherwise(pl.col("cell")).alias("_cell"),
+        # n-th finding of the same rule, sheet, field and record key, in rule output order
+        pl.int_range(pl.len()).over([pl.col("rule"), pl.col("sheet").fill_null(""),
+                                     pl.col("field").fill_null(""), pl.col("key").fill_null("")]).alias("_n"),
+        pl.col("severity").replace_strict({s.value: -s.rank for s in Severity}, return_dtype=pl.Int8).alias("_rank"),
+    )
+    if wb.formula_cells:
+        # a formula cell without a saved value is reported once, by WB005, not again as blank
+        formula = [f"{sheet}\x1f{cell}" for sheet, cell in wb.formula_cells]
+        at = pl.concat_str([pl.col("_sheet_name"), pl.col("_cell")], separator="\x1f")
+        df = df.filter((pl.col("rule") == "WB005") | ~at.is_in(formula).fill_null(False))
+    df = df.with_columns(pl.Series("_id", [
+        finding_id(rule, sheet, field, key or "", n)
+        for rule, sheet, field, key, n in zip(*(df.get_column(c).to_list() for c in ("rule", "sheet", "field", "key", "_n")))
+    ], dtype=pl.String))
+    df = df.sort([pl.col("_rank"), pl.col("_sheet_name").fill_null(""), pl.col("row").fill_null(0),
+                  pl.col("_cell").fill_null(""), pl.col("rule"), pl.col("_id")], maintain_order=True)
+    cols = ("_id", "rule", "name", "severity", "_sheet_name", "_cell", "row", "subject", "message",
+            "suggestion", "_column")
+    return [Finding(*t) for t in zip(*(df.get_column(c).to_list() for c in cols))]
 
 
 def _study_name(wb: Workbook) -> str:

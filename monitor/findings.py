@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 
 class Severity(str, enum.Enum):
@@ -56,8 +56,8 @@ class Finding:
         return self.sheet or "-"
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        return {k: d[k] for k in FINDING_FIELDS}
+        # plain getattr: dataclasses.asdict deep-copies every field and is ~10x slower
+        return {k: getattr(self, k) for k in FINDING_FIELDS}
 
 
 FINDING_FIELDS = (

@@ -48,6 +48,7 @@ def labs_table(labs, cycles, catalogue: Catalogue) -> pl.DataFrame:
         uln.alias("uln"),
         (lln * factor).alias("lln_si"),
         (uln * factor).alias("uln_si"),
+        factor.alias("_factor"),   # the row's own unit factor, for the baseline below
     )
     fd = first_doses(cycles)
     out = out.join(fd, on="subject", how="left")
@@ -58,10 +59,10 @@ def labs_table(labs, cycles, catalogue: Catalogue) -> pl.DataFrame:
             .agg(pl.col("value_si").last().alias("baseline_si"), pl.col("date").last().alias("baseline_date")))
     out = out.join(base, on=["subject", "test"], how="left")
     return out.with_columns(
-        (pl.col("baseline_si") / factor_for(out, factors)).alias("baseline"),
+        (pl.col("baseline_si") / pl.col("_factor")).alias("baseline"),
         ((pl.col("date") == pl.col("baseline_date")) & pl.col("value_si").is_not_null()).fill_null(False)
         .alias("baseline_flag"),
-    ).sort("row")
+    ).drop("_factor").sort("row")
 
 
 def factor_for(df: pl.DataFrame, factors: dict) -> pl.Expr:

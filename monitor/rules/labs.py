@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from ..derive.exposure import cached
 from .base import emit, quoted
 
 
@@ -109,7 +110,7 @@ def lab_result_duplicated(ctx):
     *Example*: ALT 88 for subject 002 on 2022-09-01 on rows 40 and 41.
     """
     sd, df = _labs(ctx)
-    d = _dupes(df)
+    d = cached(ctx, "lab_dupes", lambda c: _dupes(df))   # LAB005 and LAB006 share it
     bad = d.filter((pl.col("_n") > 1) & (pl.col("result__raw") == pl.col("_first_value")))
     return emit(sd, bad, "result", pl.col("test_code") + pl.lit(" ") + quoted(pl.col("result__raw"))
                 + pl.lit(" on this date is already on row ") + pl.col("_first").cast(pl.String) + pl.lit("."),
@@ -127,7 +128,7 @@ def lab_result_conflicting(ctx):
     *Example*: PLAT 45 and PLAT 145 for subject 004 on 2023-01-10.
     """
     sd, df = _labs(ctx)
-    d = _dupes(df)
+    d = cached(ctx, "lab_dupes", lambda c: _dupes(df))   # LAB005 and LAB006 share it
     bad = d.filter((pl.col("_n") > 1) & (pl.col("result__raw") != pl.col("_first_value")))
     return emit(sd, bad, "result", pl.col("test_code") + pl.lit(" ") + quoted(pl.col("result__raw"))
                 + pl.lit(" differs from ") + quoted(pl.col("_first_value")) + pl.lit(" entered on row ")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import polars as pl
 
 from ..ctcae.terms import norm_term
+from ..derive.exposure import cached
 from .base import emit, quoted
 
 LIVER_TERMS = ("alanine aminotransferase increased", "aspartate aminotransferase increased",
@@ -19,6 +20,10 @@ def _norm(e: pl.Expr) -> pl.Expr:
 
 
 def _graded_long(ctx) -> pl.DataFrame:
+    return cached(ctx, "safety_graded_long", _build_graded_long)   # shared by several rules: built once
+
+
+def _build_graded_long(ctx) -> pl.DataFrame:
     """One row per lab result and graded direction: row, subject, date, test, lab_term, lab_grade."""
     labs = ctx.labs
     if not labs.height or "ctcae_grade" not in labs.columns:
@@ -32,6 +37,10 @@ def _graded_long(ctx) -> pl.DataFrame:
 
 
 def _aes(ctx) -> pl.DataFrame:
+    return cached(ctx, "safety_aes", _build_aes)   # shared by several rules: built once
+
+
+def _build_aes(ctx) -> pl.DataFrame:
     """AE periods: subject, ae_row, term_norm, grade, start, stop (open periods end at the run date)."""
     sd = ctx.sheet("AdverseEvents")
     f = sd.frame
@@ -104,6 +113,10 @@ def lab_grade_without_ae(ctx):
 
 
 def _ae_vs_lab(ctx) -> pl.DataFrame:
+    return cached(ctx, "safety_ae_vs_lab", _build_ae_vs_lab)   # shared by several rules: built once
+
+
+def _build_ae_vs_lab(ctx) -> pl.DataFrame:
     aes = _aes(ctx)
     long = _graded_long(ctx).with_columns(_norm(pl.col("lab_term")).alias("term_norm"))
     j = aes.join(long, on=["subject", "term_norm"]).filter(

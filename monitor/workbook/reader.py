@@ -120,9 +120,7 @@ def col_index(letters: str) -> int:
 
 # ---------------------------------------------------------------- the zip container
 
-_NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-_NS_PKG = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 
 
 def open_container(path: Path, max_unpacked_mb: float) -> zipfile.ZipFile:
@@ -239,9 +237,9 @@ def _is_sheet_part(name: str) -> bool:
 
 # Every repetition below stops at the next `<` (or at the next cell's start), so a match attempt
 # never runs past its own cell: on a damaged sheet (cells never closed, a tag never ended) a
-# lazy `.*?` would run to the end of the XML from every cell, quadratic time (seconds for 100 kB).
-# a cell of one column holding a value: from its reference (a literal prefix, so a search that finds
-# nothing costs 0.1 s per 200 MB) through an optional formula to <v> with text or <is>
+# lazy `.*?` would run to the end of the XML from every cell, quadratic time (20 s for 150 kB).
+# _VALUED_IN[letter]: a cell of that column holding a value, from its reference (a literal prefix:
+# a search that finds nothing costs 0.1 s per 200 MB) through an optional formula to <v> or <is>.
 _VALUED_IN_COLUMN = (rb'r="%s\d+"[^<>]*>'
                      rb'(?:<(?:\w+:)?f[^<>]*?/>|<(?:\w+:)?f[^<>]*?>[^<]*</(?:\w+:)?f>)?<(?:\w+:)?(?:v>[^<]|is>)')
 _VALUED_IN = {letter: re.compile(_VALUED_IN_COLUMN % letter.encode()) for letter in map(chr, range(65, 91))}
