@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import textwrap
 
@@ -42,11 +43,21 @@ def summary_line(result) -> str:
     return f"{result.workbook}: {n} finding{'s' if n != 1 else ''}" + (f" ({parts})" if parts else "")
 
 
+_UNSAFE_FOR_TERMINAL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str) -> str:
+    """Cell text printed to a terminal: control characters (ESC sequences could clear the screen
+    or set the title) and bidi overrides are shown as \\uXXXX escapes, never interpreted."""
+    return _UNSAFE_FOR_TERMINAL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def to_text(result, width: int | None = None) -> str:
     """A readable table: severity, rule, Sheet!Cell, subject, message (wrapped)."""
     width = width or max(80, min(shutil.get_terminal_size((120, 20)).columns, 160))
-    rows = [(f.severity.upper(), f.rule, f.where_short if hasattr(f, "where_short") else f.where,
-             f.subject or "", f.message + (f"  -> {f.suggestion}" if f.suggestion else ""))
+    rows = [tuple(terminal_safe(x) for x in (
+             f.severity.upper(), f.rule, f.where_short if hasattr(f, "where_short") else f.where,
+             f.subject or "", f.message + (f"  -> {f.suggestion}" if f.suggestion else "")))
             for f in result.findings]
     if not rows:
         return summary_line(result) + "\n"

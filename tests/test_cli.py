@@ -164,3 +164,11 @@ def test_rules_lists_every_registered_rule():
     assert p.returncode == 0
     for r in RULES:
         assert r.code in p.stdout and r.name in p.stdout
+
+
+def test_text_output_never_sends_control_characters_to_the_terminal(tmp_path):
+    wb = small_workbook(tmp_path / "esc.xlsx", sex="_x001B_]0;pwned_x0007__x001B_[2J\u202eX")  # Excel escapes
+    p = run("check", wb, "--out", tmp_path / "o")
+    assert p.returncode == 1
+    assert "\x1b" not in p.stdout and "\x07" not in p.stdout and "\u202e" not in p.stdout
+    assert "\\u001b" in p.stdout
