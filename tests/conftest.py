@@ -6,8 +6,12 @@ import itertools
 
 import pytest
 
-from builders import check, write
+from builders import TODAY, check, write
+from monitor.ctcae.terms import load_terms
+from monitor.labs.catalogue import load_catalogue
 from monitor.profile.profile import load_profile
+from monitor.rules.base import Context
+from monitor.workbook.reader import read_workbook
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +40,16 @@ def written(tmp_path):
         return write(tmp_path / f"site{next(counter)}.xlsx", sheets, **write_kw)
 
     return _written
+
+
+@pytest.fixture
+def ctx_of(tmp_path, profile):
+    """ctx_of(sheets, prof=None) -> a check Context of the written workbook (derived tables on demand)."""
+    counter = itertools.count()
+
+    def make(sheets, prof=None):
+        prof = prof or profile
+        wb = read_workbook(write(tmp_path / f"ctx{next(counter)}.xlsx", sheets), drugs=prof.drug_names)
+        return Context(wb, prof, load_terms(), load_catalogue(), TODAY)
+
+    return make

@@ -24,32 +24,14 @@ import polars as pl
 import pytest
 
 from builders import TODAY, codes, copy_row, delete_column, fresh, rename_sheet, set_cell, set_cells, where, write
-from monitor.ctcae.terms import load_terms
 from monitor.derive.exposure import administrations, describe_rule, exposure
-from monitor.labs.catalogue import load_catalogue
 from monitor.profile.profile import ProfileError, bundled_profiles, load_profile, parse_profile
-from monitor.rules.base import Context
-from monitor.workbook.reader import read_workbook
 
 C, L, AE, V, S = "Cycles", "Labs", "AdverseEvents", "Vitals", "Subjects"
 
 
 def d(y, m, day):
     return datetime(y, m, day)
-
-
-@pytest.fixture
-def ctx_of(tmp_path, profile):
-    """ctx_of(sheets) -> a check Context of the written workbook (derived tables on demand)."""
-    n = [0]
-
-    def make(sheets, prof=None):
-        n[0] += 1
-        prof = prof or profile
-        wb = read_workbook(write(tmp_path / f"w{n[0]}.xlsx", sheets), drugs=prof.drug_names)
-        return Context(wb, prof, load_terms(), load_catalogue(), TODAY)
-
-    return make
 
 
 def row_of(df: pl.DataFrame, row: int) -> dict:

@@ -19,12 +19,8 @@ import polars as pl
 import pytest
 
 from builders import TODAY, check, copy_row, fresh, set_cell, set_cells, where, write
-from monitor.ctcae.terms import load_terms
 from monitor.derive.markers import marker_results, marker_summary, markers_table
-from monitor.labs.catalogue import load_catalogue
 from monitor.profile.profile import ProfileError, bundled_profiles, load_profile, parse_profile
-from monitor.rules.base import Context
-from monitor.workbook.reader import read_workbook
 
 L = "Labs"
 
@@ -43,19 +39,6 @@ def with_afp(*points, subject_row=6, **changes):
             extra["Unit"] = p[2]
         copy_row(s, L, subject_row, Date=p[0], Result=p[1], **extra)
     return s
-
-
-@pytest.fixture
-def ctx_of(tmp_path, profile):
-    n = [0]
-
-    def make(sheets, prof=None):
-        n[0] += 1
-        prof = prof or profile
-        wb = read_workbook(write(tmp_path / f"m{n[0]}.xlsx", sheets), drugs=prof.drug_names)
-        return Context(wb, prof, load_terms(), load_catalogue(), TODAY)
-
-    return make
 
 
 def _profile_with(tmp_path, old, new):

@@ -18,12 +18,9 @@ import polars as pl
 import pytest
 
 from builders import TODAY, check, fresh, where, write
-from monitor.ctcae.terms import load_terms
 from monitor.derive.recist import assessments, best_response, recist_table
 from monitor.labs.catalogue import load_catalogue
 from monitor.profile.profile import ProfileError, bundled_profiles, load_profile, parse_profile
-from monitor.rules.base import Context
-from monitor.workbook.reader import read_workbook
 
 T = "Tumor"
 HEADER = ["Subject ID", "Date", "Lesion ID", "Lesion type", "Location", "Diameter (mm)", "Non-target status",
@@ -53,19 +50,6 @@ def tumor(*scans, subject=1001) -> dict:
             rows.append([subject, when, lid, typ, loc, mm, status, resp])
     s[T] = rows
     return s
-
-
-@pytest.fixture
-def ctx_of(tmp_path, profile):
-    n = [0]
-
-    def make(sheets, prof=None):
-        n[0] += 1
-        prof = prof or profile
-        wb = read_workbook(write(tmp_path / f"r{n[0]}.xlsx", sheets), drugs=prof.drug_names)
-        return Context(wb, prof, load_terms(), load_catalogue(), TODAY)
-
-    return make
 
 
 def responses(ctx) -> list:
