@@ -13,6 +13,7 @@ open (`fullCalcOnLoad`); their cached values are not in the copy.
 
 from __future__ import annotations
 
+import io
 import re
 import warnings
 from pathlib import Path
@@ -224,9 +225,10 @@ def _write_findings_sheet(wb, result, marked: dict) -> str:
     return title
 
 
-def _load(path: Path):
+def _load(path: Path, data: bytes | None = None):
+    """openpyxl's workbook from `data` (the bytes the check read) or, without them, the file."""
     try:
-        with open(path, "rb") as fh, warnings.catch_warnings():
+        with (io.BytesIO(data) if data is not None else open(path, "rb")) as fh, warnings.catch_warnings():
             # openpyxl warns about parts it drops (validation extensions ...): expected for a copy
             warnings.simplefilter("ignore", UserWarning)
             return openpyxl.load_workbook(fh, keep_vba=False, data_only=False)
@@ -247,7 +249,9 @@ def annotate_copy(workbook_path, result, target) -> Path:
     if target.exists() and src.exists() and target.resolve() == src.resolve():
         raise WorkbookError(f"{target}: the annotated copy would overwrite the workbook itself; "
                             "choose another --out")
-    wb = _load(src)
+    # the bytes the check read (one snapshot): a file replaced since cannot mix two versions
+    snap = getattr(getattr(result, "wb", None), "snapshot", None)
+    wb = _load(src, snap.data if snap is not None else None)
 
     by_norm = {n.lower(): n for n in wb.sheetnames}
     sheets = {}
