@@ -136,7 +136,7 @@ def _study_name(wb: Workbook) -> str:
 
 def check_workbook(path, profile, today: date | None = None, now: datetime | None = None,
                    max_unpacked_mb: float = 200, limits: Limits | None = None) -> Result:
-    """Read and check one workbook. Raises WorkbookError when it cannot be read at all or is
+    """Read and check one workbook (`path`, or a Snapshot of its bytes). Raises WorkbookError when it cannot be read at all or is
     over a resource limit (`limits`; without it the defaults with `max_unpacked_mb`)."""
     now = now or datetime.now(timezone.utc)
     today = today or now.date()
@@ -144,5 +144,5 @@ def check_workbook(path, profile, today: date | None = None, now: datetime | Non
     ctx = Context(wb, profile, load_terms(), load_catalogue(), today)
     frames, skipped = run_rules(ctx)
     findings = to_findings(frames, wb)
-    return Result(str(path), wb.sha256, profile.name, __version__,
+    return Result(str(getattr(path, "path", path)), wb.sha256, profile.name, __version__,
                   now.replace(microsecond=0).isoformat(), findings, skipped, wb)

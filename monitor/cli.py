@@ -11,6 +11,9 @@ from typing import Optional
 import typer
 
 from . import __version__
+from .io import quiet_zipfile_del
+
+quiet_zipfile_del()   # no `Exception ignored in ZipFile.__del__` traceback after a failed write
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="The trial safety monitor: checks clinical-trial site workbooks.")
