@@ -213,13 +213,18 @@ def batch(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary; only the exit code."),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Write the PDF summaries (per workbook and "
                              "batch-summary.pdf); --no-pdf is much faster."),
+    workbook_timeout: float = typer.Option(600, "--workbook-timeout", help="Seconds one workbook may take "
+                                           "(check and outputs); a slower one is reported unreadable. 0: no bound."),
+    workbook_memory_mb: float = typer.Option(2048, "--workbook-memory-mb", help="Memory one workbook's check "
+                                             "may use; a bigger one is reported unreadable. 0: no bound."),
 ):
     """Check every workbook of a folder; skip unchanged ones; record history. Exit 0 clean, 1 findings
-    at or above --fail-on in any workbook, 2 any workbook unreadable (see docs/batch.md)."""
+    at or above --fail-on in any workbook, 2 any workbook unreadable, 3 the run failed (disk,
+    permissions, database; see docs/batch.md)."""
     from .batch.commands import batch_command
 
     raise typer.Exit(batch_command(inbox, out, jobs, fail_on, profile, force, max_unpacked_mb, format, quiet,
-                                   pdf))
+                                   pdf, workbook_timeout, workbook_memory_mb))
 
 
 @app.command()
@@ -252,11 +257,14 @@ def history(
     out: Optional[Path] = typer.Option(None, "--out", help="The batch output folder [default: output/batch/]."),
     limit: int = typer.Option(20, "--limit", "-n", help="Show the last N runs."),
     format: str = typer.Option("text", "--format", "-f", help="text or json."),
+    restore: bool = typer.Option(False, "--restore", help="Replace a damaged monitor.db with its last good "
+                                 "backup (the damaged file is kept beside it)."),
 ):
-    """List batch runs, or one workbook's checks with the findings new and resolved in each."""
+    """List batch runs, or one workbook's checks with the findings new and resolved in each;
+    --restore brings back the last good copy of a damaged history."""
     from .batch.commands import history_command
 
-    raise typer.Exit(history_command(workbook, out, limit, format))
+    raise typer.Exit(history_command(workbook, out, limit, format, restore))
 
 
 @app.command()

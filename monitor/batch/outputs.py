@@ -109,7 +109,11 @@ def write_workbook_outputs(src: Path, result, out_dir: Path, out_root: Path, ste
     done(FINDINGS_CSV, csv_path)
     remove_stale(out_dir, [names[ERROR_JSON]])
 
+    from .worker import fault
+
+    fault("worker-after-findings")          # tests: the main process killed while the worker writes
     try:
+        fault("outputs-annotated", out_dir / names[ANNOTATED])
         done(ANNOTATED, annotate_copy(src, result, out_dir / names[ANNOTATED]))
     except Exception as e:  # openpyxl cannot open every file calamine reads: findings still stand
         if _environment_failure(e):

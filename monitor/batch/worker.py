@@ -44,12 +44,20 @@ def os_error_line(e: OSError, fallback: str = "") -> str:
 
 # ---------------------------------------------------------------- fault points (tests, fuzz)
 
-def fault(point: str) -> None:
-    """`MONITOR_FAULT=point` kills this process (SIGKILL) at that point; `worker-...` points kill
-    the main process from the worker. Used by the fault-injection tests and benchmarks only."""
+def fault(point: str, path=None) -> None:
+    """Fault injection for the tests and benchmarks/fault_inject.py, off unless MONITOR_FAULT is
+    set: `MONITOR_FAULT=point` kills this process with SIGKILL at that point (`worker-...` points
+    kill the main process from the worker); `MONITOR_FAULT=ENOSPC@point` (any errno name) raises
+    that OSError there, as a full disk or a read-only folder would."""
     want = os.environ.get("MONITOR_FAULT")
-    if not want or want != point:
+    if not want:
         return
+    name, _, at = want.rpartition("@")
+    if at != point:
+        return
+    if name:
+        code = getattr(errno, name)
+        raise OSError(code, os.strerror(code), str(path) if path is not None else None)
     os.kill(os.getppid() if point.startswith("worker-") else os.getpid(), signal.SIGKILL)
     time.sleep(5)   # the signal arrives; nothing after this point runs
 
