@@ -85,6 +85,20 @@ def run_rules(ctx: Context, rules=RULES) -> tuple[list, list]:
     return frames, skipped
 
 
+QUOTE_CHARS = 80          # cell text quoted in a message or suggestion: cut to this, with an ellipsis
+TEXT_CHARS = 2000         # a whole message or suggestion (many quotes): the same, as a last bound
+# an opening quote at the start or after a space, bracket or colon (not the apostrophe of "it's")
+_LONG_QUOTE = r"(^|[\s(\[:=,])'([^'\n]{%d})[^'\n]{2,}'" % (QUOTE_CHARS - 1)
+
+
+def readable(col: str) -> pl.Expr:
+    """A message column with quoted cell text ('...') cut to QUOTE_CHARS characters with an
+    ellipsis: a 32,767-character header cell is quoted as its first 79 characters and `…`."""
+    c = pl.col(col).str.replace_all(_LONG_QUOTE, "${1}'${2}…'")
+    return (pl.when(c.str.len_chars() > TEXT_CHARS)
+            .then(c.str.slice(0, TEXT_CHARS - 1) + pl.lit("…")).otherwise(c).alias(col))
+
+
 def to_findings(frames: list, wb: Workbook) -> list:
     """Rule frames -> sorted Findings. Cell letters, ordinals, the sort and the WB005 de-duplication
     are columnar (polars); Python touches each finding once, to hash its id and build it."""
@@ -93,6 +107,7 @@ def to_findings(frames: list, wb: Workbook) -> list:
     df = pl.concat(frames)
     if df.height == 0:
         return []
+    df = df.with_columns(readable("message"), readable("suggestion"))
     names = {k: sd.name for k, sd in wb.sheets.items()}
     if "Study" not in names:
         names["Study"] = _study_name(wb)

@@ -414,3 +414,22 @@ def test_zipfile_del_noise_never_reaches_stderr(tmp_path):
             "save(); gc.collect()\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env(), cwd=ROOT)
     assert p.returncode == 0 and p.stderr == "", p.stderr
+
+
+# ------------------------------------------------------------------ readable messages
+
+def test_quoted_cell_text_is_cut_to_a_readable_length(tmp_path, profile):
+    from builders import add_column, valid_study, write
+    from monitor.check import QUOTE_CHARS, check_workbook
+
+    header = "H" * 32_767                                   # Excel's longest cell, as a header
+    s = add_column(valid_study(), "Subjects", header, ["v"] * 3)
+    result = check_workbook(write(tmp_path / "long.xlsx", s), profile)
+    quoting = [f for f in result.findings if "HHHH" in f.message]
+    assert quoting, [f.message for f in result.findings]
+    for f in quoting:
+        assert len(f.message) < 400
+        assert "'" + "H" * (QUOTE_CHARS - 1) + "…'" in f.message
+    short = add_column(valid_study(), "Subjects", "Notes" + "x" * 10, ["v"] * 3)   # short quotes stay whole
+    msgs = [f.message for f in check_workbook(write(tmp_path / "short.xlsx", short), profile).findings]
+    assert any("'Notesxxxxxxxxxx'" in m for m in msgs)
