@@ -433,3 +433,26 @@ def test_quoted_cell_text_is_cut_to_a_readable_length(tmp_path, profile):
     short = add_column(valid_study(), "Subjects", "Notes" + "x" * 10, ["v"] * 3)   # short quotes stay whole
     msgs = [f.message for f in check_workbook(write(tmp_path / "short.xlsx", short), profile).findings]
     assert any("'Notesxxxxxxxxxx'" in m for m in msgs)
+
+
+def test_the_pdf_findings_tables_list_a_few_rows_per_rule_then_how_many_more():
+    from monitor.report.view import LISTING_PER_RULE, FindingRow, capped
+
+    rows = [FindingRow(f"id{i}", "major", "LAB005", "duplicate-lab", f"Labs!A{i}", "001", "dup", "")
+            for i in range(1000)] + [FindingRow("x", "minor", "WB110", "n", "Subjects!C2", "001", "m", "")]
+    out = capped(rows)
+    assert len(out) == LISTING_PER_RULE + 2
+    assert out[LISTING_PER_RULE].rule == "LAB005" and f"and {1000 - LISTING_PER_RULE:,} more" in \
+        out[LISTING_PER_RULE].message
+    assert out[-1].id == "x"
+    assert capped(rows[:LISTING_PER_RULE]) == rows[:LISTING_PER_RULE]     # at the bound: no extra row
+
+
+@pytest.mark.slow
+def test_fault_injection_small(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import fault_inject
+
+    fig = fault_inject.run(iterations=2, seed=5, seconds=60, workdir=tmp_path, say=lambda *_: None)
+    assert fig["iterations"] >= 1
+    assert fig["problems"] == [] and fig["orphan_workers"] == 0, fig
