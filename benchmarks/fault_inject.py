@@ -85,6 +85,20 @@ def open_ids(out: Path, box: Path) -> dict:
     return ids
 
 
+def last_run_completed(out: Path) -> bool:
+    """The last run wrote batch.json and ended `finished` (a kill may come after both)."""
+    try:
+        c = sqlite3.connect(f"file:{out / 'monitor.db'}?mode=ro", uri=True)
+        try:
+            row = c.execute("SELECT id, status FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        finally:
+            c.close()
+        return row is not None and row[1] == "finished" and \
+            json.loads((out / "batch.json").read_text())["run_id"] == row[0]
+    except (sqlite3.Error, OSError, ValueError, KeyError):
+        return False
+
+
 def verify(out: Path, box: Path, data: dict, before: dict) -> list:
     problems = []
     db = out / "monitor.db"
@@ -170,7 +184,8 @@ def run(iterations: int = 12, seed: int = 13, seconds: float = 150, workdir: Pat
             figures["killed_mid_run"] += 1
         else:
             figures["finished_before_kill"] += 1
-            before = open_ids(out, box)       # that run completed: it is the baseline now
+        if last_run_completed(out):
+            before = open_ids(out, box)       # that run completed (batch.json and its row): the baseline now
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and any(alive(k) for k in kids):
             time.sleep(0.1)

@@ -107,7 +107,12 @@ class Runner:
                     refuse_if_damaged(self.out)
                 with History(self.out) as hist:
                     if due:
-                        backup(hist.conn, self.out, hist.next_run_id())
+                        try:
+                            backup(hist.conn, self.out, hist.next_run_id())
+                        except (OSError, sqlite3.Error) as e:
+                            cause = os_error_line(e) if isinstance(e, OSError) else str(e)
+                            raise RunFailure(f"{self.out / 'monitor.db.backup'}: the history could not be "
+                                             f"backed up before the run ({cause})") from None
                         self._checked_at = time.monotonic()
                     return self._run(hist, only, write_batch_json)
             except DamagedHistory as e:
