@@ -242,12 +242,16 @@ def watch(
     max_unpacked_mb: float = typer.Option(200, "--max-unpacked-mb", help="Unpacked size limit per workbook."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Write each workbook's PDF summary."),
+    workbook_timeout: float = typer.Option(600, "--workbook-timeout", help="Seconds one workbook may take; "
+                                           "0: no bound."),
+    workbook_memory_mb: float = typer.Option(2048, "--workbook-memory-mb", help="Memory one workbook's check "
+                                             "may use; 0: no bound."),
 ):
     """Check each workbook dropped into (or saved again in) a folder once it stops changing. Ctrl-C stops."""
     from .batch.commands import watch_command
 
     raise typer.Exit(watch_command(inbox, out, jobs, "major", profile, max_unpacked_mb, settle, poll,
-                                   poll_interval, initial, quiet, pdf))
+                                   poll_interval, initial, quiet, pdf, workbook_timeout, workbook_memory_mb))
 
 
 @app.command()

@@ -4,6 +4,7 @@ run, workers that die with their parent, per-workbook bounds."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -79,7 +80,8 @@ def test_a_workbook_replaced_while_it_is_checked_gives_outputs_of_one_version(tm
     assert last_check(out, "a.xlsx")["sha256"] == sha_a
     import openpyxl
     ann = openpyxl.load_workbook(out / "a" / "a-annotated.xlsx")
-    assert ann["Subjects"]["C2"].value == "X" if ann["Subjects"]["C1"].value == "Sex" else True
+    assert ann.properties.identifier == f"sha256:{sha_a}"             # the copy says which bytes
+    assert any(c.value == "X" for row in ann["Subjects"].iter_rows() for c in row)   # ... and is A
     assert sha256_file(wb) == sha_b                                   # the file now holds B
 
     monkeypatch.setattr(worker_mod, "after_snapshot", lambda task: None)
@@ -280,7 +282,8 @@ def test_a_run_killed_before_batch_json_loses_no_news(tmp_path, profile):
     assert batch(box, out, profile).totals()["new"] == 0            # told once
 
 
-def test_a_run_killed_between_the_workers_outputs_and_the_record(tmp_path, profile):
+@pytest.mark.parametrize("point", ["main-before-record", "worker-after-findings"])
+def test_a_run_killed_between_the_workers_outputs_and_the_record(tmp_path, profile, point):
     """findings.json of the new version is on disk, the history has the old one: the next run
     checks again (even after the file went back to the old bytes), and leaves no temp file."""
     box, out = tmp_path / "inbox", tmp_path / "out"
@@ -288,9 +291,10 @@ def test_a_run_killed_between_the_workers_outputs_and_the_record(tmp_path, profi
     old = wb.read_bytes()
     batch(box, out, profile)
     clean_workbook(box / "a.xlsx", Age=150)
-    p = run_cli("batch", box, "--out", out, "--no-pdf", "--jobs", "1", fault="main-before-record")
+    p = run_cli("batch", box, "--out", out, "--no-pdf", "--jobs", "1", fault=point)
     assert p.returncode == -signal.SIGKILL
-    assert "WB111" in (out / "a" / "findings.json").read_text()
+    assert "WB111" in (out / "a" / "findings.json").read_text()       # the new version's findings ...
+    assert last_check(out, "a.xlsx")["sha256"] == hashlib.sha256(old).hexdigest()   # ... the old history
     (out / "a" / ".findings.json.orphan.tmp").write_text("half")   # as a write cut by the kill leaves
     wb.write_bytes(old)                                               # back to the recorded bytes
     report = batch(box, out, profile)

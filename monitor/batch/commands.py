@@ -115,7 +115,8 @@ def _stop_progress(progress):
 
 
 def watch_command(inbox, out=None, jobs=None, fail_on="major", profile=None, max_unpacked_mb=200.0,
-                  settle=2.0, poll=False, poll_interval=1.0, initial=True, quiet=False, pdf=True) -> int:
+                  settle=2.0, poll=False, poll_interval=1.0, initial=True, quiet=False, pdf=True,
+                  workbook_timeout=600.0, workbook_memory_mb=2048.0) -> int:
     from .history import HistoryError
     from .runner import BatchError, Runner
     from .watch import Watcher, WatchProgress
@@ -123,7 +124,8 @@ def watch_command(inbox, out=None, jobs=None, fail_on="major", profile=None, max
     if settle < 0 or poll_interval <= 0:
         return _err("--settle must be >= 0 and --poll-interval > 0")
     try:
-        opts = _options(inbox, out, jobs, fail_on, profile, False, max_unpacked_mb, "watch", pdf)
+        opts = _options(inbox, out, jobs, fail_on, profile, False, max_unpacked_mb, "watch", pdf,
+                        workbook_timeout, workbook_memory_mb)
     except ValueError as e:
         return _err(str(e))
     progress = WatchProgress(sys.stdout, quiet=quiet)

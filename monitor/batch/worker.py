@@ -58,7 +58,8 @@ def fault(point: str, path=None) -> None:
     if name:
         code = getattr(errno, name)
         raise OSError(code, os.strerror(code), str(path) if path is not None else None)
-    os.kill(os.getppid() if point.startswith("worker-") else os.getpid(), signal.SIGKILL)
+    in_worker = point.startswith("worker-") and _PARENT is not None and os.getppid() == _PARENT
+    os.kill(_PARENT if in_worker else os.getpid(), signal.SIGKILL)
     time.sleep(5)   # the signal arrives; nothing after this point runs
 
 
@@ -94,12 +95,13 @@ def die_with_parent(parent_pid: int) -> None:
 
 
 _PROFILE = None
+_PARENT = None        # the main process's pid, in a worker process
 
 
 def init_worker(profile, parent_pid: int | None = None) -> None:
     """Worker start: keep the profile; leave Ctrl-C to the main process; die with the parent."""
-    global _PROFILE
-    _PROFILE = profile
+    global _PROFILE, _PARENT
+    _PROFILE, _PARENT = profile, parent_pid
     quiet_zipfile_del()
     if parent_pid is not None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -280,6 +280,8 @@ def annotate_copy(workbook_path, result, target) -> Path:
     wb.active = wb.sheetnames.index(title)
     wb[title].sheet_view.tabSelected = True
     wb.properties.lastModifiedBy = AUTHOR
+    if getattr(result, "sha256", None):   # the bytes this copy and its findings came from
+        wb.properties.identifier = f"sha256:{result.sha256}"
     if wb.calculation is None:
         wb.calculation = CalcProperties()
     wb.calculation.fullCalcOnLoad = True
