@@ -162,6 +162,7 @@ def run(iterations: int = 12, seed: int = 13, seconds: float = 150, workdir: Pat
     full = time.monotonic() - t0
     before = open_ids(out, box)
     figures = {"seed": seed, "iterations": 0, "killed_mid_run": 0, "finished_before_kill": 0,
+               "killed_with_workers_alive": 0, "workers_alive_at_kill": 0,
                "orphan_workers": 0, "problems": [], "exit_codes": {}, "news_checked": 0,
                "full_run_seconds": round(full, 1), "first_exit": p.returncode}
     for it in range(iterations):
@@ -179,9 +180,12 @@ def run(iterations: int = 12, seed: int = 13, seconds: float = 150, workdir: Pat
             time.sleep(0.02)
         if proc.poll() is None:
             kids |= set(children(proc.pid))
+            live = [k for k in kids if alive(k)]          # workers that must die with the main process
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             figures["killed_mid_run"] += 1
+            figures["killed_with_workers_alive"] += bool(live)
+            figures["workers_alive_at_kill"] += len(live)
         else:
             figures["finished_before_kill"] += 1
         if last_run_completed(out):

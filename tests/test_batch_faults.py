@@ -460,3 +460,24 @@ def test_fault_injection_small(tmp_path):
     fig = fault_inject.run(iterations=2, seed=5, seconds=60, workdir=tmp_path, say=lambda *_: None)
     assert fig["iterations"] >= 1
     assert fig["problems"] == [] and fig["orphan_workers"] == 0, fig
+
+
+def test_identical_lab_rows_are_one_chart_point(tmp_path, profile):
+    """300 identical ALT rows: the PDF's liver chart gets one point, not an SVG of 300 (100,000
+    such rows took the PDF from minutes to hours before)."""
+    from datetime import datetime, timezone
+
+    from builders import header_index, valid_study, write
+    from monitor.check import check_workbook
+    from monitor.report.view import build_view
+
+    s = valid_study()
+    first = s["Labs"][header_index(s, "Labs") + 1]
+    s["Labs"].extend([list(first) for _ in range(300)])
+    result = check_workbook(write(tmp_path / "dup.xlsx", s), profile)
+    view = build_view(result, profile, generated=datetime(2026, 1, 1, tzinfo=timezone.utc), tool_version="t")
+    charts = [c for sv in view.subjects for c in sv.charts if c.kind == "subject"]
+    liver = [c.data["panels"]["liver"]["series"]["ALT"] for c in charts
+             if "series" in c.data["panels"]["liver"] and "ALT" in c.data["panels"]["liver"]["series"]]
+    assert liver and all(len(set(p)) == len(p) for p in liver)
+    assert any(len(p) < 300 for p in liver)
