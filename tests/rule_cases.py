@@ -192,7 +192,7 @@ CASES: list[Case] = [
     bad("WB111", "grade-0", cell(AE, 0, "Grade", 0), "AdverseEvents!E2"),
     bad("WB111", "grade-6", cell(AE, 0, "Grade", 6), "AdverseEvents!E2"),
     good("WB111", "grade-1", cell(AE, 1, "Grade", 1)),
-    good("WB111", "grade-5", cells(AE, 0, CTCAE_term="Sepsis", Grade=5, Outcome="Fatal")),
+    good("WB111", "grade-5", cells(AE, 0, CTCAE_term="Sepsis", Grade=5, Outcome="Fatal"), allow=("AE013",)),
     bad("WB111", "ecog-minus-1", cell(S, 0, "ECOG", -1), "Subjects!H2"),
     bad("WB111", "ecog-6", cell(V, 0, "ECOG", 6), "Vitals!F2"),
     good("WB111", "ecog-0", cell(S, 0, "ECOG", 0)),
@@ -326,7 +326,7 @@ CASES: list[Case] = [
     bad("AE008", "alopecia-3", cells(AE, 0, CTCAE_term="Alopecia", Grade=3), "AdverseEvents!E2"),
     bad("AE008", "fatigue-4", cell(AE, 0, "Grade", 4), "AdverseEvents!E2"),
     good("AE008", "alopecia-2", cells(AE, 0, CTCAE_term="Alopecia", Grade=2)),
-    good("AE008", "hypertension-5", cells(AE, 1, Grade=5, Outcome="Fatal"),
+    good("AE008", "hypertension-5", cells(AE, 1, Grade=5, Outcome="Fatal"), allow=("AE013",),
          comment="CTCAE v5.0 Hypertension grade 5 is Death"),
 
     bad("AE009", "reported-two-days-after-aware", cell(AE, 2, "Date reported", d(2025, 4, 4)), "AdverseEvents!K4",
@@ -334,9 +334,11 @@ CASES: list[Case] = [
     good("AE009", "reported-next-day", cell(AE, 2, "Date reported", d(2025, 4, 3))),
     good("AE009", "late-but-not-serious", cells(AE, 2, Serious="N", Date_reported=d(2025, 4, 9))),
 
-    bad("AE010", "grade-5-recovered", cells(AE, 0, CTCAE_term="Sepsis", Grade=5), "AdverseEvents!E2"),
+    bad("AE010", "grade-5-recovered", cells(AE, 0, CTCAE_term="Sepsis", Grade=5), "AdverseEvents!E2",
+        allow=("AE013",)),
     bad("AE010", "fatal-grade-3", cell(AE, 2, "Outcome", "Fatal"), "AdverseEvents!E4"),
-    good("AE010", "grade-5-death-alias", cells(AE, 0, CTCAE_term="Sepsis", Grade=5, Outcome="death")),
+    good("AE010", "grade-5-death-alias", cells(AE, 0, CTCAE_term="Sepsis", Grade=5, Outcome="death"),
+         allow=("AE013",)),
 
     bad("AE011", "onset-day-before-consent", cell(AE, 0, "Onset date", d(2025, 3, 2)), "AdverseEvents!F2",
         allow=("AE012",), comment="consent 2025-03-03, first dose 2025-03-10"),
@@ -346,6 +348,14 @@ CASES: list[Case] = [
     good("AE011", "partial-onset-consent-month", cell(AE, 0, "Onset date", "2025-03"),
          comment="March 2025 may be after consent (3 March) and after the first dose (10 March)"),
 
+    # ICH E2A II.B: an adverse event that results in death is serious
+    bad("AE013", "grade-5-fatal-not-serious", cells(AE, 0, CTCAE_term="Sepsis", Grade=5, Outcome="Fatal"),
+        "AdverseEvents!I2", comment="CDISC pilot: three deaths recorded AESER = N"),
+    bad("AE013", "fatal-outcome-grade-3-not-serious", cell(AE, 1, "Outcome", "Fatal"), "AdverseEvents!I3",
+        allow=("AE010",), comment="the outcome alone decides; AE010 adds the grade mismatch"),
+    good("AE013", "grade-5-fatal-serious", cells(AE, 0, CTCAE_term="Sepsis", Grade=5, Outcome="Fatal", Serious="Y",
+         Date_aware=d(2025, 3, 21), Date_reported=d(2025, 3, 21))),
+    good("AE013", "grade-4-not-serious", cells(AE, 0, CTCAE_term="Sepsis", Grade=4, Outcome="Recovered")),
     bad("AE012", "onset-day-before-first-dose", cell(AE, 0, "Onset date", d(2025, 3, 9)), "AdverseEvents!F2"),
     good("AE012", "onset-on-first-dose-day", cell(AE, 0, "Onset date", d(2025, 3, 10))),
     good("AE012", "held-dose-is-not-a-first-dose", steps(cells(C, 8, Action="Held", Dose=None, Unit=None,

@@ -80,6 +80,7 @@ RULES: tuple[Rule, ...] = (
          (("AdverseEvents", ("subject", "onset")), ("Subjects", ("subject", "consent_date")))),
     Rule("AE012", "ae-onset-before-first-dose", S.INFO, ae.ae_onset_before_first_dose,
          (("AdverseEvents", ("subject", "onset")), ("Cycles", ("subject", "date", "action")))),
+    Rule("AE013", "fatal-ae-not-serious", S.MAJOR, ae.fatal_ae_not_serious, (("AdverseEvents", ("serious",)),)),
     # CTCAE v5.0 safety reconciliation (graded labs and vitals against adverse events)
     Rule("LAB101", "lab-grade-without-ae", S.MAJOR, safety.lab_grade_without_ae,
          (("Labs", ("subject", "date", "test", "result")), ("AdverseEvents", ("subject", "term", "onset")))),
