@@ -42,7 +42,20 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-DEFAULT_SRC = ROOT.parent / "shared" / "reference" / "cdisc_pilot"
+
+
+def default_source() -> Path:
+    """The pilot CSVs: $CDISC_PILOT_DIR, else ../shared/reference/cdisc_pilot beside the repository
+    (or beside the folder of worktrees)."""
+    import os
+
+    env = os.environ.get("CDISC_PILOT_DIR")
+    cands = [Path(env)] if env else []
+    cands += [p / "shared" / "reference" / "cdisc_pilot" for p in (ROOT.parent, ROOT.parent.parent)]
+    return next((c for c in cands if (c / "lb.csv").is_file()), cands[0])
+
+
+DEFAULT_SRC = default_source()
 PROFILE = "cdisc_pilot"
 
 SEVERITY_GRADE = {"MILD": 1, "MODERATE": 2, "SEVERE": 3}   # CTCAE v5.0: 1 mild, 2 moderate, 3 severe
