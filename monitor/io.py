@@ -213,8 +213,8 @@ def _refuse_foreign(path: Path) -> None:
     if not _stat.S_ISREG(st.st_mode) or st.st_size == 0:
         return
     if not own_output(path):
-        raise OutputError(f"{path}: exists and is not a file the monitor wrote (or it now holds data); refusing to replace it "
-                          "(use --force to replace it)")
+        raise OutputError(f"{path}: exists and is not a file the monitor wrote (or it now holds data); "
+                          "refusing to replace it (use --force to replace it)")
 
 
 _UMASK_LOCK = threading.Lock()
