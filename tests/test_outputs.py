@@ -172,7 +172,7 @@ def test_annotating_twice_restores_a_cells_own_note_and_fill(tmp_path):
     from openpyxl.comments import Comment
     from openpyxl.styles import PatternFill
 
-    wb["Subjects"]["C2"].comment = Comment("asked the site", "Ann")
+    wb["Subjects"]["C2"].comment = Comment("=asked the site", "Ann")
     wb["Subjects"]["D2"].fill = PatternFill(fill_type="solid", fgColor="00B050")
     wb.save(src)
     once = tmp_path / "once.xlsx"
@@ -181,6 +181,7 @@ def test_annotating_twice_restores_a_cells_own_note_and_fill(tmp_path):
     cli("annotate", once, "--out", twice)
     note = openpyxl.load_workbook(twice)["Subjects"]["C2"].comment.text
     assert note.count("WB111") == 1 and note.count("asked the site") == 1
+    assert note.endswith("\n=asked the site")              # the cell's own note, exactly
     assert _fills(openpyxl.load_workbook(twice))[("Subjects", "D2")].endswith("00B050")
 
 

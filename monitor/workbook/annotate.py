@@ -184,15 +184,23 @@ class _Marks:
     def remember(self, ws, cell):
         self.row += 1
         r = self.row
-        _text(self.ws.cell(row=r, column=1), ws.title)
+        _exact(self.ws.cell(row=r, column=1), ws.title)
         self.ws.cell(row=r, column=2, value=cell.coordinate)
         if cell.comment is not None:
-            _text(self.ws.cell(row=r, column=3), cell.comment.text or " ")
-            _text(self.ws.cell(row=r, column=4), cell.comment.author or "")
+            _exact(self.ws.cell(row=r, column=3), cell.comment.text or " ")
+            _exact(self.ws.cell(row=r, column=4), cell.comment.author or "")
         self.ws.cell(row=r, column=5)._style = copy(cell._style)
 
     def findings_sheet(self, title: str):
-        _text(self.ws.cell(row=1, column=7), title)
+        _exact(self.ws.cell(row=1, column=7), title)
+
+
+def _exact(cell, value):
+    """Text kept to be put back exactly (a sheet name, a note): stored as text, never a formula,
+    without the apostrophe that _text adds for people reading the sheet."""
+    if value:
+        cell.value = _clean(value)
+        cell.data_type = "s"
 
 
 def remove_marks(wb) -> int:

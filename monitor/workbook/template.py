@@ -24,6 +24,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from .. import __version__
 from ..io import OUTPUT_PROPERTY, atomic_path
+from .instructions import write_instructions
 from .reader import col_letter
 from .schema import SHEETS, STUDY, STUDY_FIELDS, Column, Kind, Sheet, columns_for, norm
 
@@ -369,52 +370,6 @@ def _write_sheet(ws, sheet: Sheet, profile, rows: list, lists: _Lists):
     ws.freeze_panes = "A2"
 
 
-INSTRUCTIONS = (
-    "How to fill in this workbook",
-    "",
-    "One sheet per kind of record; one row per record. Keep the header row (row 1) as it is: the "
-    "monitor finds columns by their header. Hover a header for what it holds.",
-    "Study: the protocol, your site ID and (prefilled) the profile the monitor checks against.",
-    "Subjects: one row per subject. Every other sheet refers to subjects by the Subject ID "
-    "typed exactly as here (001 stays 001: the column is text).",
-    "Cycles: one row per drug per cycle (Given, Reduced, Delayed, Held or Discontinued, with a reason).",
-    "Labs: one row per test result; pick the test, then its unit from the drop-down; give the "
-    "site's normal range (LLN, ULN) in the same unit. ND or 'not done' when not done, never 0.",
-    "AdverseEvents: one row per event, the exact CTCAE v5.0 term from the list, the grade 1-5.",
-    "Vitals and Tumor: one row per visit / per lesion per scan.",
-    "Dates: 05-JUL-2022, 2022-07-05 or an Excel date. Numbers: a decimal point (7.5, not 7,5), "
-    "no unit in the cell; <0.5 keeps its qualifier.",
-    "",
-    "Then run:  monitor check WORKBOOK.xlsx   (problems by Sheet!Cell)  and  "
-    "monitor annotate WORKBOOK.xlsx   (a coloured copy; your file is never changed).",
-)
-
-
-def _write_instructions(ws) -> None:
-    ws.column_dimensions["A"].width = 24
-    ws.column_dimensions["B"].width = 100
-    head = ws.cell(row=1, column=1, value=INSTRUCTIONS[0])
-    head.font = Font(bold=True, size=13)
-    r = 2
-    for line in INSTRUCTIONS[1:]:
-        c = ws.cell(row=r, column=2, value=line or None)
-        c.alignment = Alignment(wrap_text=True, vertical="top")
-        r += 1
-    r += 1
-    ws.cell(row=r, column=1, value="Colours").font = _HEADER_FONT
-    from .annotate import SEVERITY_COLOURS, SEVERITY_MEANING
-
-    legend = [(_REQUIRED_FILL, "Header of a required column (this template)"),
-              (_OPTIONAL_FILL, "Header of an optional column (this template)")]
-    legend += [(PatternFill(fill_type="solid", fgColor=SEVERITY_COLOURS[sev]),
-                f"{sev} finding in an annotated copy: {SEVERITY_MEANING[sev]}") for sev in SEVERITY_COLOURS]
-    for fill, text in legend:
-        r += 1
-        ws.cell(row=r, column=1).fill = fill
-        ws.cell(row=r, column=2, value=text)
-    ws.sheet_properties.tabColor = "5B9BD5"
-
-
 def write_template(path, profile=None, data: dict | None = None, study: dict | None = None) -> Path:
     """Write the site workbook: every schema sheet in order, headers with notes, drop-downs and
     formats; optionally filled with `data` rows and `study` fields. Written atomically.
@@ -440,7 +395,7 @@ def write_template(path, profile=None, data: dict | None = None, study: dict | N
     wb.remove(wb.active)
     lists = _Lists(wb)
     lists.units()
-    _write_instructions(wb.create_sheet(INSTRUCTIONS_SHEET))
+    write_instructions(wb.create_sheet(INSTRUCTIONS_SHEET), _REQUIRED_FILL, _OPTIONAL_FILL)
     for sheet in SHEETS:
         ws = wb.create_sheet(sheet.name)
         if sheet is STUDY:
