@@ -366,6 +366,7 @@ def demo(
     jobs: int = typer.Option(2, "--jobs", "-j", help="Processes laying out each PDF."),
     now: Optional[str] = typer.Option(None, "--now", help="Run time (ISO 8601) [default: now]."),
     profile: Optional[str] = typer.Option(None, "--profile", help="Protocol profile."),
+    force: bool = FORCE,
 ):
     """Run check, annotate and report on every sample workbook, and write the empty template, into output/."""
     from .report.commands import demo_command, parse_now
@@ -374,7 +375,10 @@ def demo(
         when = parse_now(now)
     except ValueError as e:
         _fail(str(e))
-    raise typer.Exit(demo_command(samples, out, _profile(profile), max(1, jobs), when, echo=typer.echo))
+    prof = _profile(profile)
+    with _writing(None, force):
+        code = demo_command(samples, out, prof, max(1, jobs), when, echo=typer.echo)
+    raise typer.Exit(code)
 
 
 @app.command(epilog="Example: monitor version   (or monitor --version)")

@@ -278,6 +278,9 @@ def test_report_keeps_its_last_stdout_line_the_pdf_path_and_reports_progress_on_
     assert res.exit_code == 0, res.output
     assert res.stdout.strip().splitlines()[-1].endswith("a-1001-summary.pdf")
     assert "report: checking a.xlsx" in res.stderr and "laying out subject 1001" in res.stderr
+    from monitor.io import own_output
+
+    assert own_output(tmp_path / "o" / "a-1001-summary.pdf")   # a re-run may replace it
 
 
 # ------------------------------------------------------------------ batch: what it does not check
