@@ -155,6 +155,7 @@ def test_subject_id_with_no_close_match_keeps_the_generic_advice(run):
     ("Labs", "Result", "<0,5", "LAB004", "Did you mean <0.5? Use a decimal point, not a comma."),
     ("Labs", "Result", "1,250", "LAB004", "Did you mean 1.250 or 1250? Use a decimal point and no thousands separator."),
     ("Cycles", "Dose", "200 mg", "WB107", "Did you mean 200? 'mg' is not part of the number; put the unit in the Unit column."),
+    ("Labs", "Result", "< 0.5 mg/dL", "LAB004", "Did you mean <0.5? 'mg/dL' is not part of the number; put the unit in the Unit column."),
     ("Subjects", "Weight (kg)", "72 kg", "WB107", "Did you mean 72? 'kg' is not part of the number; leave the unit out (the column is in kg)."),
 ])
 def test_number_advice_says_did_you_mean(run, sheet, header, value, code, advice):

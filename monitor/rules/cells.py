@@ -58,7 +58,8 @@ def number_suggestion(raw: pl.Expr, c=None, unit_column: bool = False) -> pl.Exp
     comma_num = raw.str.replace(_DECIMAL_COMMA, "${1}${2}.${3}")
     three = raw.str.extract(_DECIMAL_COMMA, 3).str.len_chars() == 3
     thousands = raw.str.replace(_DECIMAL_COMMA, "${1}${2}${3}")
-    unit_num = raw.str.extract(_NUMBER_AND_UNIT, 2).str.replace(",", ".", literal=True)
+    unit_num = (raw.str.extract(_NUMBER_AND_UNIT, 1).fill_null("").str.replace_all(" ", "", literal=True)
+                + raw.str.extract(_NUMBER_AND_UNIT, 2).str.replace(",", ".", literal=True))
     unit_txt = raw.str.extract(_NUMBER_AND_UNIT, 3)
     unit_advice = (pl.lit("; put the unit in the Unit column.") if unit_column
                    else pl.lit("; leave the unit out" + (f" (the column is in {c.unit})." if c is not None
