@@ -159,6 +159,7 @@ def rules(
                                          "(dosed-before-consent): print its documentation."),
 ):
     """List every rule: code, name, severity and what it catches; or one rule's documentation."""
+    from .docs import rule_doc
     from .rules.registry import RULE_CRASHED, RULES
 
     if code is None:
@@ -170,22 +171,6 @@ def rules(
     if rule is None:
         _fail(f"no rule {code!r}; `monitor rules` lists them")
     typer.echo(rule_doc(rule))
-
-
-def rule_doc(rule) -> str:
-    """A rule's documentation for the terminal: code, name, severity, then What / Why / Example."""
-    import inspect
-    import textwrap
-
-    summary, _, body = inspect.cleandoc(rule.check.__doc__ or "").partition("\n")
-    parts = re.split(r"\*(What it does|Why it matters|Example)\*:\s*", body)
-    out = [f"{rule.code} {rule.name} ({rule.severity.value})", "", summary.strip()]
-    if " ".join(parts[0].split()):
-        out += [""] + textwrap.wrap(" ".join(parts[0].split()), 98)
-    for title, text in zip(parts[1::2], parts[2::2]):
-        out += ["", f"{title}:"] + textwrap.wrap(" ".join(text.split()), 96, initial_indent="  ",
-                                                 subsequent_indent="  ")
-    return "\n".join(out)
 
 
 @app.command(epilog="Example: monitor template site07.xlsx")

@@ -225,6 +225,16 @@ def test_rules_code_prints_what_why_and_example():
     assert bad.exit_code == 2 and "XX999" in bad.stderr
 
 
+def test_every_rule_documentation_prints_its_three_sections():
+    from monitor.docs import rule_doc
+
+    for rule in RULES:
+        text = rule_doc(rule)
+        assert text.startswith(f"{rule.code} {rule.name} ({rule.severity.value})\n\n{rule.summary}"), rule.code
+        for section in ("What it does:", "Why it matters:", "Example:"):
+            assert f"\n{section}\n  " in text, (rule.code, section)
+
+
 def test_dash_h_and_version_work():
     from monitor import __version__
 
