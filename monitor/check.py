@@ -27,9 +27,16 @@ class Result:
     findings: list
     not_evaluated: list = field(default_factory=list)   # [(code, reason)]
     wb: Workbook | None = field(default=None, repr=False)
+    # the findings workflow (monitor/batch/workflow.py), when a history store was used:
+    workflow: dict | None = None        # finding id -> {status, reason, query, response, by, at}
+    new_ids: set | None = None          # ids new since the previous check (None: no previous)
+    resolved: list | None = None        # findings this check no longer sees (dicts)
+    history: dict | None = None         # {store, workbook[, run]}
 
     def to_dict(self) -> dict:
-        return {
+        from .batch.workflow import finding_status
+
+        out = {
             "workbook": self.workbook,
             "sha256": self.sha256,
             "profile": self.profile,
@@ -37,8 +44,24 @@ class Result:
             "generated": self.generated,
             "summary": self.summary(),
             "not_evaluated": [{"rule": code, "reason": why} for code, why in self.not_evaluated],
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [f.to_dict() | finding_status(self, f.id) for f in self.findings]
+            if self.workflow is not None else [f.to_dict() for f in self.findings],
         }
+        if self.history is not None:
+            out["history"] = self.history
+        if self.resolved is not None:
+            out["resolved"] = self.resolved
+        return out
+
+    def status_of(self, fid: str) -> str:
+        return ((self.workflow or {}).get(fid) or {}).get("status", "open")
+
+    def failing(self, at_least: Severity, only_new: bool = False) -> int:
+        """Findings at or above the threshold that count toward the exit code: not accepted, and
+        with `only_new` only those not seen in the previous check (all, with no previous)."""
+        return sum(1 for f in self.findings if Severity(f.severity).rank >= at_least.rank
+                   and self.status_of(f.id) != "accepted"
+                   and (not only_new or self.new_ids is None or f.id in self.new_ids))
 
     def summary(self) -> dict:
         """Counts: all findings, by severity (worst first), by rule (code order of the
@@ -47,9 +70,19 @@ class Result:
         for f in self.findings:
             by_rule[f.rule] = by_rule.get(f.rule, 0) + 1
         order = {r.code: i for i, r in enumerate(RULES)}
-        return {"findings": len(self.findings), "by_severity": self.by_severity(),
-                "by_rule": {k: by_rule[k] for k in sorted(by_rule, key=lambda c: (order.get(c, -1), c))},
-                "not_evaluated": len(self.not_evaluated)}
+        out = {"findings": len(self.findings), "by_severity": self.by_severity(),
+               "by_rule": {k: by_rule[k] for k in sorted(by_rule, key=lambda c: (order.get(c, -1), c))},
+               "not_evaluated": len(self.not_evaluated)}
+        if self.workflow is not None:
+            by_status = {s: 0 for s in ("open", "accepted", "queried", "answered")}
+            for f in self.findings:
+                by_status[self.status_of(f.id)] += 1
+            out["by_status"] = by_status
+            if self.new_ids is not None:
+                out["new"] = sum(1 for f in self.findings if f.id in self.new_ids)
+            if self.resolved is not None:
+                out["resolved"] = len(self.resolved)
+        return out
 
     def count(self, at_least: Severity) -> int:
         return sum(1 for f in self.findings if Severity(f.severity).rank >= at_least.rank)

@@ -133,9 +133,13 @@ def check(
     max_cells: int = MAX_CELLS,
     statistics: bool = typer.Option(False, "--statistics", help="End the text output with the number of "
                                     "findings of each rule."),
+    fail_on_new: bool = typer.Option(False, "--fail-on-new", help="Exit 1 only for findings not seen in the "
+                                     "previous check of this workbook (accepted ones never count)."),
     force: bool = FORCE,
 ):
-    """Read and validate a workbook; print findings. Exit 0 clean, 1 findings, 2 unreadable."""
+    """Read and validate a workbook; print findings with their status (open, accepted, queried,
+    answered) from the history in --out (default output/monitor.db). Exit 0 clean, 1 findings that
+    are not accepted, 2 unreadable."""
     from .findings import Severity
     from .reporters import not_evaluated_text, statistics_text, to_json, to_text, write_outputs
 
@@ -145,15 +149,29 @@ def check(
         _fail(str(e))
     format = _format(format)
     limits = _limits(max_unpacked_mb, max_rows, max_columns, max_cell_chars, max_cells)
+    prof = _profile(profile)
     with _writing(workbook, force):
-        result = _check(workbook, _profile(profile), limits)
+        result = _check(workbook, prof, limits)
+        _record(out, workbook, result, prof, "check")
         write_outputs(result, out or default_out(workbook))
     if format == "json":
         sys.stdout.write(to_json(result))
     else:
         sys.stdout.write(to_text(result) + not_evaluated_text(result)
                          + (statistics_text(result) if statistics else ""))
-    raise typer.Exit(EXIT_FINDINGS if result.count(threshold) else EXIT_OK)
+    raise typer.Exit(EXIT_FINDINGS if result.failing(threshold, fail_on_new) else EXIT_OK)
+
+
+def _record(out, workbook: Path, result, profile, kind: str):
+    """Record the check in the history store (--out DIR's monitor.db, default output/monitor.db)
+    and put each finding's workflow status on the result."""
+    from .batch.history import HistoryError
+    from .batch.workflow import record_single, store_folder
+
+    try:
+        record_single(store_folder(out), workbook, result, profile, kind)
+    except HistoryError as e:
+        _fail(str(e), 3)
 
 
 @app.command(epilog="Example: monitor rules   or   monitor rules WB209")
@@ -203,16 +221,26 @@ def annotate(
     max_columns: int = MAX_COLUMNS,
     max_cell_chars: int = MAX_CELL_CHARS,
     max_cells: int = MAX_CELLS,
+    history: Optional[Path] = typer.Option(None, "--history", help="Folder of the history store (monitor.db) "
+                                           "whose statuses, queries and responses the Findings sheet shows "
+                                           "[default: output/, where check keeps it]."),
     force: bool = FORCE,
 ):
-    """Write a copy of the workbook with every finding's cell coloured and commented. Annotating an
-    annotated copy again replaces the earlier marks and Findings sheet."""
+    """Write a copy of the workbook with every finding's cell coloured and commented, and a Findings
+    sheet with Status, Query and Response columns (the site types answers in Response; `monitor
+    responses` records them). Annotating an annotated copy again replaces the earlier marks."""
+    from .batch.history import HistoryError
+    from .batch.workflow import load_for, store_folder
     from .io import safe_name
     from .workbook.annotate import annotate_copy
 
     limits = _limits(max_unpacked_mb, max_rows, max_columns, max_cell_chars, max_cells)
     with _writing(workbook, force):
         result = _check(workbook, _profile(profile), limits)
+        try:
+            load_for(store_folder(history), workbook, result)
+        except HistoryError as e:
+            _fail(str(e), 3)
         target = out or default_out(workbook) / f"{safe_name(workbook.stem)}-annotated.xlsx"
         path = annotate_copy(workbook, result, target)
     typer.echo(str(path))
@@ -271,14 +299,16 @@ def batch(
                                            "(check and outputs); a slower one is reported unreadable. 0: no bound."),
     workbook_memory_mb: float = typer.Option(2048, "--workbook-memory-mb", help="Memory one workbook's check "
                                              "may use; a bigger one is reported unreadable. 0: no bound."),
+    fail_on_new: bool = typer.Option(False, "--fail-on-new", help="Exit 1 only for findings new since the last "
+                                     "completed run (accepted ones never count)."),
 ):
     """Check every workbook of a folder; skip unchanged ones; record history. Exit 0 clean, 1 findings
-    at or above --fail-on in any workbook, 2 any workbook unreadable, 3 the run failed (disk,
-    permissions, database; see docs/batch.md)."""
+    at or above --fail-on (not accepted) in any workbook, 2 any workbook unreadable, 3 the run failed
+    (disk, permissions, database; see docs/batch.md)."""
     from .batch.commands import batch_command
 
     raise typer.Exit(batch_command(inbox, out, jobs, fail_on, profile, force, max_unpacked_mb, _format(format),
-                                   quiet, pdf, workbook_timeout, workbook_memory_mb))
+                                   quiet, pdf, workbook_timeout, workbook_memory_mb, fail_on_new))
 
 
 @app.command(epilog="Example: monitor watch inbox/ --out monitor/")
@@ -331,8 +361,9 @@ def report(
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for the PDF [default: output/<workbook stem>/]."),
     subject: Optional[str] = typer.Option(None, "--subject", help="Only this subject (its ID as on the Subjects sheet)."),
     cycle: Optional[int] = typer.Option(None, "--cycle", help="With --subject: the one-cycle visit summary."),
-    previous: Optional[Path] = typer.Option(None, "--previous", help="findings.json of an earlier run: findings "
-                                            "not in it are marked NEW."),
+    previous: Optional[Path] = typer.Option(None, "--previous", help="Override: findings.json of an earlier run; "
+                                            "findings not in it are marked NEW [default: the history store "
+                                            "knows what is new since the previous version of the workbook]."),
     jobs: int = typer.Option(2, "--jobs", "-j", help="Processes laying out the PDF (the PDF is the same for any "
                              "number)."),
     now: Optional[str] = typer.Option(None, "--now", help="Time printed as generated and used as the run date "
@@ -341,8 +372,8 @@ def report(
     max_unpacked_mb: float = typer.Option(200, "--max-unpacked-mb", help="Unpacked size limit."),
     force: bool = FORCE,
 ):
-    """Write the PDF cycle summary: study overview, one section per subject, findings listing.
-    The last line printed is the PDF's path. Exit 0 written, 2 unreadable input or unknown subject/cycle."""
+    """Write the PDF cycle summary: study overview, one section per subject, findings listing with
+    each finding's status (history in --out, default output/monitor.db). The last line printed is the PDF's path. Exit 0 written, 2 unreadable input or unknown subject/cycle."""
     from .report import ReportError
     from .report.commands import parse_now, report_command
     from .workbook.reader import WorkbookError
@@ -352,11 +383,62 @@ def report(
             raise ReportError("--cycle needs --subject: the one-cycle summary is for one subject")
         when = parse_now(now)
         with _writing(workbook, force):
+            from .batch.workflow import store_folder
+
             path = report_command(workbook, out or default_out(workbook), _profile(profile), subject, cycle,
-                                  previous, max(1, jobs), when, max_unpacked_mb, echo=typer.echo)
+                                  previous, max(1, jobs), when, max_unpacked_mb, echo=typer.echo,
+                                  store=store_folder(out))
     except (ReportError, WorkbookError, ValueError) as e:
         _fail(str(e))
     typer.echo(str(path))
+
+
+BY = typer.Option(None, "--by", help="Who acts (kept in the audit trail) [default: $MONITOR_USER or the login name].")
+STORE = typer.Option(None, "--out", help="The folder of the history store (monitor.db): check's or batch's --out "
+                     "[default: output/, then output/batch/].")
+
+
+@app.command(epilog='Example: monitor accept site07.xlsx 3f1c2a9b --reason "confirmed against source" --by "A. Monitor"')
+def accept(
+    workbook: str = typer.Argument(..., help="The workbook (its file, or its path as batch lists it)."),
+    finding_id: str = typer.Argument(..., help="The finding's id (or its first 6+ characters)."),
+    reason: str = typer.Option(..., "--reason", help="Why: confirmed against source, or the protocol allows it."),
+    by: Optional[str] = BY,
+    out: Optional[Path] = STORE,
+):
+    """Mark a finding accepted: it stays listed with its reason but no longer fails check or batch."""
+    from .batch.workflow_commands import act_command
+
+    raise typer.Exit(act_command("accepted", workbook, finding_id, reason, by, out))
+
+
+@app.command(epilog='Example: monitor query site07.xlsx 9a2b7c11 --text "Please confirm the dose against the pharmacy log"')
+def query(
+    workbook: str = typer.Argument(..., help="The workbook (its file, or its path as batch lists it)."),
+    finding_id: str = typer.Argument(..., help="The finding's id (or its first 6+ characters)."),
+    text: str = typer.Option(..., "--text", help="The question to the site."),
+    by: Optional[str] = BY,
+    out: Optional[Path] = STORE,
+):
+    """Open a query on a finding; the annotated copy shows it, and the site answers in its Response column."""
+    from .batch.workflow_commands import act_command
+
+    raise typer.Exit(act_command("queried", workbook, finding_id, text, by, out))
+
+
+@app.command(epilog="Example: monitor responses site07-annotated.xlsx")
+def responses(
+    annotated: Path = typer.Argument(..., help="An annotated copy with answers typed in its Findings sheet's "
+                                     "Response column."),
+    by: Optional[str] = typer.Option(None, "--by", help="Who answered [default: the copy's last author]."),
+    out: Optional[Path] = typer.Option(None, "--out", help="The history folder [default: the one the copy was "
+                                       "written from]."),
+    max_unpacked_mb: float = typer.Option(200, "--max-unpacked-mb", help="Unpacked size limit."),
+):
+    """Record the responses typed into an annotated copy (status answered); the copy is only read."""
+    from .batch.workflow_commands import responses_command
+
+    raise typer.Exit(responses_command(annotated, out, by, max_unpacked_mb))
 
 
 @app.command(epilog="Example: monitor demo --out output/")

@@ -186,7 +186,9 @@ def own_output(path: str | os.PathLike) -> bool:
                 first = fh.readline(4096).rstrip(b"\r\n")
             from .findings import FINDING_FIELDS
 
-            return first == ",".join(FINDING_FIELDS).encode() or first == b"row" or first.startswith(b"row,")
+            ours = ",".join(FINDING_FIELDS).encode()   # + the workflow columns when a history was used
+            return first in (ours, ours + b",status,reason,query,response") or first == b"row" \
+                or first.startswith(b"row,")
         if suffix == ".pdf":
             import pikepdf
 

@@ -20,11 +20,37 @@ def to_json(result) -> str:
 def to_csv(result) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(FINDING_FIELDS)
+    fields = FINDING_FIELDS + (WORKFLOW_FIELDS if getattr(result, "workflow", None) is not None else ())
+    w.writerow(fields)
     for f in result.findings:
-        d = f.to_dict()
-        w.writerow([safe_cell("" if d[k] is None else d[k]) for k in FINDING_FIELDS])
+        d = f.to_dict() | _status(result, f.id)
+        w.writerow([safe_cell("" if d.get(k) is None else d[k]) for k in fields])
     return buf.getvalue()
+
+
+WORKFLOW_FIELDS = ("status", "reason", "query", "response")
+
+
+def _status(result, fid: str) -> dict:
+    from .batch.workflow import finding_status
+
+    return finding_status(result, fid)
+
+
+def status_note(result, fid: str) -> str:
+    """What the text table says after a finding's message: its workflow status when not open."""
+    st = _status(result, fid)
+    parts = []
+    if st.get("new"):
+        parts.append("[NEW]")
+    status = st.get("status")
+    if status == "accepted":
+        parts.append(f"[accepted: {st.get('reason') or ''}]")
+    elif status == "queried":
+        parts.append(f"[queried: {st.get('query') or ''}]")
+    elif status == "answered":
+        parts.append(f"[answered: {st.get('response') or ''} (query: {st.get('query') or ''})]")
+    return (" " + " ".join(parts)) if parts else ""
 
 
 def write_outputs(result, out_dir) -> list:
@@ -40,7 +66,15 @@ def summary_line(result) -> str:
     c = result.by_severity()
     n = len(result.findings)
     parts = ", ".join(f"{c[s]} {s}" for s in ("critical", "major", "minor", "info") if c[s])
-    return f"{result.workbook}: {n} finding{'s' if n != 1 else ''}" + (f" ({parts})" if parts else "")
+    line = f"{result.workbook}: {n} finding{'s' if n != 1 else ''}" + (f" ({parts})" if parts else "")
+    if getattr(result, "workflow", None) is not None:
+        summ = result.summary()
+        st = ", ".join(f"{v} {k}" for k, v in summ["by_status"].items() if v and k != "open")
+        news = [f"{summ[k]} {k}" for k in ("new", "resolved") if k in summ]
+        extra = "; ".join(x for x in (st, ", ".join(news)) if x)
+        if extra:
+            line += f"; {extra}"
+    return line
 
 
 _UNSAFE_FOR_TERMINAL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -57,7 +91,8 @@ def to_text(result, width: int | None = None) -> str:
     width = width or max(80, min(shutil.get_terminal_size((120, 20)).columns, 160))
     rows = [tuple(terminal_safe(x) for x in (
              f.severity.upper(), f.rule, f.where_short if hasattr(f, "where_short") else f.where,
-             f.subject or "", f.message + (f"  -> {f.suggestion}" if f.suggestion else "")))
+             f.subject or "", f.message + (f"  -> {f.suggestion}" if f.suggestion else "")
+             + status_note(result, f.id)))
             for f in result.findings]
     if not rows:
         return summary_line(result) + "\n"

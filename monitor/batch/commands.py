@@ -26,7 +26,7 @@ def _debug() -> bool:
 
 
 def _options(inbox, out, jobs, fail_on, profile, force, max_unpacked_mb, kind, pdf=True,
-             workbook_timeout=600.0, workbook_memory_mb=2048.0):
+             workbook_timeout=600.0, workbook_memory_mb=2048.0, fail_on_new=False):
     from ..findings import Severity
     from ..profile.profile import ProfileError, load_profile
     from .runner import BatchOptions
@@ -44,7 +44,8 @@ def _options(inbox, out, jobs, fail_on, profile, force, max_unpacked_mb, kind, p
         raise ValueError(f"profile error: {e}") from None
     return BatchOptions(inbox=Path(inbox), out=Path(out or DEFAULT_OUT), profile=prof, fail_on=threshold,
                         jobs=jobs, force=force, max_unpacked_mb=max_unpacked_mb, kind=kind, pdf=pdf,
-                        workbook_timeout=workbook_timeout, workbook_memory_mb=workbook_memory_mb)
+                        workbook_timeout=workbook_timeout, workbook_memory_mb=workbook_memory_mb,
+                        fail_on_new=fail_on_new)
 
 
 def _stop_on_sigterm():
@@ -60,7 +61,7 @@ def _stop_on_sigterm():
 
 def batch_command(inbox, out=None, jobs=None, fail_on="major", profile=None, force=False,
                   max_unpacked_mb=200.0, format="text", quiet=False, pdf=True, workbook_timeout=600.0,
-                  workbook_memory_mb=2048.0) -> int:
+                  workbook_memory_mb=2048.0, fail_on_new=False) -> int:
     """Exit 0 clean, 1 findings, 2 a workbook unreadable (or the command is wrong), 3 the run
     failed (disk, permissions, database: one line with the path and the cause), 130 interrupted."""
     from .console import make_progress, summary_text
@@ -71,7 +72,7 @@ def batch_command(inbox, out=None, jobs=None, fail_on="major", profile=None, for
         return _err(f"--format must be text or json, not {format!r}")
     try:
         opts = _options(inbox, out, jobs, fail_on, profile, force, max_unpacked_mb, "batch", pdf,
-                        workbook_timeout, workbook_memory_mb)
+                        workbook_timeout, workbook_memory_mb, fail_on_new)
     except ValueError as e:
         return _err(str(e))
     progress = make_progress(quiet or format == "json")
@@ -186,7 +187,13 @@ def history_command(workbook=None, out=None, limit=20, format="text", restore=Fa
         return restore_command(out)
     if format not in ("text", "json"):
         return _err(f"--format must be text or json, not {format!r}")
-    out = Path(out or DEFAULT_OUT)
+    if out is None:   # output/ (check, report), then output/batch/ (batch): the one that knows it
+        from .workflow_commands import find_store
+
+        out = find_store(None, workbook) if workbook is not None else (
+            DEFAULT_OUT if (DEFAULT_OUT / "monitor.db").exists() or not Path("output/monitor.db").exists()
+            else Path("output"))
+    out = Path(out)
     from .integrity import DamagedHistory, refuse_if_damaged
 
     try:
@@ -198,9 +205,15 @@ def history_command(workbook=None, out=None, limit=20, format="text", restore=Fa
             if workbook is None:
                 data = {"out": str(out), "runs": hist.runs(limit)}
             else:
+                from .workflow import audit_trail, states
+
                 path = resolve_workbook(hist, workbook)
+                wid = hist.workbook(path)["id"]
+                flow = states(hist.conn, wid)
                 data = {"out": str(out), "workbook": path, "checks": hist.workbook_history(path, limit),
-                        "open_findings": hist.open_findings(path)}
+                        "open_findings": [dict(f, status=(flow.get(f["id"]) or {}).get("status", "open"))
+                                          for f in hist.open_findings(path)],
+                        "audit": audit_trail(hist.conn, wid)}
     except HistoryError as e:
         return _err(str(e))
     except sqlite3.DatabaseError as e:

@@ -41,6 +41,13 @@ def summary_text(report) -> str:
     for e in report.workbooks:
         if e.new or e.resolved:
             lines.append(f"  changed:    {e.path}: +{e.new} new, -{e.resolved} resolved")
+    flow = {}
+    for e in report.workbooks:
+        for s, n in (e.by_status or {}).items():
+            flow[s] = flow.get(s, 0) + n
+    if any(n for s, n in flow.items() if s != "open"):
+        lines.append("  workflow:   " + ", ".join(f"{n} {s}" for s, n in flow.items() if n)
+                     + " (accepted findings do not count toward the exit code)")
     for k, v in sorted(report.notes.items()):
         lines.append(f"  note: {v}")
     for i in report.ignored:   # every file not checked, with the reason (also in batch.json)
@@ -178,5 +185,19 @@ def history_text(data: dict) -> str:
             mark = "+ new     " if ch["change"] == "new" else "- resolved"
             lines.append(f"    {mark} {ch['severity']:<8} {ch['rule']:<7} {where:<22} "
                          f"{ch['subject'] or '':<8} {ch['message'] or ''}")
-    lines.append(f"open now: {_plural(len(data['open_findings']), 'finding')}")
+    opened = data["open_findings"]
+    counts = {}
+    for f in opened:
+        counts[f.get("status", "open")] = counts.get(f.get("status", "open"), 0) + 1
+    by = ", ".join(f"{n} {s}" for s, n in counts.items() if s != "open")
+    lines.append(f"open now: {_plural(len(opened), 'finding')}" + (f" ({by})" if by else ""))
+    if data.get("audit"):
+        lines.append("audit trail (who did what):")
+        for a in data["audit"]:
+            where = f"{a['sheet']}!{a['cell']}" if a.get("sheet") and a.get("cell") else (a.get("sheet") or "-")
+            text = f": {a['text']}" if a.get("text") else (f" (run {a['run']})" if a.get("run") else "")
+            from ..reporters import terminal_safe
+
+            lines.append(terminal_safe(f"  {a['at']}  {a['by_name']:<12} {a['action']:<9} {a['finding']} "
+                                       f"{a.get('rule') or ''} {where}{text}"))
     return "\n".join(lines) + "\n"

@@ -1,6 +1,6 @@
 """Run history: an embedded SQLite database (`monitor.db`) in the batch output folder.
 
-Tables (schema version 2; `monitor history` and docs/batch.md describe them for users):
+Tables (schema version 4; `monitor history` and docs/batch.md describe them for users):
 
   schema_migrations  version, name, applied            one row per migration applied
   runs               one row per `monitor batch` run (or per group of files `monitor watch` checked)
@@ -10,6 +10,8 @@ Tables (schema version 2; `monitor history` and docs/batch.md describe them for 
                      resolved_run while it is gone (NULL while open)
   changes            what changed per workbook per run: each new or resolved finding, with the
                      finding's text as it was then
+  workflow           one row per finding a person accepted, queried or answered (workflow.py)
+  audit              every workflow change with who and when; append-only (triggers)
 
 Migrations are versioned: each is a list of statements applied inside one transaction together
 with its `schema_migrations` row, so an interrupted upgrade leaves the previous version intact.
@@ -29,7 +31,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from .schema_sql import _V1, _V2, _V3   # the statements of each schema version
+from .schema_sql import _V1, _V2, _V3, _V4   # the statements of each schema version
 
 DB_NAME = "monitor.db"
 SEVERITIES = ("critical", "major", "minor", "info")
@@ -45,6 +47,7 @@ MIGRATIONS = (
     (1, "runs, workbooks, checks, findings, changes", _V1),
     (2, "outputs and notes per check; indexes for history queries", _V2),
     (3, "failed runs with their reason; SHA-256 of each output file", _V3),
+    (4, "findings workflow (accepted, queried, answered) and its append-only audit trail", _V4),
 )
 LATEST = MIGRATIONS[-1][0]
 
@@ -212,7 +215,8 @@ class History:
         return (self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM runs").fetchone()[0] or 0) + 1
 
     def last_inbox(self) -> str | None:
-        row = self.conn.execute("SELECT inbox FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        row = self.conn.execute("SELECT inbox FROM runs WHERE kind IN ('batch', 'watch') ORDER BY id DESC LIMIT 1"
+                                ).fetchone()
         return row["inbox"] if row else None
 
     # -- workbooks

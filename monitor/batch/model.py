@@ -41,6 +41,7 @@ class BatchOptions:
     lock_timeout: float = 600.0
     workbook_timeout: float = 600.0      # seconds per workbook (0: no bound)
     workbook_memory_mb: float = 2048.0   # resident memory per worker process (0: no bound)
+    fail_on_new: bool = False            # exit 1 only for findings new since the last completed run
 
 
 @dataclass
@@ -60,12 +61,14 @@ class Entry:
     notes: dict = field(default_factory=dict)
     out_dir: str | None = None
     seconds: float | None = None         # not in batch.json (it would differ between runs)
+    by_status: dict | None = None        # open findings by workflow status (open, accepted, ...)
+    failing: int | None = None           # findings that count toward the exit code (not accepted)
 
     def to_dict(self) -> dict:
         return {"path": self.path, "sha256": self.sha256, "status": self.status, "error": self.error,
                 "findings": self.findings, "by_severity": self.by_severity, "new": self.new,
-                "persisting": self.persisting, "resolved": self.resolved, "out_dir": self.out_dir,
-                "outputs": self.outputs, "notes": self.notes}
+                "persisting": self.persisting, "resolved": self.resolved, "by_status": self.by_status,
+                "failing": self.failing, "out_dir": self.out_dir, "outputs": self.outputs, "notes": self.notes}
 
     def count_at_least(self, threshold: Severity) -> int:
         if not self.by_severity:
@@ -114,10 +117,11 @@ class BatchReport:
 
 def exit_code(entries: list, threshold: Severity) -> int:
     """Over the whole batch: 2 if any workbook is unreadable, else 1 if any workbook (checked now
-    or unchanged since its last check) has a finding at or above the threshold, else 0."""
+    or unchanged since its last check) has a finding at or above the threshold that is not
+    accepted (with --fail-on-new: that is also new), else 0."""
     if any(e.status == "error" for e in entries):
         return EXIT_UNREADABLE
-    if any(e.count_at_least(threshold) for e in entries):
+    if any((e.failing if e.failing is not None else e.count_at_least(threshold)) for e in entries):
         return EXIT_FINDINGS
     return EXIT_OK
 

@@ -35,6 +35,7 @@ from .model import (BATCH_JSON, EXIT_FAILED, EXIT_FINDINGS, EXIT_INTERRUPTED, EX
                     EXIT_UNREADABLE, BatchError, BatchOptions, BatchReport, Entry, RunFailure, _utc,
                     default_jobs, exit_code)
 from .worker import check_one, fault, init_worker, is_operational, os_error_line  # noqa: F401
+from . import workflow as wf
 
 BACKUP_EVERY = 3600.0     # watch: at most one integrity check and backup per hour
 
@@ -202,8 +203,8 @@ class Runner:
             if self.progress is not None:
                 self.progress.done(e)
         report.workbooks = [entries[k] for k in sorted(entries)]
-        if write_batch_json:
-            self._news(hist, run, report, ids)
+        news = self._news(hist, run, report, ids) if write_batch_json else None
+        self._workflow(hist, report, ids, news)
         report.exit_code = exit_code(report.workbooks, opts.fail_on)
         if write_batch_json:
             self._summary_pdf(report)
@@ -230,6 +231,21 @@ class Runner:
             e.new, e.resolved = len(new), len(resolved)
             if e.findings is not None:
                 e.persisting = max(0, e.findings - e.new)
+        return news
+
+    def _workflow(self, hist: History, report: BatchReport, ids: dict, news: dict | None):
+        """Each workbook's open findings by workflow status, and those that count toward the exit
+        code: not accepted, at or above --fail-on, and with --fail-on-new new since the last
+        completed run."""
+        for e in report.workbooks:
+            wid = ids.get(e.path)
+            if wid is None or e.status == "error":
+                continue
+            e.by_status = wf.status_counts(hist.conn, wid)
+            only = None
+            if self.opts.fail_on_new:
+                only = set((news or {}).get(wid, ([], []))[0])
+            e.failing = wf.failing(hist.conn, wid, self.opts.fail_on.rank, only)
 
     def _plan(self, hist: History, run: int, c: Candidate, now: datetime, expected: set):
         """Skip (-> Entry), error (-> Entry) or check (-> task) one workbook."""
@@ -246,8 +262,11 @@ class Runner:
             hist.record_error(run, wid, None, msg)
             return Entry(c.rel, None, "error", error=msg, out_dir=out_dir), None, wid
         prev = hist.previous(wid)
-        if not self.opts.force and self._unchanged(prev, sha, expected):
+        stamp = wf.human_stamp(hist.conn, wid)
+        if not self.opts.force and self._unchanged(prev, sha, expected) \
+                and wf.seen(hist.conn, prev.run, wid) == stamp:
             n_open = hist.record_skipped(run, wid, prev, sha)
+            wf.set_seen(hist.conn, run, wid, stamp)
             return Entry(c.rel, sha, "skipped", findings=prev.findings, by_severity=prev.by_severity,
                          new=0, persisting=n_open, resolved=0, outputs=prev.outputs, notes=prev.notes,
                          out_dir=out_dir), None, wid
@@ -255,7 +274,8 @@ class Runner:
                       "stem": file_stem(c.rel), "sha256": sha, "now": now.isoformat(), "workbook_id": wid,
                       "out_rel": out_dir, "max_unpacked_mb": self.opts.max_unpacked_mb, "pdf": self.opts.pdf,
                       "previous_ids": sorted(hist.open_ids(wid)), "size": _size(c.path),
-                      "previous_run": prev.run if prev else None}, wid
+                      "previous_run": prev.run if prev else None, "workflow": wf.states(hist.conn, wid),
+                      "workflow_seen": stamp}, wid
 
     def _unchanged(self, prev: Previous | None, sha: str, expected: set) -> bool:
         """Same bytes and key as the last check, and every output it should have written is on disk
@@ -324,6 +344,8 @@ class Runner:
         diff = hist.record_checked(run, wid, sha256=res["sha256"], config_key=self.key, findings=findings,
                                    outputs=outputs, notes=res["notes"], seconds=res.get("seconds"),
                                    hashes=hashes)
+        wf.set_seen(hist.conn, run, wid, task.get("workflow_seen") or 0)
+        wf.note_changes(hist, wid, run, [f["id"] for f in diff.new], [f["id"] for f in diff.resolved])
         sev = {s.value: 0 for s in Severity}
         for f in findings:
             sev[f["severity"]] += 1

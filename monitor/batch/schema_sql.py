@@ -98,3 +98,38 @@ _V3 = [
     # SHA-256 of each output file written by a check (kind -> hash): a skip needs them unchanged
     "ALTER TABLE checks ADD COLUMN hashes TEXT",
 ]
+
+_V4 = [
+    # the findings workflow (issue 14): the current state of each finding a person acted on ...
+    """CREATE TABLE workflow (
+        workbook INTEGER NOT NULL REFERENCES workbooks(id),
+        finding  TEXT NOT NULL,                    -- the stable finding id
+        status   TEXT NOT NULL CHECK (status IN ('accepted', 'queried', 'answered')),
+        reason   TEXT,                             -- why it was accepted
+        query    TEXT,                             -- the open query's text
+        response TEXT,                             -- the site's answer to the query
+        by_name  TEXT NOT NULL,
+        at       TEXT NOT NULL,                    -- ISO 8601 UTC of the last change
+        PRIMARY KEY (workbook, finding)
+    )""",
+    # ... and every change, with who and when: append-only (the triggers refuse UPDATE and DELETE)
+    """CREATE TABLE audit (
+        id       INTEGER PRIMARY KEY,
+        at       TEXT NOT NULL,
+        workbook INTEGER NOT NULL REFERENCES workbooks(id),
+        finding  TEXT NOT NULL,
+        action   TEXT NOT NULL CHECK (action IN ('accepted', 'queried', 'answered', 'resolved', 'reopened')),
+        by_name  TEXT NOT NULL,
+        text     TEXT,                             -- reason, query or response
+        run      INTEGER REFERENCES runs(id)       -- the run that saw a finding go or come back
+    )""",
+    "CREATE INDEX audit_by_workbook ON audit (workbook, id)",
+    """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+       BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
+    """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+       BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
+    """CREATE TRIGGER workflow_no_delete BEFORE DELETE ON workflow
+       BEGIN SELECT RAISE(ABORT, 'workflow states are never deleted'); END""",
+    # the last human audit entry a check's outputs show: a later accept/query/response re-checks
+    "ALTER TABLE checks ADD COLUMN workflow_seen INTEGER",
+]

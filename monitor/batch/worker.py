@@ -146,6 +146,11 @@ def check_one(task: dict) -> dict:
         return error_result(task, f"{task['rel']}: ran out of memory while reading the workbook", t0)
     except Exception as e:  # a reader bug must not stop the batch either
         return error_result(task, f"internal error while reading the workbook: {type(e).__name__}: {e}", t0)
+    # the findings workflow as the history has it (read by the main process): statuses in
+    # findings.json, the annotated copy's Status / Query / Response columns and the PDF listing
+    result.workflow = task.get("workflow") or {}
+    result.new_ids = {f.id for f in result.findings} - set(task.get("previous_ids", ()))
+    result.history = {"store": task["out_root"], "workbook": task["rel"]}
     try:
         outputs, notes, hashes = out_files.write_workbook_outputs(
             src, result, out_dir, out_root, task["stem"], frozenset(task.get("previous_ids", ())), now,

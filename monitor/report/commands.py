@@ -23,18 +23,30 @@ def parse_now(text: str | None) -> datetime:
 
 
 def report_command(workbook: Path, out_dir: Path, profile, subject, cycle, previous, jobs, now, max_unpacked_mb,
-                   echo=print) -> Path:
+                   echo=print, store: Path | None = None) -> Path:
     """Check the workbook and write its PDF; returns the PDF's path. Raises ReportError,
-    WorkbookError (exit 2)."""
+    WorkbookError (exit 2). With `store` (a history folder) the check is recorded there and the
+    PDF marks the findings new since the previous version of the workbook and shows each
+    finding's status; `previous` (a findings.json) overrides what counts as new."""
     from ..check import check_workbook
     from ..progress import steps
-    from . import make_report, previous_ids, report_name
+    from . import ReportError, make_report, previous_ids, report_name
 
     prev = previous_ids(previous) if previous else None
     # progress: checking and the view count as 2 units each; the layout as its parts' costs
     with steps("report", 4, workbook.name) as bar:
         bar.step(f"checking {workbook.name}", 2)
         result = check_workbook(workbook, profile, now=now, max_unpacked_mb=max_unpacked_mb)
+        if store is not None:
+            from ..batch.history import HistoryError
+            from ..batch.workflow import record_single
+
+            try:
+                record_single(store, workbook, result, profile, "report")
+            except HistoryError as e:
+                raise ReportError(str(e)) from None
+            if prev is None and result.new_ids is not None:
+                prev = {f.id for f in result.findings} - result.new_ids
         bar.step("building the summary", 2)
         path = Path(out_dir) / report_name(workbook.stem, subject, cycle)
 

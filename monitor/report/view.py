@@ -81,6 +81,7 @@ class FindingRow:
     message: str
     suggestion: str
     new: bool = False
+    status: str = ""        # workflow: "accepted: reason", "queried: text", "answered: response" ("" open)
 
 
 @dataclass
@@ -294,6 +295,19 @@ def _subject_rows(df: pl.DataFrame) -> dict:
     return out
 
 
+def _status_text(result, fid: str) -> str:
+    """A finding's workflow status for the listing (monitor/batch/workflow.py); "" while open."""
+    st = ((getattr(result, "workflow", None) or {}).get(fid)) or {}
+    status = st.get("status")
+    if status == "accepted":
+        return f"accepted: {st.get('reason') or ''}"
+    if status == "queried":
+        return f"queried: {st.get('query') or ''}"
+    if status == "answered":
+        return f"answered: {st.get('response') or ''} (query: {st.get('query') or ''})"
+    return ""
+
+
 # ------------------------------------------------------------------------------ the builder
 
 def build_view(result, profile, *, generated: datetime, tool_version: str, subject: str | None = None,
@@ -450,7 +464,7 @@ class _Builder:
             new = prev is not None and f.id not in prev
             self.n_new += new
             self.rows.append((f, FindingRow(f.id, f.severity, f.rule, f.name, f.where, f.subject or "",
-                                            f.message, f.suggestion or "", new)))
+                                            f.message, f.suggestion or "", new, _status_text(res, f.id))))
         # where a finding's row is: (schema sheet, Excel row) -> (subject, cycle)
         loc = {}
         for key, df in (("Cycles", self.cycles_df.select("_row", "subject", "cycle")),

@@ -62,7 +62,11 @@ SEVERITY_MEANING = {
 COLUMNS = (  # Findings sheet: header, width
     ("Severity", 10), ("Rule", 9), ("Name", 28), ("Where", 22), ("Subject", 12),
     ("Message", 70), ("Suggestion", 50), ("Finding ID", 18),
+    ("Status", 11), ("Query", 40), ("Response", 40),   # the findings workflow (monitor/batch/workflow.py)
 )
+RESPONSE_FILL = PatternFill(fill_type="solid", fgColor="FFF2CC")   # where the site types its answer
+WORKBOOK_PROPERTY = "monitor workbook"   # the history's name of the workbook (for `monitor responses`)
+STORE_PROPERTY = "monitor history"       # the folder of the history store the statuses came from
 HEADER_ROW = 4          # rows 1-2: title and legend; row 4: the table's header
 MAX_TEXT = 32000        # Excel's cell limit is 32,767 characters
 MAX_COMMENT_FINDINGS = 20
@@ -301,14 +305,20 @@ def _write_findings_sheet(wb, result, marked: dict) -> str:
 
     if not findings:
         _text(ws.cell(row=HEADER_ROW + 1, column=1), "No findings.")
+    from ..batch.workflow import finding_status
+
     for i, f in enumerate(findings, start=HEADER_ROW + 1):
+        st = finding_status(result, f.id) or {"status": "open"}
+        status = st["status"] + (f": {st['reason']}" if st.get("reason") and st["status"] == "accepted" else "")
         values = (str(f.severity).upper(), f.rule, f.name, f.where, f.subject, f.message,
-                  f.suggestion, f.id)
+                  f.suggestion, f.id, status, st.get("query"), st.get("response"))
         for j, v in enumerate(values, start=1):
             c = ws.cell(row=i, column=j)
             _text(c, v)
-            if j in (6, 7):
+            if j in (6, 7, 10, 11):
                 c.alignment = _WRAP
+        if st.get("status") in ("queried", "answered"):
+            ws.cell(row=i, column=11).fill = RESPONSE_FILL
         ws.cell(row=i, column=1).fill = fill_for(f.severity)
         target = marked.get(id(f))
         if target is not None:
@@ -387,6 +397,12 @@ def annotate_copy(workbook_path, result, target) -> Path:
     for prop in [p for p in wb.custom_doc_props.props if p.name == OUTPUT_PROPERTY]:
         wb.custom_doc_props.props.remove(prop)
     wb.custom_doc_props.append(StringProperty(name=OUTPUT_PROPERTY, value="annotated copy"))
+    hist = getattr(result, "history", None) or {}
+    for name, value in ((WORKBOOK_PROPERTY, hist.get("workbook")), (STORE_PROPERTY, hist.get("store"))):
+        for prop in [p for p in wb.custom_doc_props.props if p.name == name]:
+            wb.custom_doc_props.props.remove(prop)
+        if value:
+            wb.custom_doc_props.append(StringProperty(name=name, value=str(value)[:255]))
     if wb.calculation is None:
         wb.calculation = CalcProperties()
     wb.calculation.fullCalcOnLoad = True
