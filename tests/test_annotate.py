@@ -182,7 +182,8 @@ def test_findings_sheet_comes_first_and_lists_every_finding_with_a_link(checked)
             f.severity.upper(), f.rule, f.name, f.where)
         assert row[3].hyperlink.location == f"'{f.sheet}'!{f.cell}"
         assert row[0].fill.fgColor.rgb.endswith(SEVERITY_COLOURS[f.severity])
-    assert ws.auto_filter.ref == f"A{HEADER_ROW}:H{HEADER_ROW + len(result.findings)}"
+    assert ws.auto_filter.ref == f"A{HEADER_ROW}:K{HEADER_ROW + len(result.findings)}"   # to Response
+    assert [c.value for c in ws[HEADER_ROW]][7:] == ["Finding ID", "Status", "Query", "Response"]
     assert ws.freeze_panes == f"A{HEADER_ROW + 1}"
     assert all(ws.column_dimensions[c].width > 8 for c in "ABCDEFG")
 
