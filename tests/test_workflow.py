@@ -265,3 +265,23 @@ def test_walk_through_check_accept_query_answer_batch_history(tmp_path):
     assert [line.split()[1:3] for line in trail[:2]] == [["Study", "Monitor"], ["Study", "Monitor"]]
     assert "accepted" in trail[0] and "queried" in trail[1]
     assert "Site 01 coordinator" in trail[2] and "answered" in trail[2]
+
+
+def test_batch_records_answers_typed_into_its_own_annotated_copy_before_rewriting_it(tmp_path, profile):
+    """A coordinator who answers in the copy where batch wrote it does not lose the answers when
+    the next run writes the copy again: they are recorded first (by the copy's last author)."""
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    wb = clean_workbook(inbox / "site01.xlsx", Sex="X")
+    batch(inbox, out, profile)
+    fid = json.loads((out / "site01" / "findings.json").read_text())["findings"][0]["id"]
+    assert monitor("query", "site01.xlsx", fid, "--text", "Sex?", "--by", "AM", "--out", out).returncode == 0
+    batch(inbox, out, profile)                                   # the copy now shows the query
+    copy = out / "site01" / "site01-annotated.xlsx"
+    _answer(copy, copy, {fid: "F, corrected"}, author="J. Site")  # answered in place
+    clean_workbook(wb, Sex="X", Age=640)                          # and the workbook changed too
+    r = batch(inbox, out, profile)
+    assert entry(r, "site01.xlsx").by_status["answered"] == 1
+    f = next(f for f in json.loads((out / "site01" / "findings.json").read_text())["findings"] if f["id"] == fid)
+    assert (f["status"], f["response"]) == ("answered", "F, corrected")
+    h = json.loads(monitor("history", "site01.xlsx", "--out", out, "--format", "json").stdout)
+    assert [(a["action"], a["by_name"]) for a in h["audit"]] == [("queried", "AM"), ("answered", "J. Site")]

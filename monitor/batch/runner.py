@@ -262,6 +262,11 @@ class Runner:
             hist.record_error(run, wid, None, msg)
             return Entry(c.rel, None, "error", error=msg, out_dir=out_dir), None, wid
         prev = hist.previous(wid)
+        if prev is not None and prev.outputs.get(out_files.ANNOTATED):
+            from .workflow_commands import harvest
+
+            harvest(hist, wid, c.rel, self.out / prev.outputs[out_files.ANNOTATED],
+                    prev.hashes.get(out_files.ANNOTATED))
         stamp = wf.human_stamp(hist.conn, wid)
         if not self.opts.force and self._unchanged(prev, sha, expected) \
                 and wf.seen(hist.conn, prev.run, wid) == stamp:

@@ -82,26 +82,13 @@ def responses_command(copy: Path, out, by: str | None, max_unpacked_mb: float = 
     folder = Path(out) if out else (Path(got.store) if got.store and (Path(got.store) / "monitor.db").exists()
                                     else find_store(None, got.workbook))
     who = by or got.modified_by or default_by()
-    recorded, same, skipped = 0, 0, []
     try:
         with _open(folder) as hist:
             row = hist.workbook(got.workbook)
             if row is None:
                 return _err(f"{copy}: its workbook {got.workbook!r} is not in the history of {folder}; give the "
                             "--out folder the copy was written from")
-            wid = row["id"]
-            for fid, text, where in got.answers:
-                cur = hist.conn.execute("SELECT status, query, response FROM workflow WHERE workbook=? AND finding=?",
-                                        (wid, fid)).fetchone()
-                if cur is not None and cur["response"] == text:
-                    same += 1
-                    continue
-                try:
-                    act(hist, wid, got.workbook, fid, "answered", text, who)
-                    recorded += 1
-                    sys.stdout.write(terminal_safe(f"answered {_describe(hist, wid, fid)} by {who}: {text[:80]}") + "\n")
-                except WorkflowError as e:
-                    skipped.append(f"{where}: {e}")
+            recorded, same, skipped = record_answers(hist, row["id"], got, who, echo=sys.stdout.write)
     except HistoryError as e:
         return _err(str(e))
     except sqlite3.Error as e:
@@ -111,3 +98,41 @@ def responses_command(copy: Path, out, by: str | None, max_unpacked_mb: float = 
     sys.stdout.write(f"{got.workbook}: {recorded} response{'s' if recorded != 1 else ''} recorded, {same} already "
                      f"recorded, {len(skipped)} not recorded (history {folder / 'monitor.db'})\n")
     return 0
+
+
+def record_answers(hist: History, wid: int, got, who: str, echo=None) -> tuple[int, int, list]:
+    """Record the answers of a returned copy: (recorded, already recorded, [why not recorded])."""
+    recorded, same, skipped = 0, 0, []
+    for fid, text, where in got.answers:
+        cur = hist.conn.execute("SELECT response FROM workflow WHERE workbook=? AND finding=?", (wid, fid)).fetchone()
+        if cur is not None and cur["response"] == text:
+            same += 1
+            continue
+        try:
+            act(hist, wid, got.workbook, fid, "answered", text, who)
+        except WorkflowError as e:
+            skipped.append(f"{where}: {e}")
+            continue
+        recorded += 1
+        if echo is not None:
+            echo(terminal_safe(f"answered {_describe(hist, wid, fid)} by {who}: {text[:80]}") + "\n")
+    return recorded, same, skipped
+
+
+def harvest(hist: History, wid: int, key: str, path: Path, recorded_sha: str | None) -> int:
+    """`batch`: answers typed into the annotated copy where the batch wrote it (its SHA-256 is no
+    longer the one recorded) are recorded before the copy is written again, never lost. Returns
+    how many were recorded; a copy that cannot be read is left to `monitor responses`."""
+    from ..io import sha256_file
+    from ..workbook.reader import WorkbookError
+    from .responses import read_responses
+
+    try:
+        if not path.is_file() or recorded_sha is None or sha256_file(path) == recorded_sha:
+            return 0
+        got = read_responses(path)
+    except (OSError, WorkbookError, WorkflowError):
+        return 0
+    if got.workbook != key:
+        return 0
+    return record_answers(hist, wid, got, got.modified_by or "site (annotated copy)")[0]
