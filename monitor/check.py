@@ -47,8 +47,6 @@ class Result:
             "findings": [f.to_dict() | finding_status(self, f.id) for f in self.findings]
             if self.workflow is not None else [f.to_dict() for f in self.findings],
         }
-        if self.history is not None:
-            out["history"] = self.history
         if self.resolved is not None:
             out["resolved"] = self.resolved
         return out
