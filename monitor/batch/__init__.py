@@ -15,4 +15,8 @@ history (`monitor.db`). See docs/batch.md.
     watch.py    the folder watcher (watchdog) with debounce
     console.py  progress and summary lines
     lock.py     one run at a time per output folder
+    workflow.py the findings workflow (accepted / queried / answered, audit trail) and the runs of
+                `check` and `report` in the same store
+    workflow_commands.py  `monitor accept`, `query`, `responses`
+    responses.py  reading the Response column of a returned annotated copy
 """
