@@ -70,7 +70,7 @@ def summary_line(result) -> str:
     if getattr(result, "workflow", None) is not None:
         summ = result.summary()
         st = ", ".join(f"{v} {k}" for k, v in summ["by_status"].items() if v and k != "open")
-        news = [f"{summ[k]} {k}" for k in ("new", "resolved") if k in summ]
+        news = [f"{summ[k]} {k}" for k in ("new", "resolved") if k in summ and (k == "new" or summ[k])]
         extra = "; ".join(x for x in (st, ", ".join(news)) if x)
         if extra:
             line += f"; {extra}"
