@@ -251,6 +251,23 @@ def record_single(folder: Path, workbook: Path, result, profile, kind: str) -> N
         lock.release()
 
 
+def peek(folder: Path, workbook: Path, result) -> None:
+    """What `record_single` would put on `result` (states, new ids), without writing anything:
+    `report` shows it and records its run only once the PDF is written (a bad --subject leaves
+    no trace)."""
+    result.workflow, result.new_ids = {}, None
+    folder = Path(folder)
+    if not (folder / "monitor.db").exists():
+        return
+    with History(folder) as hist:
+        row = hist.workbook(workbook_key(hist, workbook))
+        if row is None:
+            return
+        base = baseline(hist.conn, row["id"], result.sha256, 1 << 62)
+        result.workflow = states(hist.conn, row["id"])
+        result.new_ids = None if base is None else {f.id for f in result.findings} - base
+
+
 def load_for(folder: Path, workbook: Path, result) -> bool:
     """Put the workflow states of an existing store on `result` without recording a run
     (`annotate`). False when there is no store or it does not know the workbook."""

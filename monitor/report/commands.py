@@ -39,10 +39,10 @@ def report_command(workbook: Path, out_dir: Path, profile, subject, cycle, previ
         result = check_workbook(workbook, profile, now=now, max_unpacked_mb=max_unpacked_mb)
         if store is not None:
             from ..batch.history import HistoryError
-            from ..batch.workflow import record_single
+            from ..batch.workflow import peek, record_single
 
             try:
-                record_single(store, workbook, result, profile, "report")
+                peek(store, workbook, result)
             except HistoryError as e:
                 raise ReportError(str(e)) from None
             if prev is None and result.new_ids is not None:
@@ -56,6 +56,11 @@ def report_command(workbook: Path, out_dir: Path, profile, subject, cycle, previ
 
         stats = make_report(result, profile, path, now=now, tool_version=__version__, subject=subject,
                             cycle=cycle, previous=prev, jobs=jobs, progress=layout)
+        if store is not None:   # the PDF is written: record this check in the history
+            try:
+                record_single(store, workbook, result, profile, "report")
+            except HistoryError as e:
+                raise ReportError(str(e)) from None
     echo(f"report: {stats.pages} pages, {len(result.findings)} findings, {stats.wall:.1f} s")
     return path
 
