@@ -215,6 +215,9 @@ def test_batch_accepted_finding_no_longer_fails_and_the_workbook_is_rewritten(tm
     e = entry(r2, "site01.xlsx")
     assert r2.exit_code == 0 and e.status == "checked", "a workflow change re-writes the outputs"
     assert e.by_status["accepted"] == 1 and e.failing == 0
+    from monitor.batch.console import summary_text
+
+    assert "workflow:   1 accepted" in summary_text(r2) and "exit code 0" in summary_text(r2)
     f = json.loads((out / "site01" / "findings.json").read_text())["findings"][0]
     assert (f["status"], f["reason"]) == ("accepted", "ok per protocol")
     r3 = batch(inbox, out, profile)
