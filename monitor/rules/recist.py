@@ -39,9 +39,11 @@ def investigator_response_differs(ctx):
     a = assessments(ctx)
     if not a.height or "time_point_response" not in a.columns:
         return None
+    cols = ["time_point_response", "sum_diameters", "sum_measured", "n_targets", "n_measured", "baseline_sum",
+            "nadir_sum", "pct_from_baseline", "pct_from_nadir", "mm_from_nadir", "new_lesions", "non_target_response",
+            "reappeared_after_cr", "markers_above_uln", "markers_text"]
     comp = a.filter(pl.col("time_point_response").is_not_null() & (pl.col("time_point_response") != "NE")).select(
-        "subject", "date", "time_point_response", "sum_diameters", "baseline_sum", "nadir_sum",
-        "pct_from_baseline", "pct_from_nadir", "new_lesions", "non_target_response")
+        "subject", "date", *cols)
     les = lesions(ctx).filter(pl.col("inv_response").is_not_null()).select("row", "subject", "date", "inv_response")
     j = les.join(comp, on=["subject", "date"])
     norm = lambda c: pl.col(c).replace(SAME)  # noqa: E731
@@ -49,22 +51,41 @@ def investigator_response_differs(ctx):
            .group_by("subject", "date", "inv_response", maintain_order=True).first())
     if not bad.height:
         return None
-    sd, df = _frame(ctx, bad, ["time_point_response", "sum_diameters", "baseline_sum", "nadir_sum",
-                               "pct_from_baseline", "pct_from_nadir", "new_lesions", "non_target_response"])
-    why = (pl.lit("sum ") + fmt_num(pl.col("x_sum_diameters")).fill_null("?") + pl.lit(" mm, ")
-           + fmt_num(pl.col("x_pct_from_baseline")).fill_null("?") + pl.lit("% from baseline ")
-           + fmt_num(pl.col("x_baseline_sum")).fill_null("?") + pl.lit(" mm, ")
-           + fmt_num(pl.col("x_pct_from_nadir")).fill_null("?") + pl.lit("% from nadir ")
-           + fmt_num(pl.col("x_nadir_sum")).fill_null("?") + pl.lit(" mm")
-           + pl.when(pl.col("x_new_lesions")).then(pl.lit(", new lesion")).otherwise(pl.lit(""))
-           + pl.when(pl.col("x_non_target_response").is_not_null())
-           .then(pl.lit(", non-target ") + pl.col("x_non_target_response")).otherwise(pl.lit("")))
+    sd, df = _frame(ctx, bad, cols)
     return emit(sd, df, "inv_response", pl.lit("Investigator response ") + quoted(pl.col("inv_response__raw"))
                 + pl.lit(" on ") + pl.col("date").cast(pl.String) + pl.lit(" but RECIST 1.1 gives ")
-                + pl.col("x_time_point_response") + pl.lit(" (") + why + pl.lit(")."),
+                + pl.col("x_time_point_response") + pl.lit(" (") + _why() + pl.lit(")."),
                 suggestion=pl.lit("Check the measurements and the response with the site radiologist."),
                 key=pl.concat_str([pl.col("subject__raw"), pl.col("date__raw"), pl.col("inv_response")],
                                   separator="|"))
+
+
+def _why() -> pl.Expr:
+    """The numbers behind a computed response; a number that is undefined is left out, never shown
+    as 0, inf or ?: an unmeasured scan has no sum, a 0 mm nadir no percentage."""
+    x = lambda c: pl.col(f"x_{c}")  # noqa: E731
+    mm = lambda c: fmt_num(x(c)) + pl.lit(" mm")  # noqa: E731
+    total = (pl.when(x("n_targets") == 0).then(pl.lit("no target lesions"))
+             .when(x("sum_diameters").is_not_null()).then(pl.lit("sum ") + mm("sum_diameters"))
+             .when(x("sum_measured").is_not_null())
+             .then(pl.lit("sum of the measured targets ") + mm("sum_measured") + pl.lit(" (") + x("n_measured").cast(
+                 pl.String) + pl.lit(" of ") + x("n_targets").cast(pl.String) + pl.lit(")"))
+             .otherwise(pl.lit("no target measured")))
+    base = (pl.when(x("pct_from_baseline").is_not_null())
+            .then(pl.lit(", ") + fmt_num(x("pct_from_baseline")) + pl.lit("% from baseline ") + mm("baseline_sum")))
+    nadir = (pl.when(x("pct_from_nadir").is_not_null())
+             .then(pl.lit(", ") + fmt_num(x("pct_from_nadir")) + pl.lit("% from nadir ") + mm("nadir_sum"))
+             .when(x("nadir_sum").is_not_null() & x("mm_from_nadir").is_not_null())
+             .then(pl.lit(", nadir ") + mm("nadir_sum") + pl.lit(", ") + fmt_num(x("mm_from_nadir"))
+                   + pl.lit(" mm from it")))
+    return pl.concat_str([
+        total, base, nadir,
+        pl.when(x("new_lesions")).then(pl.lit(", new lesion")),
+        pl.when(x("reappeared_after_cr")).then(pl.lit(", a lesion back after a complete response")),
+        pl.when(x("markers_above_uln") & (x("time_point_response") == "PR") & x("markers_text").is_not_null())
+        .then(pl.lit(", markers not normalised for a CR: ") + x("markers_text")),
+        pl.when(x("non_target_response").is_not_null()).then(pl.lit(", non-target ") + x("non_target_response")),
+    ], separator="", ignore_nulls=True)
 
 
 def _baseline_targets(ctx) -> pl.DataFrame:
