@@ -232,3 +232,79 @@ def baseline_scan_out_of_window(ctx):
     return emit(sd, df, "date", msg, suggestion=pl.lit("Check the scan and dose dates; a baseline must be repeated "
                                                        "when it is too old."),
                 key=pl.concat_str([pl.col("subject__raw"), pl.lit("baseline")], separator="|"))
+
+
+def target_lesion_not_measurable(ctx):
+    """A baseline target lesion is below the size RECIST 1.1 needs to measure it.
+
+    *What it does*: checks each baseline Target row (the last scan on or before the first dose)
+    against RECIST 1.1 measurability, thresholds in the profile's `recist` table: a lesion needs
+    a longest diameter >= `measurable_min_mm` (10 mm; with a Slice thickness above `slice_max_mm`
+    (5 mm), at least twice the slice), a lymph node >= `node_target_min_mm` (15 mm) short axis.
+    Reported on the Diameter cell. In the derivation such a lesion is read as a non-target lesion
+    (a node under `node_normal_mm`, 10 mm, as a normal node: left out), never summed as a target.
+    *Why it matters*: small lesions and borderline nodes cannot be measured reproducibly; as
+    targets they move the sum by noise and drive false responses or progressions (RECIST 1.1
+    section 3.1.1 measurable disease; 3.1.2 non-measurable lesions are non-target; 4.2).
+    *Example*: an 8 mm lung nodule, or a 12 mm portocaval node, marked Target at baseline.
+    """
+    from ..derive.recist_lesions import baseline_roles
+
+    r = ctx.profile.recist
+    les = lesions(ctx).filter(pl.col("baseline_date").is_not_null())
+    if not les.height or "diameter" not in ctx.sheet("Tumor").columns:
+        return None
+    bad = baseline_roles(les, r).filter(pl.col("role").is_in(["non-target (not measurable)", "normal node"]))
+    if not bad.height:
+        return None
+    sd, df = _frame(ctx, bad, ["role", "nodal", "min_mm", "diameter"])
+    need = (pl.when(pl.col("x_nodal")).then(pl.lit(f"a lymph node needs >= {fmt_mm(r['node_target_min_mm'])} mm short axis"))
+            .otherwise(pl.lit("a lesion needs >= ") + fmt_num(pl.col("x_min_mm")) + pl.lit(" mm longest diameter")))
+    done = (pl.when(pl.col("x_role") == "normal node")
+            .then(pl.lit(f"under {fmt_mm(r['node_normal_mm'])} mm a node is normal: left out of the response"))
+            .otherwise(pl.lit("read as a non-target lesion, not summed")))
+    return emit(sd, df, "diameter", pl.lit("Baseline target ") + quoted(pl.col("lesion__raw")) + pl.lit(" is ")
+                + fmt_num(pl.col("x_diameter")) + pl.lit(" mm: not measurable (") + need
+                + pl.lit(", RECIST 1.1 section 3.1.1); ") + done + pl.lit("."),
+                suggestion=pl.lit("Record it as Non-target (or, for a node under 10 mm, not at all) and choose "
+                                  "measurable targets."))
+
+
+def fmt_mm(v) -> str:
+    return f"{float(v):g}"
+
+
+def dosed_after_confirmed_progression(ctx):
+    """A study drug was given after iRECIST confirmed progression (iCPD).
+
+    *What it does*: reads response by iRECIST beside RECIST 1.1 (monitor.derive.irecist, profile
+    `irecist`): an unconfirmed progression (iUPD) may be treated beyond, but once a later scan
+    4-8 weeks on confirms it (iCPD) the subject stops. Every administration (Given or Reduced)
+    of a profile drug dated after the scan that confirmed progression is reported on its Date cell.
+    *Why it matters*: iRECIST allows treatment beyond progression only until confirmation (Seymour
+    et al., Lancet Oncol 2017, "treatment beyond iUPD"; anti-PD-1 protocols: discontinue at
+    confirmed progression); dosing after iCPD is a protocol deviation and exposes the patient to a
+    drug that has failed.
+    *Example*: iUPD 2023-08-22, iCPD 2023-10-03 (target sum +9 mm), QL1604 Given 2023-10-24.
+    """
+    from ..derive.exposure import administrations
+    from ..derive.irecist import irecist_best
+
+    if not ctx.profile.irecist:
+        return None
+    best = irecist_best(ctx).filter(pl.col("icpd_date").is_not_null())
+    if not best.height:
+        return None
+    adm = administrations(ctx)
+    adm = adm.filter(pl.col("action").is_in(["Given", "Reduced"]) & pl.col("date").is_not_null())
+    bad = adm.join(best.select("subject", "icpd_date", "first_iupd_date"), on="subject").filter(
+        pl.col("date") > pl.col("icpd_date"))
+    if not bad.height:
+        return None
+    sd = ctx.sheet("Cycles")
+    df = sd.frame.join(bad.select(pl.col("row").alias("_row"), pl.col("drug").alias("x_drug"),
+                                  pl.col("icpd_date").alias("x_icpd")), on="_row")
+    return emit(sd, df, "date", pl.col("x_drug") + pl.lit(" given on ") + pl.col("date").cast(pl.String)
+                + pl.lit(", after iRECIST confirmed progression (iCPD) on the scan of ")
+                + pl.col("x_icpd").cast(pl.String) + pl.lit("."),
+                suggestion=pl.lit("Check the scans and the response; treatment beyond progression ends at iCPD."))
