@@ -170,3 +170,22 @@ def test_mrecist_in_the_export_and_best_response(ctx_of):
     tab = recist_table(ctx)
     assert tab["mrecist_time_point_response"].to_list() == [None, "CR", "CR"]
     assert tab["mrecist_best_overall_response"].to_list() == ["CR"] * 3
+
+
+# ------------------------------------------------------------------ the report's response view
+
+def test_report_shows_treatment_beyond_progression(ctx_of):
+    from monitor.report.view_response import computed_sums, response_rows, response_summary
+
+    ctx = ctx_of(series((14, [T1(61), NT("Present")]), (42, [T1(66), NT("Present")])))
+    tables = {"recist": recist_table(ctx)}
+    rows = response_rows(tables, "1001")
+    assert [(r.recist, r.irecist, r.css) for r in rows] == [("", "", ""), ("PD", "iUPD", "beyond"),
+                                                           ("PD", "iCPD", "confirmed")]
+    assert rows[2].note == "progression confirmed: treatment ends"
+    assert response_summary(tables, "1001") == {
+        "Best overall response (iRECIST)": "iCPD",
+        "Treatment beyond progression": "2 administrations after the first iUPD (24-MAR-2025); iCPD 21-APR-2025, "
+                                        "0 after it"}
+    assert computed_sums(tables, "1001") == {BASE.date(): 50.0, day(14).date(): 61.0, day(42).date(): 66.0}
+    assert response_rows({}, "1001") == [] and response_summary({}, "1001") == {}

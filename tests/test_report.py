@@ -59,8 +59,8 @@ def test_overview_names_the_study_and_counts_what_the_workbook_holds(demo_view, 
     assert m.generated == "2024-03-15 12:00 UTC" and m.sha256 == demo_result.sha256
     # the data cut is the latest date not after the run date: the typo 2042-01-15 does not move it
     assert m.data_cut == "12-MAR-2024"
-    assert [s.id for s in demo_view.subjects] == [f"00{i}" for i in range(1, 10)]
-    assert demo_view.counts["Subjects"] == 9
+    assert [s.id for s in demo_view.subjects] == [f"{i:03d}" for i in range(1, 11)]
+    assert demo_view.counts["Subjects"] == 10
     assert demo_view.n_findings == len(demo_result.findings)
     assert sum(t for _, _, t in demo_view.findings_matrix) == len(demo_result.findings)
 
