@@ -16,8 +16,14 @@ from datetime import datetime
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from builders import copy_row, fresh, where
+from builders import TODAY, check, copy_row, fresh, where, write
+from monitor.ctcae.terms import load_terms
+from monitor.labs.catalogue import load_catalogue
+from monitor.rules.base import Context
+from monitor.workbook.reader import read_workbook
 from monitor.derive.recist import assessments, best_response, recist_table
 from test_recist import BASE, day, lesion, responses, tumor
 
@@ -165,3 +171,97 @@ def test_export_carries_the_reasons(ctx_of):
 
 def test_date_helper_is_the_first_dose_offset():
     assert day(0) == datetime(2025, 3, 10)
+
+
+# ------------------------------------------------------------------ profile: the new keys validated
+
+@pytest.mark.parametrize("old, new, message", [
+    ("measurable_min_mm = 10 ", "measurable_min_mm = 0 ", "recist.measurable_min_mm must be > 0"),
+    ('cr_markers = ["AFP"]', 'cr_markers = ["AFPX"]', "recist.cr_markers 'AFPX' is not a lab test code"),
+    ("further_increase_mm = 5 ", "further_increase_mm = -1 ", "irecist.further_increase_mm must be >= 0"),
+    ("confirm_max_days = 56 ", "confirm_max_days = 20 ", "irecist.confirm_max_days must be >= irecist.confirm_min_days"),
+    ("new_target_max_per_organ = 2 ", "new_target_max_per_organ = 1.5 ", "irecist.new_target_max_per_organ must be a whole"),
+    ("min_viable_mm = 10 ", "min_viable = 10 ", "mrecist.min_viable_mm is missing"),
+], ids=["measurable-0", "marker-unknown", "further-negative", "window-inverted", "per-organ-fraction", "viable-missing"])
+def test_broken_response_settings_are_errors_naming_the_key(old, new, message):
+    import tomllib
+
+    from monitor.profile.profile import ProfileError, bundled_profiles, parse_profile
+
+    text = bundled_profiles()["ql1604_bev_hcc"].read_text("utf-8")
+    assert old in text, old
+    with pytest.raises(ProfileError) as e:
+        parse_profile(tomllib.loads(text.replace(old, new, 1)), "p.toml")
+    assert message in str(e.value)
+
+
+def test_without_irecist_and_mrecist_tables_those_reads_are_not_made(tmp_path, ctx_of):
+    import re
+
+    from monitor.profile.profile import bundled_profiles, load_profile
+
+    text = bundled_profiles()["ql1604_bev_hcc"].read_text("utf-8")
+    text = re.sub(r"\n\[irecist\].*?(?=\n\[)", "\n", text, flags=re.S)
+    text = re.sub(r"\n\[mrecist\].*?(?=\n\[)", "\n", text, flags=re.S)
+    (tmp_path / "p.toml").write_text(text)
+    prof = load_profile(tmp_path / "p.toml")
+    assert prof.irecist == {} and prof.mrecist == {}
+    tab = recist_table(ctx_of(fresh(), prof))
+    assert not any(c.startswith(("irecist_", "mrecist_", "best_overall_irecist")) for c in tab.columns)
+
+
+# ------------------------------------------------------------------ RECIST001: every contradiction, nothing else
+
+SCANS = [BASE] + [day(n) for n in (42, 84, 126, 168)]
+OTHER = {"CR": "PR", "PR": "SD", "SD": "PD", "NON-CR/NON-PD": "PD", "PD": "SD"}
+
+
+@st.composite
+def series_with_calls(draw):
+    """Random target / non-target / new-lesion series (zeros and reappearances likely); each
+    follow-up's investigator call either agrees with the computed response or contradicts it."""
+    n = draw(st.integers(2, 5))
+    mm = st.sampled_from([0, 0, 3, 5, 12, 20, 30, 45, 60])
+    scans = []
+    for k in range(n):
+        les = [lesion("T1", draw(mm) if k else 40), lesion("NT1", status=draw(st.sampled_from(
+            ["Present", "Absent", "Absent", "Unequivocal progression"])) if k else "Present")]
+        if draw(st.booleans()):
+            les.append(lesion("T2", draw(mm) if k else 20, loc="Right lung"))
+        if k and not draw(st.integers(0, 5)):
+            les.append(lesion("N1"))
+        scans.append(les)
+    # the second lesion must be there at baseline to be a target: keep the shapes consistent
+    has_t2 = "T2" in [x[0] for x in scans[0]]
+    scans = [[x for x in s if x[0] != "T2" or has_t2] for s in scans]
+    flips = [draw(st.booleans()) for _ in range(n)]
+    return scans, flips
+
+
+@settings(derandomize=True, max_examples=25, deadline=None, database=None)
+@given(series_with_calls())
+def test_recist001_flags_exactly_the_contradicting_calls(tmp_path_factory, profile, case):
+    scans, flips = case
+    path = tmp_path_factory.mktemp("r1") / "s.xlsx"
+    plain = tumor(*[(SCANS[k], les, None) for k, les in enumerate(scans)])
+    ctx = Context(read_workbook(write(path, plain), drugs=profile.drug_names), profile, load_terms(),
+                  load_catalogue(), TODAY)
+    computed = dict(zip(assessments(ctx)["date"].to_list(), assessments(ctx)["time_point_response"].to_list()))
+    calls, expected = [], []
+    for k, les in enumerate(scans):
+        resp = computed.get(SCANS[k].date())
+        if k == 0 or resp is None:
+            calls.append(None)
+            continue
+        if resp == "NE":
+            calls.append("PR")                     # an NE time point is not compared
+            continue
+        call = OTHER[resp] if flips[k] else ("SD" if resp == "NON-CR/NON-PD" else resp)
+        calls.append(call)
+        if flips[k]:
+            expected.append(SCANS[k].strftime("%Y-%m-%d"))
+    s = tumor(*[(SCANS[k], les, calls[k]) for k, les in enumerate(scans)])
+    result = check(write(tmp_path_factory.mktemp("r1b") / "s.xlsx", s), profile)
+    flagged = sorted(f.message.split(" on ")[1][:10] for f in result.findings if f.rule == "RECIST001")
+    assert [f for f in result.findings if f.rule == "WB000"] == []
+    assert flagged == sorted(expected)
