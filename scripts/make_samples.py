@@ -924,7 +924,8 @@ def s010(st):
     (RECIST 1.1 PD; iUPD), clinically well, treated beyond progression; 44 mm six weeks later (PR;
     iPR, the bar reset) and 41 mm (iPR confirmed). Then 56 mm (+37% over the nadir: iUPD) and 65 mm
     six weeks later (+9 mm: iCPD) -- cycle 12 still given after it (RECIST007). A 12 mm portocaval
-    node was chosen as a target at baseline (RECIST006; read as a non-target)."""
+    node was chosen as a target at baseline (RECIST006; read as a non-target). The liver targets
+    carry viable (enhancing) diameters: mRECIST reads SD, PR, PR, PD, PD."""
     cyc = q3w("2023-03-07", 12)
     stop = cyc[12] + timedelta(days=21)
     p = Patient(st, "010", "F", 57, 62, D("2023-02-20"), "A5", "C", 0, stop,
@@ -945,6 +946,12 @@ def s010(st):
                    ("T2", "Target", "Liver, segment IV", t2, None),
                    ("T3", "Target", "Lymph node, portocaval (short axis)", 12, None),
                    ("NT1", "Non-target", "Peritoneum", None, "Present")], resp)
+    # mRECIST (HCC): viable, arterially enhancing diameters of the two liver targets
+    viable = {"2023-03-01": (36, 22), "2023-04-18": (44, 24), "2023-05-30": (12, 0), "2023-07-11": (10, 0),
+              "2023-08-22": (26, 10), "2023-10-03": (35, 14)}
+    for r in st.tumor:
+        if r["subject"] == "010" and r["lesion"] in ("T1", "T2"):
+            r["viable"] = viable[r["date"].isoformat()][r["lesion"] == "T2"]
     p.ae("Tumor pain", 2, "2023-04-12", "2023-05-10", verbatim="Right upper quadrant pain (tumour flare)", ql="Y")
 
 
