@@ -31,6 +31,9 @@ def investigator_response_differs(ctx):
     compares it with the Investigator response on that date; a different response is reported on
     the first row carrying it. An assessment that cannot be computed (NE: a lesion not
     measured, see RECIST004) is not compared. Non-CR/non-PD (non-target disease only) matches SD.
+    After a complete response any lesion back is PD; with a 0 mm nadir the 5 mm rule decides and
+    no percentage is shown; a CR with a tumour marker above its ULN is PR; non-measurable
+    baseline targets (RECIST006) are read as non-targets (docs/tumour_response.md).
     *Why it matters*: response and progression dates drive the primary endpoints (ORR, PFS); a
     response that does not follow from the measurements is a query for the site and the
     radiologist (Eisenhauer 2009, RECIST 1.1 sections 4.3-4.4).
