@@ -265,3 +265,13 @@ def test_recist001_flags_exactly_the_contradicting_calls(tmp_path_factory, profi
     flagged = sorted(f.message.split(" on ")[1][:10] for f in result.findings if f.rule == "RECIST001")
     assert [f for f in result.findings if f.rule == "WB000"] == []
     assert flagged == sorted(expected)
+
+
+def test_a_profile_written_before_the_new_keys_gets_the_recist_values():
+    """measurable_min_mm 10, slice_max_mm 5, node_target_min_mm 15 (RECIST 1.1 3.1.1); no markers named."""
+    from pathlib import Path
+
+    from monitor.profile.profile import load_profile
+
+    r = load_profile(Path(__file__).parent / "data" / "cdisc_pilot.toml").recist
+    assert (r["measurable_min_mm"], r["slice_max_mm"], r["node_target_min_mm"], r["cr_markers"]) == (10, 5, 15, [])

@@ -248,8 +248,15 @@ def _check_response_reads(data: dict) -> tuple:
     return tuple(out)
 
 
+# Keys added for issues 16 / 11 (measurability, markers for a CR). RECIST 1.1 fixes their values
+# (section 3.1.1; sections 4.3.3 / 4.4), so a profile written before them gets these, stated here.
+_RECIST_DEFAULTS = {"measurable_min_mm": 10, "slice_max_mm": 5, "node_target_min_mm": 15,
+                    "cr_markers": [], "cr_marker_window_days": 14}   # no markers named: none checked
+
+
 def _check_recist(r: dict) -> dict:
     """[recist]: RECIST 1.1 thresholds and windows, each a number in its range, and a source."""
+    r = {**_RECIST_DEFAULTS, **r}
     for key, (lo, hi, integer, lo_open) in _RECIST_KEYS.items():
         _number(r, key, "recist", lo, hi, lo_open=lo_open, integer=integer)
     _need(r, "source", "recist", str)
