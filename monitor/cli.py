@@ -223,7 +223,7 @@ def annotate(
     max_cells: int = MAX_CELLS,
     history: Optional[Path] = typer.Option(None, "--history", help="Folder of the history store (monitor.db) "
                                            "whose statuses, queries and responses the Findings sheet shows "
-                                           "[default: output/, where check keeps it]."),
+                                           "(default: output/, where check keeps it)."),
     force: bool = FORCE,
 ):
     """Write a copy of the workbook with every finding's cell coloured and commented, and a Findings
@@ -362,8 +362,8 @@ def report(
     subject: Optional[str] = typer.Option(None, "--subject", help="Only this subject (its ID as on the Subjects sheet)."),
     cycle: Optional[int] = typer.Option(None, "--cycle", help="With --subject: the one-cycle visit summary."),
     previous: Optional[Path] = typer.Option(None, "--previous", help="Override: findings.json of an earlier run; "
-                                            "findings not in it are marked NEW [default: the history store "
-                                            "knows what is new since the previous version of the workbook]."),
+                                            "findings not in it are marked NEW (default: the history store "
+                                            "knows what is new since the previous version of the workbook)."),
     jobs: int = typer.Option(2, "--jobs", "-j", help="Processes laying out the PDF (the PDF is the same for any "
                              "number)."),
     now: Optional[str] = typer.Option(None, "--now", help="Time printed as generated and used as the run date "
@@ -393,52 +393,9 @@ def report(
     typer.echo(str(path))
 
 
-BY = typer.Option(None, "--by", help="Who acts (kept in the audit trail) [default: $MONITOR_USER or the login name].")
-STORE = typer.Option(None, "--out", help="The folder of the history store (monitor.db): check's or batch's --out "
-                     "[default: output/, then output/batch/].")
+from .cli_workflow import register as _register_workflow  # noqa: E402  (accept, query, responses)
 
-
-@app.command(epilog='Example: monitor accept site07.xlsx 3f1c2a9b --reason "confirmed against source" --by "A. Monitor"')
-def accept(
-    workbook: str = typer.Argument(..., help="The workbook (its file, or its path as batch lists it)."),
-    finding_id: str = typer.Argument(..., help="The finding's id (or its first 6+ characters)."),
-    reason: str = typer.Option(..., "--reason", help="Why: confirmed against source, or the protocol allows it."),
-    by: Optional[str] = BY,
-    out: Optional[Path] = STORE,
-):
-    """Mark a finding accepted: it stays listed with its reason but no longer fails check or batch."""
-    from .batch.workflow_commands import act_command
-
-    raise typer.Exit(act_command("accepted", workbook, finding_id, reason, by, out))
-
-
-@app.command(epilog='Example: monitor query site07.xlsx 9a2b7c11 --text "Please confirm the dose against the pharmacy log"')
-def query(
-    workbook: str = typer.Argument(..., help="The workbook (its file, or its path as batch lists it)."),
-    finding_id: str = typer.Argument(..., help="The finding's id (or its first 6+ characters)."),
-    text: str = typer.Option(..., "--text", help="The question to the site."),
-    by: Optional[str] = BY,
-    out: Optional[Path] = STORE,
-):
-    """Open a query on a finding; the annotated copy shows it, and the site answers in its Response column."""
-    from .batch.workflow_commands import act_command
-
-    raise typer.Exit(act_command("queried", workbook, finding_id, text, by, out))
-
-
-@app.command(epilog="Example: monitor responses site07-annotated.xlsx")
-def responses(
-    annotated: Path = typer.Argument(..., help="An annotated copy with answers typed in its Findings sheet's "
-                                     "Response column."),
-    by: Optional[str] = typer.Option(None, "--by", help="Who answered [default: the copy's last author]."),
-    out: Optional[Path] = typer.Option(None, "--out", help="The history folder [default: the one the copy was "
-                                       "written from]."),
-    max_unpacked_mb: float = typer.Option(200, "--max-unpacked-mb", help="Unpacked size limit."),
-):
-    """Record the responses typed into an annotated copy (status answered); the copy is only read."""
-    from .batch.workflow_commands import responses_command
-
-    raise typer.Exit(responses_command(annotated, out, by, max_unpacked_mb))
+_register_workflow(app)
 
 
 @app.command(epilog="Example: monitor demo --out output/")
