@@ -78,7 +78,8 @@ def test_default_output_folder_stays_under_output_whatever_the_workbook_is_calle
     written = tree(home) - {name}
     assert written and all(p == "output" or p.startswith("output/") for p in written), sorted(written)
     parts = {p.split("/")[1] for p in written if p.count("/") >= 1}
-    assert parts == {safe_name(Path(name).stem)}
+    store = {"monitor.db", ".monitor.lock", "monitor.db-wal", "monitor.db-shm"}   # output/monitor.db: the history
+    assert parts - store == {safe_name(Path(name).stem)} and "monitor.db" in parts
     assert sha(src) == before
     assert {p.split("/")[0] for p in tree(tmp_path)} == {"cwd"}     # nothing beside the working folder
 
