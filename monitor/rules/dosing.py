@@ -310,3 +310,55 @@ def cycle_number_repeated(ctx):
                 + pl.col("x_first_action") + pl.lit(" on ") + pl.col("x_first_date").cast(pl.String)
                 + pl.lit(f"), {gap:g} or more days earlier."),
                 suggestion=pl.lit("Check the cycle number: a later visit is usually the next cycle."))
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 11: labels without dose reduction, and resuming on steroids above the limit.
+
+def dose_reduction_not_allowed(ctx):
+    """A drug whose label allows no dose reduction was given as Reduced.
+
+    *What it does*: reports each administration with Action Reduced of a drug listed in the
+    profile's `dose_reduction.not_allowed` (QL1604 and bevacizumab), on its Action cell.
+    *Why it matters*: anti-PD-1 antibodies and bevacizumab are withheld or discontinued for
+    toxicity, never given at a lower dose (KEYTRUDA / OPDIVO prescribing information section 2:
+    "No dose reduction ... is recommended"; AVASTIN prescribing information 2.4: no dose
+    reduction for adverse reactions); a reduced dose is a protocol deviation.
+    *Example*: bevacizumab 7.5 mg/kg, Action Reduced, for proteinuria.
+    """
+    drugs = list(ctx.profile.dose_reduction.get("not_allowed", ()))
+    a = _counted(administrations(ctx)).filter((pl.col("action") == "Reduced") & pl.col("drug").is_in(drugs))
+    if not drugs or not a.height:
+        return None
+    sd, df = _rows(ctx, a)
+    src = ctx.profile.dose_reduction.get("source", "")
+    return emit(sd, df, "action", pl.col("x_drug") + pl.lit(" given as Reduced on ") + pl.col("x_date").cast(pl.String)
+                + pl.lit(" (dose ") + pl.col("dose__raw").fill_null("?") + pl.lit(" ") + pl.col("x_unit").fill_null("")
+                + pl.lit(f"): its label allows no dose reduction ({src})."),
+                suggestion=pl.lit("Withhold or discontinue per the hold rules instead; if given reduced, report the "
+                                  "deviation."))
+
+
+def dosed_on_steroids_above_limit(ctx):
+    """A drug was resumed after an immune-related AE while the steroid dose was above the rule's limit.
+
+    *What it does*: for hold rules with `steroid_max_mg` (anti-PD-1 pneumonitis, colitis, hepatitis,
+    nephritis, skin), finds doses given after an AE of the rule, once its hold is over, while the
+    systemic corticosteroids of the ConMeds sheet started since that AE's onset sum to more than
+    the limit (10 mg/day prednisone-equivalent; the profile's [steroids] table converts
+    methylprednisolone, dexamethasone ...). Not evaluated without a ConMeds sheet.
+    *Why it matters*: anti-PD-1 therapy is resumed only when the irAE is back to grade <= 1 and
+    the steroid taper has reached prednisone <= 10 mg/day (ASCO 2021 irAE guideline, Schneider et
+    al. J Clin Oncol 2021; KEYTRUDA / OPDIVO prescribing information section 2).
+    *Example*: pneumonitis grade 2 from 2023-03-01, resolved 03-20; QL1604 given on 03-28 while
+    on prednisone 30 mg/day.
+    """
+    a = _counted(administrations(ctx)).filter(pl.col("steroid_evidence").is_not_null()
+                                               & pl.col("hold_evidence").is_null()
+                                               & pl.col("discontinued_since").is_null())
+    if not a.height:
+        return None
+    sd, df = _rows(ctx, a)
+    return emit(sd, df, "action", _hold_message("on steroids above the limit", "x_steroid_rule_text",
+                                                "x_steroid_evidence", "x_steroid_source"),
+                suggestion=pl.lit("Check the ConMeds doses; resume only once the taper reaches the limit."))
