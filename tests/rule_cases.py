@@ -535,7 +535,7 @@ CASES += [
 
     # ------------------------------------------------------------------ MK001 / MK002 tumour markers
     bad("MK001", "afp-minus-50-pct-confirmed", afp((d(2025, 4, 1), 625.15), (d(2025, 4, 29), 600)), "Labs!D17",
-        comment="1250.3 x 0.5 = 625.15 (markers[0].response_fall_pct 50, confirmed >= 28 days later, markers[0].confirm_min_days)"),
+        comment="1250.3 x 0.5 = 625.15 (markers[0].response_fall_pct 50, confirmed >= 28 days later, markers[0].confirm_interval_days)"),
     good("MK001", "afp-minus-49.99-pct", afp((d(2025, 4, 1), 625.3), (d(2025, 4, 29), 630))),
     good("MK001", "afp-fall-unconfirmed", afp((d(2025, 4, 1), 600),), comment="no next result yet"),
     bad("MK001", "afp-below-limit-confirms", afp((d(2025, 4, 1), 600), (d(2025, 4, 29), "<10")), "Labs!D17"),

@@ -4,7 +4,7 @@ results as bounds, unit changes, doubling / halving times, the markers table, pr
 Sources (bundled profile [[markers]]):
   AFP       response_fall_pct 50, progression_rise_pct 25, progression_above_uln true
             (AFP criteria in HCC trials: Personeni 2012; Chan 2009; Zhu 2019 REACH-2);
-            uln 10 ng/mL for a blank site ULN, min_baseline 20 ng/mL (Chan 2009), confirm_min_days
+            uln 10 ng/mL for a blank site ULN, min_baseline 20 ng/mL (Chan 2009), confirm_interval_days
             28 (mirrors RECIST 1.1 4.6), trend_min_points 3 and trend_min_change_pct 25
   PIVKA2    the same (Kim 2015; Ueno 2016)
   1 IU/mL AFP = 1.21 ng/mL (WHO 1st International Standard 72/225; lab catalogue)
@@ -51,7 +51,7 @@ def _profile_with(tmp_path, old, new):
     return load_profile(path)
 
 
-A1, A2, A3 = d(2025, 4, 1), d(2025, 4, 29), d(2025, 5, 27)   # 28 days apart: confirm_min_days
+A1, A2, A3 = d(2025, 4, 1), d(2025, 4, 29), d(2025, 5, 27)   # 28 days apart: confirm_interval_days
 ONE_AFP = (pl.col("marker") == "AFP") & (pl.col("subject") == "1001")
 
 
@@ -234,8 +234,8 @@ def test_markers_not_evaluated_without_the_action_column(run):
      "markers[0].trend_min_points must be >= 3, found 2"),
     ('trend_min_points = 3          #', 'trend_min_points = 3.5          #',
      "markers[0].trend_min_points must be a whole number, found 3.5"),
-    ('confirm_min_days = 28         #', 'confirm_min_days = 27.5         #',
-     "markers[0].confirm_min_days must be a whole number, found 27.5"),
+    ('confirm_interval_days = 28    #', 'confirm_interval_days = 27.5    #',
+     "markers[0].confirm_interval_days must be a whole number, found 27.5"),
     ('uln = 10                      #', 'uln = -10                     #', "markers[0].uln must be >= 0, found -10"),
     ('test = "AFP"', 'test = "AFP2"', "markers[0].test 'AFP2' is not a lab test code of the catalogue"),
     ('progression_rise_pct = 25\nprogression_above_uln = true\n', 'progression_rise_pct = 25\n',
@@ -270,7 +270,7 @@ def test_blank_uln_falls_back_to_the_profile_uln_and_is_reported(run):
 
 @pytest.mark.parametrize("gap, fires", [(27, False), (28, True)], ids=["27-days", "28-days"])
 def test_confirmation_needs_the_profile_interval(run, gap, fires):
-    """confirm_min_days 28: a fall confirmed 27 days later is not yet a response."""
+    """confirm_interval_days 28: a fall confirmed 27 days later is not yet a response."""
     from datetime import timedelta
 
     s = with_afp((A1, 600), (A1 + timedelta(days=gap), 590))

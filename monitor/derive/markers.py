@@ -32,7 +32,7 @@ SCHEMA = {"row": pl.Int64, "subject": pl.String, "marker": pl.String, "date": pl
 def _settings(ctx) -> pl.DataFrame:
     rows = [(m["test"], float(m["response_fall_pct"]), float(m["progression_rise_pct"]),
              bool(m["progression_above_uln"]), int(m["trend_min_points"]), m["source"],
-             _f(m.get("uln")), float(m.get("min_baseline", 0)), int(m.get("confirm_min_days", 0)),
+             _f(m.get("uln")), float(m.get("min_baseline", 0)), int(m.get("confirm_interval_days", 0)),
              float(m.get("trend_min_change_pct", 0)))
             for m in ctx.profile.markers]
     return pl.DataFrame(rows, schema={"marker": pl.String, "fall_pct": pl.Float64, "rise_pct": pl.Float64,

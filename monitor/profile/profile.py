@@ -182,7 +182,7 @@ def _check_marker(m, where: str) -> None:
     _number(m, "trend_min_points", where, 3, integer=True)
     _need(m, "source", where, str)
     # issue 11: fallback ULN (a blank site ULN), minimum baseline, confirmation interval, real rise
-    for key, integer in (("uln", False), ("min_baseline", False), ("confirm_min_days", True),
+    for key, integer in (("uln", False), ("min_baseline", False), ("confirm_interval_days", True),
                          ("trend_min_change_pct", False)):
         if key in m:
             _number(m, key, where, 0, integer=integer)

@@ -42,7 +42,7 @@ def marker_response_confirmed(ctx):
     *What it does*: for each marker of the profile (`markers`: AFP, PIVKA-II), finds the first
     result after the first dose that is at least `response_fall_pct` (50%) below the baseline
     (the last result on or before the first dose, at least `min_baseline`, AFP 20 ng/mL) when a
-    result `confirm_min_days` (28) or more later, and every result in between, is too; reports it
+    result `confirm_interval_days` (28) or more later, and every result in between, is too; reports it
     once per subject and marker, on that result. A `<` result can confirm a fall, a `>`
     result cannot; AFP in IU/mL is compared in ng/mL.
     *Why it matters*: an AFP / PIVKA-II response is an early sign of treatment benefit in HCC and
@@ -68,7 +68,7 @@ def marker_progression_confirmed(ctx):
     *What it does*: for each marker of the profile, finds the first result after the first dose
     that is at least `progression_rise_pct` (25%) above the nadir before it (the lowest result
     from the baseline on) and, with `progression_above_uln`, above the site's ULN (the profile's
-    `uln` when the site's is blank, MK003), when a result `confirm_min_days` (28) or more later,
+    `uln` when the site's is blank, MK003), when a result `confirm_interval_days` (28) or more later,
     and every result in between, meets it too; reports it once per subject and marker, on
     that result. A `>` result can confirm a rise, a `<` result cannot.
     *Why it matters*: a confirmed marker rise often precedes radiological progression in HCC and
