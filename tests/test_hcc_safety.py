@@ -304,3 +304,47 @@ def test_every_rule_names_its_source_and_every_drug_is_covered(profile):
     drugs = {h["drug"] for h in profile.hold_rules}
     assert drugs == {"QL1604", "Bevacizumab"}
     assert set(profile.dose_reduction["not_allowed"]) == {"QL1604", "Bevacizumab"}
+
+
+# ------------------------------------------------------------------ ConMeds sheet (optional) and DOSE011
+
+def _resume_1002_on(s, drug, mg, unit="mg/day"):
+    """1002 resumes QL1604 at C3 on 2025-04-25 (ALT AE over 04-20, ALT 40 on 04-24) on `drug` `mg`."""
+    copy_row(s, C, 4, Cycle=3, Date=d(2025, 4, 25))
+    copy_row(s, L, 11, Date=d(2025, 4, 24), Result=40)
+    set_cells(s, "ConMeds", 1, Drug=drug, Dose=mg, Unit=unit)
+    return s
+
+
+@pytest.mark.parametrize("drug, mg, unit, fires", [
+    ("Methylprednisolone", 8.5, "mg/day", True),        # 10.6 mg/day prednisone-equivalent
+    ("methylprednisolone sodium succinate", 8.5, "mg", True),
+    ("Dexamethasone", 1.6, "mg/day", True),             # 10.7
+    ("Dexamethasone", 1.4, "mg/day", False),            # 9.3
+    ("Prednisolone", 10, "mg/day", False),
+    ("Hydrocortisone", 44, "mg/day", True),             # 11
+    ("Budesonide", 9, "mg/day", False),                 # not a systemic steroid of [steroids]
+    ("Prednisone", 20, "mg/kg", False),                 # not a daily dose in mg: not read
+])
+def test_prednisone_equivalents(run, drug, mg, unit, fires):
+    s = _resume_1002_on(fresh(), drug, mg, unit)
+    assert where(run(s), "DOSE011") == (["Cycles!H12"] if fires else [])
+
+
+def test_steroid_started_before_the_irae_does_not_count(run):
+    s = _resume_1002_on(fresh(), "Prednisone", 20)
+    set_cells(s, "ConMeds", 1, Start_date=d(2025, 3, 1))    # before the ALT AE of 04-01
+    set_cells(s, "ConMeds", 0, Start_date=d(2025, 3, 1))
+    assert where(run(s), "DOSE011") == []
+
+
+def test_conmeds_sheet_is_optional_and_read_by_its_alias(run):
+    from builders import rename_sheet
+
+    s = _resume_1002_on(fresh(), "Prednisone", 20)
+    rename_sheet(s, "ConMeds", "Concomitant medications")
+    assert where(run(s), "DOSE011") == ["Cycles!H12"]
+    del s["Concomitant medications"]
+    result = run(s)
+    assert "DOSE011" in {c for c, _ in result.not_evaluated}
+    assert not [f for f in result.findings if f.rule == "WB000"]

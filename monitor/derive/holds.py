@@ -291,7 +291,9 @@ def conmed_steroids(ctx) -> pl.DataFrame:
     f = sd.frame
     name = pl.col("drug").str.to_lowercase().str.replace_all(r"[^a-z]+", " ")
     factor = pl.lit(None, dtype=pl.Float64)
-    for k, v in sorted(eq.items(), key=lambda kv: -len(kv[0])):   # methylprednisolone before prednisolone
+    # whole words, and the longest name is tested first (the outermost when): methylprednisolone
+    # is never read as prednisolone
+    for k, v in sorted(eq.items(), key=lambda kv: len(kv[0])):
         factor = pl.when(name.str.contains(rf"\b{k}\b")).then(pl.lit(v)).otherwise(factor)
     unit = opt(f, "unit", pl.String).str.to_lowercase().str.replace_all(r"\s+", "")
     per_day = unit.is_null() | unit.is_in(["mg", "mg/day", "mg/d", "mgqd", "mg/24h"])
