@@ -164,10 +164,12 @@ def dosed_during_hold(ctx):
     """A drug was given while one of the profile's hold rules was active.
 
     *What it does*: evaluates every `hold_rules` entry with action `hold` on each dose date:
-    the latest result on or before the date of one of the rule's labs at or above its grade (or
-    value), or an adverse event of one of its CTCAE terms at or above its grade that started
-    before the dose and had not ended. Reported on the Action cell with the evidence and the
-    rule's source.
+    the latest on-treatment draw on or before the date of one of the rule's labs that met it
+    (CTCAE grade, SI value, or multiple of ULN within a baseline band, as the anti-PD-1 label
+    bands HCC hepatitis) and was not since resolved (grade <= `until_grade`), or an adverse event
+    of the rule's CTCAE terms (named, by SOC, by pattern or by group) at or above its grade that
+    started before the dose and had not come back to `until_grade`. Reported on the Action cell
+    with the evidence and the rule's source.
     *Why it matters*: dosing through a hold (e.g. anti-PD-1 with grade 2 ALT increase,
     bevacizumab with proteinuria >= 2 g/24 h or grade 3 hypertension) exposes the subject to
     the toxicity the rule protects against (protocol 6.4; ASCO/NCCN irAE guideline 2021;
@@ -187,13 +189,15 @@ def dosed_during_hold(ctx):
 def dosed_after_permanent_discontinuation(ctx):
     """A drug was given after a condition that requires stopping it for good.
 
-    *What it does*: evaluates every `hold_rules` entry with action `discontinue` (e.g. grade 4
-    immune hepatitis or grade >= 3 pneumonitis for QL1604; grade >= 3 bleeding, GI perforation,
-    arterial thromboembolism or nephrotic syndrome for bevacizumab): any later dose of the drug
-    is reported on its Action cell; so is a dose after an Action Discontinued row of that drug.
+    *What it does*: evaluates every `hold_rules` entry with action `discontinue` (e.g. ALT/AST
+    > 10 x ULN or bilirubin > 3 x ULN on treatment, grade >= 3 pneumonitis, myocarditis grade >= 2,
+    an irAE not back to grade <= 1 within 12 weeks for QL1604; any CTCAE v5.0 bleeding term grade
+    >= 3, GI perforation, arterial thromboembolism, PRES or nephrotic syndrome for bevacizumab):
+    any later dose of the drug is reported on its Action cell; so is a dose after an Action
+    Discontinued row of that drug.
     *Why it matters*: re-challenge after a permanent-discontinuation event can be fatal and is a
-    critical protocol deviation (protocol 6.4; ASCO/NCCN irAE guideline 2021; bevacizumab
-    prescribing information 2.4).
+    critical protocol deviation (ASCO 2021 irAE guideline; KEYTRUDA / OPDIVO prescribing
+    information section 2, hepatitis in HCC; AVASTIN prescribing information 2.4).
     *Example*: bevacizumab Given on 2023-02-08 after grade 3 oesophageal variceal haemorrhage
     on 2023-01-18.
     """
