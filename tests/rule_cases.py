@@ -281,6 +281,11 @@ CASES: list[Case] = [
     good("LAB008", "alt-not-done-without-uln", cells(L, 0, Result="ND", ULN=None)),
     good("LAB008", "afp-without-uln", cell(L, 6, "ULN", None), comment="AFP is not CTCAE-graded"),
 
+    bad("LAB009", "hgb-128-g-dl", cells(L, 3, Result=128, Unit="g/dL"), "Labs!D5",
+        comment="1280 g/L is beyond any whole blood (plausible 5 - 250 g/L): meant g/L"),
+    good("LAB009", "hgb-25-g-dl", cells(L, 3, Result=25, Unit="g/dL"),
+         comment="250 g/L is the upper plausibility limit itself"),
+
     # ------------------------------------------------------------------ adverse events as entered
     bad("AE001", "number-repeated", cell(AE, 1, "AE number", 1), "AdverseEvents!B3"),
     good("AE001", "number-gap", cell(AE, 1, "AE number", 3)),

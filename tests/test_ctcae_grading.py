@@ -2,9 +2,12 @@
 
 Each block is one criteria record (CTCAE term, test, direction) with the verbatim CTCAE v5.0
 grade text above it and rows `case id, value, expected grade, comment`. Defaults (LLN, ULN,
-baseline) are set per block; a row may override them. Expected grades are written by hand from
-the CTCAE text, never computed from criteria.toml. Values are SI (the catalogue's si_unit);
-a few rows convert from another unit with the catalogue factor to pin floating-point noise.
+baseline, unit) are set per block; a row may override them. Expected grades are written by hand
+from the CTCAE text, never computed from criteria.toml. Values, limits and baseline are in the
+block's unit: the catalogue's si_unit by default, or one of the other units CTCAE prints for the
+term (mg/dL, g/dL, /mm3 ...): those blocks pin that a result entered in a printed unit is graded
+on the figures printed in that unit (calcium 13.6 mg/dL is grade 4 although 13.6 x 0.2495 =
+3.39 mmol/L would be grade 3).
 
 Every block has rows exactly at each threshold, just beyond and just inside it (a meta-test
 checks this against criteria.toml), a missing value, a missing LLN/ULN where one is needed, and
@@ -23,7 +26,9 @@ from monitor.ctcae.criteria import load_criteria
 from monitor.ctcae.grade import (
     BP_OUTPUT_SCHEMA, OUTPUT_SCHEMA, REL_TOL, grade_bp, grade_labs, grade_row, grade_value,
 )
+from monitor.ctcae.printed import graded_unit
 from monitor.ctcae.terms import load_terms
+from monitor.labs.catalogue import load_catalogue
 
 MISSING = object()   # "leave the block default"
 
@@ -42,6 +47,8 @@ class Case:
     text: str | None
     anticoag: bool | None
     comment: str
+    unit: str | None = None      # None: the test's SI unit
+    qualifier: str | None = None
 
 
 @dataclass
@@ -52,23 +59,25 @@ class Block:
     lln: float | None = None
     uln: float | None = None
     baseline: float | None = None
+    unit: str | None = None
     rows: list = field(default_factory=list)
 
 
 BLOCKS: list[Block] = []
 
 
-def block(test, direction, term, *, lln=None, uln=None, baseline=None):
-    b = Block(test, direction, term, lln, uln, baseline)
+def block(test, direction, term, *, lln=None, uln=None, baseline=None, unit=None):
+    b = Block(test, direction, term, lln, uln, baseline, unit)
     BLOCKS.append(b)
     return b
 
 
 def R(b: Block, cid: str, value, expected, comment: str = "", *, lln=MISSING, uln=MISSING,
-      baseline=MISSING, text=None, anticoag=None):
+      baseline=MISSING, text=None, anticoag=None, unit=MISSING, qualifier=None):
     b.rows.append(Case(cid, b.test, b.direction, b.term, value, expected,
                        b.lln if lln is MISSING else lln, b.uln if uln is MISSING else uln,
-                       b.baseline if baseline is MISSING else baseline, text, anticoag, comment))
+                       b.baseline if baseline is MISSING else baseline, text, anticoag, comment,
+                       b.unit if unit is MISSING else unit, qualifier))
 
 
 # ================================================================================ blood counts
@@ -963,19 +972,44 @@ CASES = [c for blk in BLOCKS for c in blk.rows]
 TERMS = load_terms()
 
 
-def _frame(cases) -> pl.DataFrame:
-    return pl.DataFrame({
+CAT = load_catalogue()
+
+
+def _unit(c: Case) -> str:
+    t = CAT.tests.get(c.test)
+    return c.unit if c.unit is not None else (t.si_unit if t else "")
+
+
+def _si(c: Case, x):
+    if x is None:
+        return None
+    f = CAT.to_si(c.test, _unit(c)) if c.test in CAT.tests else 1.0
+    return x * f
+
+
+def _frame(cases, entered: bool = True) -> pl.DataFrame:
+    """The cases as grade_labs input: SI columns always; with `entered`, also the result as
+    entered (unit, value, lln, uln) so that printed units are graded as printed."""
+    cols = {
         "case": [c.id for c in cases],
         "test_code": [c.test for c in cases],
-        "value_si": [c.value for c in cases],
-        "lln_si": [c.lln for c in cases],
-        "uln_si": [c.uln for c in cases],
-        "baseline_si": [c.baseline for c in cases],
+        "value_si": [_si(c, c.value) for c in cases],
+        "lln_si": [_si(c, c.lln) for c in cases],
+        "uln_si": [_si(c, c.uln) for c in cases],
+        "baseline_si": [_si(c, c.baseline) for c in cases],
         "result_text": [c.text for c in cases],
         "on_anticoagulation": [c.anticoag for c in cases],
-    }, schema={"case": pl.String, "test_code": pl.String, "value_si": pl.Float64, "lln_si": pl.Float64,
-               "uln_si": pl.Float64, "baseline_si": pl.Float64, "result_text": pl.String,
-               "on_anticoagulation": pl.Boolean})
+    }
+    schema = {"case": pl.String, "test_code": pl.String, "value_si": pl.Float64, "lln_si": pl.Float64,
+              "uln_si": pl.Float64, "baseline_si": pl.Float64, "result_text": pl.String,
+              "on_anticoagulation": pl.Boolean}
+    if entered:
+        cols.update({"unit": [_unit(c) for c in cases], "value": [c.value for c in cases],
+                     "lln": [c.lln for c in cases], "uln": [c.uln for c in cases],
+                     "qualifier": [c.qualifier for c in cases]})
+        schema.update({"unit": pl.String, "value": pl.Float64, "lln": pl.Float64, "uln": pl.Float64,
+                       "qualifier": pl.String})
+    return pl.DataFrame(cols, schema=schema)
 
 
 @pytest.fixture(scope="module")
@@ -1009,7 +1043,8 @@ def test_boundary_table(case: Case, graded):
 def test_scalar_reference_agrees(case: Case):
     c = load_criteria().for_test(case.test, case.direction)
     got = grade_value(c, case.value, lln=case.lln, uln=case.uln, baseline=case.baseline,
-                      anticoagulated=bool(case.anticoag), result_text=case.text)
+                      anticoagulated=bool(case.anticoag), result_text=case.text, unit=_unit(case),
+                      qualifier=case.qualifier)
     assert got == case.expected
 
 
@@ -1019,8 +1054,9 @@ def test_every_record_has_a_boundary_block():
     assert not missing, f"records without a boundary table: {missing}"
 
 
-def _threshold_at(r, t, case: Case) -> float | None:
-    """Where threshold t sits for this row, or None if it does not apply to the row."""
+def _threshold_at(r, t, case: Case, unit: str | None) -> float | None:
+    """Where threshold t sits for this row (in the row's unit, which is printed unit `unit`),
+    or None if it does not apply to the row."""
     base = case.baseline if case.baseline and case.baseline > 0 else None
     limit = case.uln if r.direction == "high" else case.lln
     abnormal = base is not None and limit is not None and (base > limit if r.direction == "high" else base < limit)
@@ -1029,15 +1065,32 @@ def _threshold_at(r, t, case: Case) -> float | None:
     if not ok:
         return None
     if t.basis == "abs":
-        return t.value
+        return t.value_in(unit)
     ref = {"uln": case.uln, "lln": case.lln, "baseline": base}[t.basis]
-    return None if ref is None else ref * t.factor + t.offset
+    return None if ref is None else ref * t.factor + t.offset_in(unit)
+
+
+def _rows_in(rec, unit):
+    """Rows of the record entered in printed unit `unit` itself (graded with factor 1)."""
+    rows = [c for b in BLOCKS if (b.test, b.direction) == (rec.test, rec.direction) for c in b.rows]
+    if unit is None:
+        return rows
+    return [c for c in rows if graded_unit(rec, _unit(c), CAT) == (unit, 1.0)]
+
+
+def _coverage_units(rec, t):
+    """Absolute figures and offsets are printed per unit: each needs its own rows. Multiples of
+    the ULN / LLN / baseline are the same in every unit: rows in any unit cover them."""
+    if rec.scale is None and rec.units and (t.basis == "abs" or t.offsets):
+        return list(rec.units)
+    return [None]
 
 
 @pytest.mark.parametrize("rec", load_criteria().records, ids=lambda r: f"{r.test}-{r.direction}")
 def test_every_threshold_has_at_above_and_below_rows(rec):
     """Coverage: each threshold has a row exactly on it and rows just either side (within 2%),
-    among rows of its block that have a value, plus a missing-value row per block."""
+    in every unit CTCAE prints for the term (rows entered in that unit), plus a missing-value row
+    per record and a missing-limit row where a limit is needed."""
     rows = [c for b in BLOCKS if (b.test, b.direction) == (rec.test, rec.direction) for c in b.rows]
     assert any(c.value is None and c.text is None for c in rows), "no missing-value row"
     if rec.needs:
@@ -1051,17 +1104,20 @@ def test_every_threshold_has_at_above_and_below_rows(rec):
             assert t.value in pts, f"no row at {t.describe()}"
             assert any(p < t.value for p in pts) and any(p > t.value for p in pts) or t.grade == max(rec.grades)
             continue
-        at = above = below = False
-        for c in rows:
-            thr = _threshold_at(rec, t, c) if c.value is not None else None
-            if thr is None:
-                continue
-            tol = abs(thr) * 1e-6 + 1e-12
-            at |= abs(c.value - thr) <= tol
-            above |= thr + tol < c.value <= thr * 1.02 + 1e-9
-            below |= thr * 0.98 - 1e-9 <= c.value < thr - tol
-        assert at and above and below, (
-            f"{rec.label} threshold {t.describe()} (grade {t.grade}): at={at} above={above} below={below}")
+        for unit in _coverage_units(rec, t):
+            at = above = below = False
+            for c in _rows_in(rec, unit):
+                thr = _threshold_at(rec, t, c, unit or graded_unit(rec, _unit(c), CAT)[0]) \
+                    if c.value is not None and c.qualifier is None else None
+                if thr is None:
+                    continue
+                tol = abs(thr) * 1e-6 + 1e-12
+                at |= abs(c.value - thr) <= tol
+                above |= thr + tol < c.value <= thr * 1.02 + 1e-9
+                below |= thr * 0.98 - 1e-9 <= c.value < thr - tol
+            assert at and above and below, (
+                f"{rec.label} threshold {t.describe(unit)} (grade {t.grade}) in {unit or 'any unit'}: "
+                f"at={at} above={above} below={below}")
 
 
 # ================================================================================ frame behaviour

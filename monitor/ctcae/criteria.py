@@ -4,10 +4,18 @@ The criteria are data (one record per term, test and direction) kept beside the 
 text they come from. Thresholds use a small fixed vocabulary (basis, op, factor / offset /
 value, applies) and are never code: `grade.py` turns them into polars expressions.
 
+Units: a record lists every unit CTCAE prints for its term (`units`, SI first) and each
+absolute threshold (and offset) carries its printed figure in each of them, e.g.
+`value = { "g/L" = 100.0, "g/dL" = 10.0, "mmol/L" = 6.2 }` for Anemia grade 2. A result is
+graded on the figures printed in its own unit when CTCAE prints that unit; otherwise it is
+converted to the closest printed unit (`units_for`). Records whose thresholds are all relative
+(x ULN, x baseline) need no units.
+
 The loader refuses a file it cannot trust, naming the record: an unknown op, basis or
 `applies`, a grade outside 1-5 or one CTCAE does not define for the term, a term not in
-terms.csv, a test not in the lab catalogue, a unit that is not the test's SI unit, CTCAE text
-that is missing or differs from terms.csv, thresholds out of grade order or not monotone.
+terms.csv, a test not in the lab catalogue, a printed unit the test cannot convert to, a
+threshold missing a printed unit or whose printed figures disagree (> 10%) once converted, CTCAE
+text that is missing or differs from terms.csv, thresholds out of grade order or not monotone.
 """
 
 from __future__ import annotations
@@ -28,8 +36,9 @@ APPLIES = ("always", "baseline_normal", "baseline_abnormal", "anticoagulated", "
 GRADES = (1, 2, 3, 4, 5)
 CTCAE_VERSION = "5.0"
 
-_RECORD_KEYS = {"term", "test", "direction", "unit", "thresholds", "text", "note", "scale"}
-_THRESHOLD_KEYS = {"grade", "basis", "op", "factor", "offset", "value", "unit", "applies", "optional"}
+_RECORD_KEYS = {"term", "test", "direction", "unit", "units", "thresholds", "text", "note", "scale"}
+_THRESHOLD_KEYS = {"grade", "basis", "op", "factor", "offset", "value", "unit", "applies", "optional", "also"}
+PRINTED_AGREEMENT = 0.10   # CTCAE rounded each unit on its own: Mg 0.9 mg/dL = 0.37 vs 0.4 mmol/L (7.4%)
 _OPS_FOR = {"high": (">", ">="), "low": ("<", "<=")}
 
 
@@ -45,20 +54,43 @@ class Threshold:
     basis: str                   # uln | lln | abs | baseline
     op: str                      # > | >= | < | <=
     factor: float = 1.0          # multiple of the limit / baseline (not for abs)
-    offset: float = 0.0          # added to factor x limit, in the record's unit (not for abs)
-    value: float | None = None   # abs only, in the record's unit
+    offsets: tuple = ()          # ((unit, amount), ...) added to factor x limit (not for abs)
+    values: tuple = ()           # abs only: ((unit, value), ...) one per printed unit
     applies: str = "always"
     optional: bool = False       # baseline only: skipped (not "unknown") when there is no baseline
+    also: "Threshold | None" = None   # a second condition that must hold too (">ULN and >Baseline")
 
-    def describe(self) -> str:
+    @property
+    def value(self) -> float | None:
+        """The value in the record's first (SI) printed unit (abs only)."""
+        return self.values[0][1] if self.values else None
+
+    @property
+    def offset(self) -> float:
+        return self.offsets[0][1] if self.offsets else 0.0
+
+    def value_in(self, unit: str | None) -> float:
+        """The printed figure in `unit` (None: the first printed unit)."""
+        return self.values[0][1] if unit is None else dict(self.values)[unit]
+
+    def offset_in(self, unit: str | None) -> float:
+        if not self.offsets:
+            return 0.0
+        return self.offsets[0][1] if unit is None else dict(self.offsets)[unit]
+
+    def describe(self, unit: str | None = None) -> str:
         """Human form, e.g. `> 3.0 x ULN`, `< 100 g/L`, `> baseline + 20 g/L (baseline abnormal)`."""
         if self.basis == "abs":
-            s = f"{self.op} {self.value:g}"
+            u = unit or self.values[0][0]
+            s = f"{self.op} {self.value_in(u):g} {u}".rstrip()
         else:
             ref = {"uln": "ULN", "lln": "LLN", "baseline": "baseline"}[self.basis]
             s = f"{self.op} {ref}" if self.factor == 1.0 else f"{self.op} {self.factor:g} x {ref}"
-            if self.offset:
-                s += f" + {self.offset:g}"
+            if self.offsets:
+                u = unit or self.offsets[0][0]
+                s += f" + {self.offset_in(u):g} {u}"
+        if self.also is not None:
+            s += f" and {self.also.describe(unit)}"
         if self.applies != "always":
             s += f" ({self.applies.replace('_', ' ')})"
         return s
@@ -71,12 +103,17 @@ class Criterion:
     term: str
     test: str
     direction: str               # low | high
-    unit: str                    # SI unit of the test (or the scale's name)
+    units: tuple                 # every unit CTCAE prints for the term, SI first (() = relative only)
     thresholds: tuple            # Threshold, ascending grade
     text: dict                   # grade -> verbatim CTCAE v5.0 text (every grade the term defines)
     note: str | None = None
     scale: dict | None = None    # normalised result text -> number (categorical tests)
     index: int = 0               # position in the file (0-based), for messages
+
+    @property
+    def unit(self) -> str | None:
+        """The first printed unit (SI where CTCAE prints one), None for relative-only records."""
+        return self.units[0] if self.units else None
 
     @property
     def grades(self) -> tuple:
@@ -90,7 +127,8 @@ class Criterion:
 
     @property
     def uses_baseline(self) -> bool:
-        return any(t.basis == "baseline" or t.applies.startswith("baseline") for t in self.thresholds)
+        return any(t.basis == "baseline" or t.applies.startswith("baseline")
+                   or (t.also is not None and t.also.basis == "baseline") for t in self.thresholds)
 
     @property
     def label(self) -> str:
@@ -191,9 +229,11 @@ def _record(i: int, rec, terms: Terms, catalogue: Catalogue, vitals: dict, sourc
     unknown = set(rec) - _RECORD_KEYS
     if unknown:
         fail(f"unknown key(s) {sorted(unknown)} (allowed: {sorted(_RECORD_KEYS)})")
-    for k in ("term", "test", "direction", "unit", "thresholds", "text"):
+    for k in ("term", "test", "direction", "thresholds", "text"):
         if k not in rec:
             fail(f"`{k}` is missing")
+    if "unit" in rec and "units" in rec:
+        fail("give `units` (every unit CTCAE prints) or the old single `unit`, not both")
 
     ct = terms.get(term) if isinstance(term, str) else None
     if ct is None or ct.term != term:
@@ -210,7 +250,15 @@ def _record(i: int, rec, terms: Terms, catalogue: Catalogue, vitals: dict, sourc
     si_unit = lab.si_unit if lab is not None else vital["unit"]
 
     scale = rec.get("scale")
-    unit = rec["unit"]
+    units = rec.get("units", [rec["unit"]] if "unit" in rec else [])
+    if not isinstance(units, list) or not all(isinstance(u, str) for u in units) or len(set(units)) != len(units):
+        fail("`units` must be a list of distinct unit strings (the units CTCAE prints for the term)")
+    if scale is None and lab is not None:
+        for u in units:
+            if catalogue.to_si(test, u) is None:
+                fail(f"printed unit {u!r} does not convert to {test}'s SI unit {si_unit!r} (catalogue)")
+    elif scale is None and units and units != [vital["unit"]]:
+        fail(f"vital sign {test} is graded in {vital['unit']!r} only")
     if scale is not None:
         if not isinstance(scale, dict) or not scale:
             fail("`scale` must be a table of result -> number")
@@ -221,8 +269,6 @@ def _record(i: int, rec, terms: Terms, catalogue: Catalogue, vitals: dict, sourc
                 fail(f"scale value for {k!r} must be a number")
         if lab is not None and lab.results and set(lab.results) - set(scale):
             fail(f"scale lacks the catalogue result(s) {sorted(set(lab.results) - set(scale))}")
-    elif unit != si_unit:
-        fail(f"unit {unit!r} is not the SI unit of {test} in the catalogue ({si_unit!r}); grading works on SI values")
 
     # verbatim text: every grade CTCAE defines, exactly as in terms.csv, and nothing else
     text = rec["text"]
@@ -246,7 +292,9 @@ def _record(i: int, rec, terms: Terms, catalogue: Catalogue, vitals: dict, sourc
     ths = rec["thresholds"]
     if not isinstance(ths, list) or not ths:
         fail("`thresholds` must be a non-empty list")
-    parsed = tuple(_threshold(j, t, direction, unit, ct, fail) for j, t in enumerate(ths))
+    parsed = tuple(_threshold(j, t, direction, units, ct, fail) for j, t in enumerate(ths))
+    if scale is None and lab is not None:
+        _check_printed_agree(parsed, test, catalogue, fail)
     grades = [t.grade for t in parsed]
     if grades != sorted(grades):
         fail(f"thresholds must be ordered by grade, got grades {grades}")
@@ -258,23 +306,60 @@ def _record(i: int, rec, terms: Terms, catalogue: Catalogue, vitals: dict, sourc
     ungraded = [g for g in ct.grades if g not in grades]
     if ungraded and not note:
         fail(f"a `note` is required: CTCAE grade(s) {ungraded} are not graded from the value; say why")
-    return Criterion(term, test, direction, unit, parsed, texts, note,
+    return Criterion(term, test, direction, tuple(units), parsed, texts, note,
                      dict(scale) if scale is not None else None, i)
 
 
-def _threshold(j: int, t, direction: str, unit: str, ct, fail) -> Threshold:
+def _check_printed_agree(ths: tuple, test: str, catalogue: Catalogue, fail) -> None:
+    """The figures of one threshold in its printed units must agree once converted."""
+    for t in ths:
+        for what, pairs in (("value", t.values), ("offset", t.offsets)):
+            si = [(u, v * catalogue.to_si(test, u)) for u, v in pairs]
+            if len(si) < 2:
+                continue
+            ref_u, ref = si[0]
+            for u, x in si[1:]:
+                if abs(x - ref) > PRINTED_AGREEMENT * max(abs(ref), 1e-12):
+                    fail(f"grade {t.grade} {what}: {dict(pairs)[u]:g} {u} is {x:.4g} in SI but "
+                         f"{dict(pairs)[ref_u]:g} {ref_u} is {ref:.4g}; the printed figures must agree "
+                         f"within {PRINTED_AGREEMENT:.0%}")
+
+
+def _per_unit(v, units: list, what: str, bad, old_unit=None) -> tuple:
+    """A per-unit figure table `{ unit = number }` (or the old scalar + `unit`) checked against
+    the record's printed units: ((unit, number), ...) in the order of `units`."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        if old_unit is None:
+            bad(f"{what} needs a table of printed unit -> number, e.g. {{ {units[0] if units else 'g/L'!r} = ... }}")
+        v = {old_unit: v}
+    if not isinstance(v, dict) or not v:
+        bad(f"{what} must be a table of printed unit -> number")
+    if set(v) != set(units):
+        bad(f"{what} must give one figure per printed unit {units} (CTCAE prints each), got {sorted(v)}")
+    out = []
+    for u in units:
+        x = v[u]
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+            bad(f"{what} in {u!r} must be a finite number, got {x!r}")
+        out.append((u, float(x)))
+    return tuple(out)
+
+
+def _threshold(j: int, t, direction: str, units: list, ct, fail, nested: bool = False) -> Threshold:
     def bad(msg: str):
-        fail(f"thresholds[{j}]: {msg}")
+        fail(f"thresholds[{j}]{'.also' if nested else ''}: {msg}")
 
     if not isinstance(t, dict):
         bad("is not a table")
     unknown = set(t) - _THRESHOLD_KEYS
     if unknown:
         bad(f"unknown key(s) {sorted(unknown)} (allowed: {sorted(_THRESHOLD_KEYS)})")
-    g = t.get("grade")
+    g = t.get("grade") if not nested else 1
+    if nested and "grade" in t:
+        bad("`also` takes no grade (it belongs to its threshold)")
     if not isinstance(g, int) or isinstance(g, bool) or g not in GRADES:
         bad(f"grade {g!r} must be an integer 1-5")
-    if g not in ct.grades:
+    if not nested and g not in ct.grades:
         bad(f"grade {g}: CTCAE v5.0 defines no grade {g} for {ct.term} (it has {list(ct.grades)})")
     basis = t.get("basis")
     if basis not in BASES:
@@ -301,27 +386,38 @@ def _threshold(j: int, t, direction: str, unit: str, ct, fail) -> Threshold:
             bad(f"{key} must be a finite number, got {v!r}")
         return float(v)
 
+    also = None
+    if "also" in t:
+        if nested:
+            bad("`also` cannot nest")
+        also = _threshold(j, t["also"], direction, units, ct, fail, nested=True) if isinstance(t["also"], dict) \
+            else bad("`also` must be a table (basis, op, factor ...)")
+    old_unit = t.get("unit")
+    if old_unit is not None and old_unit not in units:
+        bad(f"unit {old_unit!r} must be one of the record's printed units {units}")
     if basis == "abs":
         if "factor" in t or "offset" in t:
             bad("basis abs takes `value`, not factor/offset")
-        value = num("value")
-        if value is None:
-            bad("basis abs needs `value` (in the record's unit)")
-        if t.get("unit") != unit:
-            bad(f"unit {t.get('unit')!r} of value {value:g} must be the record's unit {unit!r}")
-        return Threshold(g, basis, op, value=value, applies=applies, optional=optional)
+        if "value" not in t:
+            bad("basis abs needs `value` (one figure per printed unit)")
+        values = _per_unit(t["value"], units, "value", bad, old_unit)
+        return Threshold(g, basis, op, values=values, applies=applies, optional=optional, also=also)
     if "value" in t:
         bad(f"basis {basis} takes factor (and offset), not `value`")
-    factor, offset = num("factor", 1.0), num("offset", 0.0)
+    factor = num("factor", 1.0)
     if factor <= 0:
         bad(f"factor must be > 0, got {factor:g}")
-    if offset < 0:
-        bad(f"offset must be >= 0, got {offset:g}")
-    if "offset" in t and t.get("unit") != unit:
-        bad(f"an offset needs unit = {unit!r} (the record's unit)")
-    if "offset" not in t and "unit" in t:
+    offsets = ()
+    if "offset" in t:
+        offsets = _per_unit(t["offset"], units, "offset", bad, old_unit)
+        if any(x < 0 for _, x in offsets):
+            bad(f"offset must be >= 0, got {dict(offsets)}")
+        if all(x == 0 for _, x in offsets):
+            offsets = ()
+    elif old_unit is not None:
         bad("unit is only for value or offset")
-    return Threshold(g, basis, op, factor=factor, offset=offset, applies=applies, optional=optional)
+    return Threshold(g, basis, op, factor=factor, offsets=offsets, applies=applies, optional=optional,
+                     also=also)
 
 
 def _check_monotone(ths: tuple, direction: str, fail) -> None:
@@ -335,6 +431,8 @@ def _check_monotone(ths: tuple, direction: str, fail) -> None:
                 fail(f"two {basis} thresholds ({applies}) for grade {a.grade}")
             ka = (a.value,) if basis == "abs" else (a.factor, a.offset)
             kb = (b.value,) if basis == "abs" else (b.factor, b.offset)
+            if a.also is not None or b.also is not None:
+                continue
             worse = kb > ka if direction == "high" else (kb < ka if basis == "abs" else b.factor < a.factor)
             if not worse:
                 fail(f"grade {b.grade} threshold ({b.describe()}) is not beyond grade {a.grade}'s "

@@ -1,12 +1,29 @@
-"""Load the lab test catalogue and match test names and units written by coordinators."""
+"""Load the lab test catalogue and match test names and units written by coordinators.
+
+Units are parsed, not listed (`units.py`, pint): a test accepts any unit whose dimension can be
+converted to its SI unit. The `units` table of a test in tests.toml lists the usual spellings
+with their factor to `si_unit`; each listed unit that parses is also a *bridge* between
+dimensions for that analyte (mg/dL -> mmol/L for calcium is a molar mass, written as data).
+`molar_mass` (g/mol) and `valence` (charge of the ion) add the mass and equivalent bridges
+without listing them. A listed factor that disagrees with the molar mass, the valence or pint's
+own conversion by more than 1% is refused at load, naming the test and the unit.
+"""
 
 from __future__ import annotations
 
+import difflib
+import math
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+
+from . import units as U
+
+
+class CatalogueError(ValueError):
+    """tests.toml is malformed; the message names the test and the field."""
 
 
 @dataclass(frozen=True)
@@ -15,9 +32,21 @@ class LabTest:
     name: str
     aliases: tuple[str, ...]
     si_unit: str
-    units: dict            # normalised unit -> factor to si_unit
+    units: dict            # normalised unit -> factor to si_unit (as listed in tests.toml)
     unit_labels: dict      # normalised unit -> unit as written in the catalogue
     results: tuple[str, ...] = ()  # accepted categorical results (normalised)
+    molar_mass: float | None = None       # g/mol, the mass <-> substance bridge
+    valence: int | None = None            # charge of the ion, the eq <-> mol bridge
+    plausible: tuple | None = None        # (low, high) in si_unit: outside = a unit or typing error
+    plausible_source: str | None = None
+    bridges: tuple = field(default=(), compare=False)   # (ParsedUnit, factor to si_unit)
+    unitless_ok: bool = False             # a blank unit is accepted (INR, pH, dipstick)
+
+    @property
+    def accepted(self) -> list[str]:
+        """The unit spellings shown to coordinators (listed ones, SI first)."""
+        labels = [self.si_unit] + [u for u in self.unit_labels.values() if u != self.si_unit]
+        return [u for u in dict.fromkeys(labels) if u]
 
 
 def norm_test(text: str) -> str:
@@ -44,20 +73,162 @@ class Catalogue:
     tests: dict            # code -> LabTest
     lookup: dict           # normalised name/alias/code -> code
     version: str
+    _si_cache: dict = field(default_factory=dict, compare=False, repr=False)   # (code, unit) -> factor
 
     def code_for(self, text: str) -> str | None:
         return self.lookup.get(norm_test(text))
 
+    def to_si(self, code: str | None, unit: str | None) -> float | None:
+        """Factor from `unit` (as written) to the test's SI unit; None when it is not a unit of
+        the test (unknown spelling, or a dimension no bridge of the test converts)."""
+        k = (code, "" if unit is None else str(unit))
+        if k not in self._si_cache:
+            self._si_cache[k] = _to_si(self, *k)
+        return self._si_cache[k]
+
+    def convert(self, code: str, unit_from: str | None, unit_to: str | None) -> float | None:
+        """Factor from one unit of the test to another (via the SI unit)."""
+        a, b = self.to_si(code, unit_from), self.to_si(code, unit_to)
+        if a is None or b is None:
+            return None
+        return 1.0 if U.key(unit_from) == U.key(unit_to) else a / b
+
+    def same_dimension(self, code: str, unit_a: str, unit_b: str) -> bool:
+        """Whether two units of a test convert by pint alone (no analyte bridge)."""
+        pa = _reading(self, code, unit_a)
+        pb = _reading(self, code, unit_b)
+        return pa is not None and pb is not None and U.same_dimension(pa, pb)
+
+    def suggest_unit(self, code: str | None, unit: str | None) -> str | None:
+        """The accepted unit of the test closest in spelling to `unit` (`UL` -> `U/L`)."""
+        t = self.tests.get(code) if code else None
+        if t is None:
+            return None
+        labels = t.accepted
+        keys = {U.key(x).replace("x", ""): x for x in labels}
+        got = difflib.get_close_matches(U.key(unit).replace("x", ""), list(keys), n=1, cutoff=0.5)
+        return keys[got[0]] if got else (labels[0] if labels else None)
+
+
+def _reading(cat: Catalogue, code: str, unit: str):
+    """The reading of `unit` that converts to the test (first fitting one), or None."""
+    t = cat.tests.get(code)
+    if t is None:
+        return None
+    for r in U.parse_unit(unit):
+        if r.unitless:
+            if t.unitless_ok:
+                return r
+            continue
+        if any(U.same_dimension(r, b) for b, _ in t.bridges):
+            return r
+    return None
+
+
+def _to_si(cat: Catalogue, code: str | None, unit: str) -> float | None:
+    t = cat.tests.get(code) if code else None
+    if t is None:
+        return None
+    for r in U.parse_unit(unit):
+        if r.unitless:
+            if t.unitless_ok:
+                return 1.0
+            continue
+        for b, f in t.bridges:
+            x = U.ratio(r, b)
+            if x is not None:
+                return float(f"{x * f:.12g}")    # drop float noise from the base-unit round trip
+    f = t.units.get(norm_unit(unit))          # a listed spelling the parser cannot read
+    return f
+
+
+def _bridges(code: str, t: dict, si_unit: str, listed: dict) -> tuple:
+    """(ParsedUnit, factor to SI) for the SI unit, the listed units and the molar/valence
+    bridges; a listed factor that contradicts another route by > 1% is an error."""
+    def fail(msg):
+        raise CatalogueError(f"tests.toml: tests.{code}: {msg}")
+
+    si = [r for r in U.parse_unit(si_unit) if not r.unitless]
+    out = [(si[0], 1.0)] if si else []
+    mm, val = t.get("molar_mass"), t.get("valence")
+    if mm is not None and (not isinstance(mm, (int, float)) or isinstance(mm, bool) or not mm > 0):
+        fail(f"molar_mass must be a positive number (g/mol), got {mm!r}")
+    if val is not None and (not isinstance(val, int) or isinstance(val, bool) or val < 1):
+        fail(f"valence must be a positive integer, got {val!r}")
+    if si and mm:
+        mol, gram = U.parse_unit("mol/L")[0], U.parse_unit("g/L")[0]
+        if (f := U.ratio(mol, si[0])) is not None:          # SI is substance: add mass
+            out.append((gram, f / mm))
+        elif (f := U.ratio(gram, si[0])) is not None:       # SI is mass: add substance
+            out.append((mol, f * mm))
+    if si and val:
+        mol, eq = U.parse_unit("mol/L")[0], U.parse_unit("eq/L")[0]
+        to_mol = next((x * f for b, f in out if (x := U.ratio(mol, b)) is not None), None)
+        if to_mol is not None:
+            out.append((eq, to_mol / val))
+    derived = out[1:]
+    listed_out = []
+    for label, factor in listed.items():
+        readings = [r for r in U.parse_unit(label) if not r.unitless]
+        fitting = None
+        for r in readings:
+            implied = next((x * f for b, f in out if (x := U.ratio(r, b)) is not None), None)
+            if implied is not None:
+                fitting = (r, implied)
+                break
+        if fitting is None:
+            if readings:
+                out.append((readings[0], float(factor)))   # a new bridge (analyte-specific)
+                listed_out.append(out[-1])
+            continue
+        r, implied = fitting
+        if not math.isclose(implied, float(factor), rel_tol=0.01):
+            fail(f"unit {label!r} has factor {factor:g} but {implied:.6g} follows from "
+                 f"{si_unit!r}, molar_mass, valence or another listed unit")
+        listed_out.append((r, float(factor)))
+    # the listed factors (data, as written) win over the derived ones of the same dimension
+    return tuple(out[:1] + listed_out + [b for b in derived])
+
+
+def _plausible(code: str, t: dict):
+    p = t.get("plausible")
+    if p is None:
+        return None, None
+    if (not isinstance(p, dict) or set(p) - {"low", "high", "source"} or not isinstance(p.get("source"), str)
+            or not p["source"].strip()):
+        raise CatalogueError(f"tests.toml: tests.{code}.plausible must be {{ low, high, source }} "
+                             "(numbers in si_unit and the source text)")
+    lo, hi = p.get("low"), p.get("high")
+    for v in (lo, hi):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise CatalogueError(f"tests.toml: tests.{code}.plausible: low/high must be numbers")
+    if lo is not None and hi is not None and not lo < hi:
+        raise CatalogueError(f"tests.toml: tests.{code}.plausible: low {lo} must be below high {hi}")
+    return (None if lo is None else float(lo), None if hi is None else float(hi)), p["source"].strip()
+
 
 @lru_cache(maxsize=1)
 def load_catalogue() -> Catalogue:
-    data = tomllib.loads(resources.files("monitor.labs").joinpath("tests.toml").read_text("utf-8"))
+    return parse_catalogue(resources.files("monitor.labs").joinpath("tests.toml").read_text("utf-8"))
+
+
+def parse_catalogue(text: str) -> Catalogue:
+    data = tomllib.loads(text)
     tests, lookup = {}, {}
     for code, t in data["tests"].items():
-        units = {norm_unit(u): float(f) for u, f in t["units"].items()}
-        labels = {norm_unit(u): u for u in t["units"]}
-        test = LabTest(code, t["name"], tuple(t.get("aliases", ())), t["si_unit"], units, labels,
-                       tuple(norm_test(r) for r in t.get("results", ())))
+        listed = dict(t.get("units", {}))
+        units = {norm_unit(u): float(f) for u, f in listed.items()}
+        labels = {norm_unit(u): u for u in listed}
+        si_unit = t["si_unit"]
+        unitless_ok = "" in units or (not units and U.parse_unit(si_unit)[:1] != ()
+                                      and U.parse_unit(si_unit)[0].unitless)
+        listed_parsed = {u: f for u, f in listed.items() if u != "" and not (
+            U.parse_unit(u) and U.parse_unit(u)[0].unitless)}
+        plausible, source = _plausible(code, t)
+        test = LabTest(code, t["name"], tuple(t.get("aliases", ())), si_unit, units, labels,
+                       tuple(norm_test(r) for r in t.get("results", ())),
+                       t.get("molar_mass"), t.get("valence"), plausible, source,
+                       _bridges(code, t, si_unit, listed_parsed), unitless_ok)
         tests[code] = test
         for name in (code, t["name"], *test.aliases):
             key = norm_test(name)
@@ -87,9 +258,11 @@ def norm_unit_expr(e):
 
 
 def with_lab_codes(frame, catalogue: "Catalogue"):
-    """Add `test_code` (canonical code or null) and `unit_norm` to a Labs frame.
+    """Add `test_code` (canonical code or null), `unit_norm` and `unit_factor` (the factor from
+    the entered unit to the test's SI unit; null = not a unit of the test) to a Labs frame.
 
-    Tests and units have few distinct values: each is normalised once and mapped back.
+    Tests and units have few distinct values: each is normalised once and mapped back; units
+    are parsed once per distinct (test, unit) pair.
     """
     import polars as pl
 
@@ -102,8 +275,25 @@ def with_lab_codes(frame, catalogue: "Catalogue"):
                                           default=None, return_dtype=dtype)
 
     code = lambda e: norm_test_expr(e).replace_strict(catalogue.lookup, default=None, return_dtype=pl.String)  # noqa: E731
-    return frame.with_columns(
+    out = frame.with_columns(
         by_value("test", code, pl.String).alias("test_code"),
         pl.when(pl.col("unit").is_null()).then(pl.lit("")).otherwise(by_value("unit", norm_unit_expr, pl.String))
         .alias("unit_norm") if "unit" in frame.columns else pl.lit("").alias("unit_norm"),
     )
+    return out.with_columns(unit_factor_expr(out, catalogue).alias("unit_factor"))
+
+
+def pair_key(code: str, unit: str) -> str:
+    return f"{code}\x1f{unit}"
+
+
+def unit_factor_expr(frame, catalogue: "Catalogue", code_col: str = "test_code", unit_col: str = "unit"):
+    """Factor to SI of each row's unit, computed once per distinct (test, unit) pair."""
+    import polars as pl
+
+    unit = pl.col(unit_col).cast(pl.String).fill_null("") if unit_col in frame.columns else pl.lit("")
+    key = pl.concat_str([pl.col(code_col), unit], separator="\x1f")
+    pairs = frame.select(pl.col(code_col).cast(pl.String).alias("c"), unit.alias("u")).unique()
+    mapping = {pair_key(c, u): catalogue.to_si(c, u) for c, u in pairs.iter_rows() if c is not None}
+    mapping = {k: v for k, v in mapping.items() if v is not None}
+    return key.replace_strict(mapping, default=None, return_dtype=pl.Float64)
