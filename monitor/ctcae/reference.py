@@ -73,13 +73,13 @@ def grade_value(c: Criterion, value=None, *, lln=None, uln=None, baseline=None,
             thr = t.value_in(printed) * k
         else:
             ref = {"uln": uln, "lln": lln, "baseline": base}[t.basis]
-            if ref is None:
-                return False if t.optional else None
-            thr = ref * (t.factor * k) + t.offset_in(printed) * k
-        cmp = None if v is None else {">": v > thr, ">=": v >= thr, "<": v < thr, "<=": v <= thr}[t.op]
+            thr = None if ref is None else ref * (t.factor * k) + t.offset_in(printed) * k
+        if thr is None:
+            cmp = False if t.optional else None
+        else:
+            cmp = None if v is None else {">": v > thr, ">=": v >= thr, "<": v < thr, "<=": v <= thr}[t.op]
         if t.also is not None:
-            other = True if (t.also.optional and base is None) else compare(t.also)
-            cmp = _and(cmp, other) if cmp is not False else False
+            cmp = _and(cmp, True if (t.also.optional and base is None) else compare(t.also))
         return cmp
 
     def met(t):
