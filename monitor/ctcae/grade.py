@@ -321,5 +321,30 @@ def grade_bp(df: pl.DataFrame, systolic: str = "systolic_bp", diastolic: str = "
     )
 
 
+WEIGHT_OUTPUT_SCHEMA = {"weight_change_pct": pl.Float64, "ctcae_grade_weight_loss": pl.Int8,
+                        "ctcae_grade_weight_gain": pl.Int8}
+
+
+def grade_weight(df: pl.DataFrame, weight: str = "weight", baseline: str = "baseline_weight",
+                 criteria: Criteria | None = None) -> pl.DataFrame:
+    """`df` plus weight_change_pct and the CTCAE v5.0 Weight loss / Weight gain grades of each
+    weight against the baseline weight (% from baseline; criteria records WEIGHT low / high).
+    A missing weight or baseline cannot be graded (null)."""
+    crit = criteria or load_criteria()
+    missing = [c for c in (weight, baseline) if c not in df.columns]
+    if missing:
+        raise ValueError(f"grade_weight: missing column(s) {', '.join(missing)}")
+    w = pl.col(weight).cast(pl.Float64).fill_nan(None)
+    b = pl.col(baseline).cast(pl.Float64).fill_nan(None)
+    b = pl.when(b > 0).then(b)
+    null = pl.lit(None, dtype=pl.Float64)
+    inp = Inputs(w, null, null, b, pl.lit(False), pl.lit(None, dtype=pl.String))
+    return df.with_columns(
+        ((w - b) / b * 100.0).alias("weight_change_pct"),
+        criterion_grade_expr(crit.for_test("WEIGHT", "low"), inp).alias("ctcae_grade_weight_loss"),
+        criterion_grade_expr(crit.for_test("WEIGHT", "high"), inp).alias("ctcae_grade_weight_gain"),
+    )
+
+
 # The plain-Python reference of the same rules (tests, benchmark baseline, explaining one result).
 from .reference import grade_row, grade_value  # noqa: E402,F401

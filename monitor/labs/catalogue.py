@@ -105,7 +105,9 @@ class Catalogue:
         if t is None:
             return None
         labels = t.accepted
-        keys = {U.key(x).replace("x", ""): x for x in labels}
+        keys: dict = {}
+        for x in labels:                      # SI first: it wins a tie
+            keys.setdefault(U.key(x).replace("x", ""), x)
         got = difflib.get_close_matches(U.key(unit).replace("x", ""), list(keys), n=1, cutoff=0.5)
         return keys[got[0]] if got else (labels[0] if labels else None)
 
