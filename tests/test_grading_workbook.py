@@ -100,7 +100,7 @@ def test_implausible_result_is_not_graded_and_gets_lab009(ctx_of, run):
     result = run(sheets)
     assert where(result, "LAB009") == ["Labs!D2"]
     f = next(f for f in result.findings if f.rule == "LAB009")
-    assert "'128' g/dL is not a plausible hemoglobin" in f.message
+    assert f.message == "128 g/dL is not a plausible hemoglobin (physiological range 5 - 250 g/L); it is not graded."
     assert f.suggestion.startswith("Did you mean g/L?")
 
 

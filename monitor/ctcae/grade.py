@@ -208,8 +208,8 @@ def _lab_exprs(low: Criterion | None, high: Criterion | None, entered: str | Non
         gl.alias("ctcae_grade_low"),
         pl.lit(high.term if high else None, dtype=pl.String).alias("ctcae_term_high"),
         gh.alias("ctcae_grade_high"),
-        pl.lit(ul if low else None, dtype=pl.String).alias("unit_graded_low"),
-        pl.lit(uh if high else None, dtype=pl.String).alias("unit_graded_high"),
+        pl.when(pl.col("v").is_not_null()).then(pl.lit(ul if low else None, dtype=pl.String)).alias("unit_graded_low"),
+        pl.when(pl.col("v").is_not_null()).then(pl.lit(uh if high else None, dtype=pl.String)).alias("unit_graded_high"),
         pl.lit(qualifier is not None, dtype=pl.Boolean).alias("grade_from_qualifier"),
     ]
 

@@ -124,7 +124,7 @@ def grade_row(row: dict, criteria: Criteria | None = None, catalogue: Catalogue 
             unit=unit, qualifier=q, catalogue=cat) if c else None
         pu, k = graded_unit(c, unit, cat) if c else (None, None)
         ok_q = q is None or (c is not None and q in (_LOW_QUALIFIERS if d == "low" else _HIGH_QUALIFIERS))
-        out[f"unit_graded_{d}"] = pu if (c and k is not None and ok_q) else None
+        out[f"unit_graded_{d}"] = pu if (c and k is not None and ok_q and vals["value"] is not None) else None
     lo, hi = out["ctcae_grade_low"], out["ctcae_grade_high"]
     has_lo, has_hi = out["ctcae_term_low"] is not None, out["ctcae_term_high"] is not None
     if has_lo and has_hi:

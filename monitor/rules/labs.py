@@ -225,11 +225,11 @@ def lab_result_implausible(ctx):
            and None not in t.plausible}
     names = {k: v[0] for k, v in hints.items()}
     units = {k: v[1] for k, v in hints.items() if v[1] is not None}
-    df = sd.frame.join(bad.select(pl.col("row").alias("_row"), "_k", "test"), on="_row")
+    df = sd.frame.join(bad.select(pl.col("row").alias("_row"), "_k", pl.col("test").alias("_code")), on="_row")
     return emit(sd, df, "result",
-                quoted(pl.col("result__raw")) + pl.lit(" ") + pl.col("unit__raw").fill_null("")
+                pl.col("result__raw").str.slice(0, 30) + pl.lit(" ") + pl.col("unit__raw").fill_null("").str.slice(0, 30)
                 + pl.lit(" is not a plausible ") + pl.col("_k").replace_strict(names, default="result")
-                + pl.lit(" (physiological range ") + pl.col("test").replace_strict(rng, default="?")
+                + pl.lit(" (physiological range ") + pl.col("_code").replace_strict(rng, default="?")
                 + pl.lit("); it is not graded."),
                 suggestion=pl.lit("Did you mean ") + pl.col("_k").replace_strict(units, default=None,
                                                                                  return_dtype=pl.String)
