@@ -174,9 +174,10 @@ def worse_grade(term_low: bool, low: pl.Expr, term_high: bool, high: pl.Expr) ->
 
 
 def _direction_exprs(c: Criterion | None, entered: str | None, qualifier: str | None,
-                     catalogue: Catalogue, anticoagulation: bool) -> tuple:
+                     catalogue: Catalogue, anticoagulation: bool, names: tuple) -> tuple:
     """(grade expression, unit graded) of one record for one part (test, entered unit,
-    qualifier) of the frame. The part's columns: v, lln, uln (entered unit), base (SI)."""
+    qualifier) of the frame. The part's columns: `names` (value, LLN, ULN in the entered unit,
+    or in SI when `entered` is None), v_si, lln_si, uln_si, base (SI)."""
     if c is None:
         return _NULL_GRADE, None
     if qualifier is not None and qualifier not in (_LOW_QUALIFIERS if c.direction == "low" else _HIGH_QUALIFIERS):
@@ -188,9 +189,10 @@ def _direction_exprs(c: Criterion | None, entered: str | None, qualifier: str | 
     if unit is None:                      # relative thresholds: the grade is unit-free
         v, lln, uln, base = pl.col("v_si"), pl.col("lln_si"), pl.col("uln_si"), pl.col("base")
     else:
-        v, lln, uln, base = (pl.col("v") * k, pl.col("lln") * k, pl.col("uln") * k, pl.col("base") * b)
-        if k == 1.0:
-            v, lln, uln = pl.col("v"), pl.col("lln"), pl.col("uln")
+        v, lln, uln = (pl.col(n) for n in names)
+        base = pl.col("base") * b
+        if k != 1.0:
+            v, lln, uln = v * k, lln * k, uln * k
     if qualifier is not None:             # conservative: just beyond the number, on the proven side
         v = v * (1.0 - QUALIFIER_NUDGE) if qualifier == "<" else (v * (1.0 + QUALIFIER_NUDGE) if qualifier == ">" else v)
     inp = Inputs(value=v, lln=lln, uln=uln, baseline=base,
@@ -200,16 +202,19 @@ def _direction_exprs(c: Criterion | None, entered: str | None, qualifier: str | 
 
 
 def _lab_exprs(low: Criterion | None, high: Criterion | None, entered: str | None, qualifier: str | None,
-               catalogue: Catalogue, anticoagulation: bool) -> list:
-    gl, ul = _direction_exprs(low, entered, qualifier, catalogue, anticoagulation)
-    gh, uh = _direction_exprs(high, entered, qualifier, catalogue, anticoagulation)
+               catalogue: Catalogue, anticoagulation: bool, names: tuple = ("v", "lln", "uln")) -> list:
+    gl, ul = _direction_exprs(low, entered, qualifier, catalogue, anticoagulation, names)
+    gh, uh = _direction_exprs(high, entered, qualifier, catalogue, anticoagulation, names)
+    has_value = pl.col(names[0]).is_not_null()
     return [
         pl.lit(low.term if low else None, dtype=pl.String).alias("ctcae_term_low"),
         gl.alias("ctcae_grade_low"),
         pl.lit(high.term if high else None, dtype=pl.String).alias("ctcae_term_high"),
         gh.alias("ctcae_grade_high"),
-        pl.when(pl.col("v").is_not_null()).then(pl.lit(ul if low else None, dtype=pl.String)).alias("unit_graded_low"),
-        pl.when(pl.col("v").is_not_null()).then(pl.lit(uh if high else None, dtype=pl.String)).alias("unit_graded_high"),
+        (pl.when(has_value).then(pl.lit(ul, dtype=pl.String)) if ul is not None else pl.lit(None, dtype=pl.String))
+        .alias("unit_graded_low"),
+        (pl.when(has_value).then(pl.lit(uh, dtype=pl.String)) if uh is not None else pl.lit(None, dtype=pl.String))
+        .alias("unit_graded_high"),
         pl.lit(qualifier is not None, dtype=pl.Boolean).alias("grade_from_qualifier"),
     ]
 
@@ -249,31 +254,35 @@ def grade_labs(df: pl.DataFrame, criteria: Criteria | None = None,
 
     anticoagulation = "on_anticoagulation" in df.columns
     entered = all(c in df.columns for c in ("unit", "value"))
+    qualified = "qualifier" in df.columns
     base = _f64("baseline_si")
-    qual = (pl.col("qualifier").cast(pl.String) if "qualifier" in df.columns else pl.lit(None, dtype=pl.String))
-    work = df.select(
-        pl.col("test_code").cast(pl.String).alias("code"),
-        (pl.col("unit").cast(pl.String).fill_null("") if entered else pl.lit(None, dtype=pl.String)).alias("unit"),
-        pl.when(qual.is_in(["<", "<=", ">", ">="])).then(qual).alias("q"),
-        _f64("value_si").alias("v_si"),
-        _f64("lln_si").alias("lln_si"),
-        _f64("uln_si").alias("uln_si"),
-        (_f64("value") if entered else _f64("value_si")).alias("v"),
-        (_f64("lln") if entered and "lln" in df.columns else
-         (pl.lit(None, dtype=pl.Float64) if entered else _f64("lln_si"))).alias("lln"),
-        (_f64("uln") if entered and "uln" in df.columns else
-         (pl.lit(None, dtype=pl.Float64) if entered else _f64("uln_si"))).alias("uln"),
-        pl.when(base > 0).then(base).alias("base"),
-        *([pl.col("on_anticoagulation").cast(pl.Boolean).fill_null(False).alias("anticoag")]
-          if anticoagulation else []),
-    ).with_row_index("__row")
+    cols = [pl.col("test_code").cast(pl.String).alias("code"),
+            _f64("value_si").alias("v_si"), _f64("lln_si").alias("lln_si"), _f64("uln_si").alias("uln_si"),
+            pl.when(base > 0).then(base).alias("base")]
+    keys = ["code"]
+    if entered:        # the result as entered: graded on the figures printed in its unit
+        none = pl.lit(None, dtype=pl.Float64)
+        cols += [pl.col("unit").cast(pl.String).fill_null("").alias("unit"), _f64("value").alias("v"),
+                 (_f64("lln") if "lln" in df.columns else none).alias("lln"),
+                 (_f64("uln") if "uln" in df.columns else none).alias("uln")]
+        keys.append("unit")
+    if qualified:
+        qual = pl.col("qualifier").cast(pl.String)
+        cols.append(pl.when(qual.is_in(["<", "<=", ">", ">="])).then(qual).alias("q"))
+        keys.append("q")
+    if anticoagulation:
+        cols.append(pl.col("on_anticoagulation").cast(pl.Boolean).fill_null(False).alias("anticoag"))
+    work = df.select(cols).with_row_index("__row")
     text = df.get_column("result_text").cast(pl.String) if "result_text" in df.columns else None
+    names = ("v", "lln", "uln") if entered else ("v_si", "lln_si", "uln_si")
 
     # One when/then chain per (test, entered unit, qualifier), run on those rows only (the parts
     # run in parallel); a frame has few distinct units, each decided once (printed.py).
     by_test = crit.by_test()
     parts = []
-    for (code, unit, q), part in work.partition_by(["code", "unit", "q"], as_dict=True, include_key=False).items():
+    for key, part in work.partition_by(keys, as_dict=True, include_key=False).items():
+        k = dict(zip(keys, key))
+        code, unit, q = k["code"], k.get("unit"), k.get("q")
         recs = by_test.get(code, {}) if code is not None else {}
         low, high = recs.get("low"), recs.get("high")
         lf = part.lazy()
@@ -281,8 +290,7 @@ def grade_labs(df: pl.DataFrame, criteria: Criteria | None = None,
             # result text only where a scale reads it (carrying all strings would double the time)
             lf = lf.with_columns((text.gather(part.get_column("__row")) if text is not None
                                   else pl.lit(None, dtype=pl.String)).alias("text"))
-        parts.append(lf.select("__row", *_lab_exprs(low, high, unit if entered else None, q, cat,
-                                                    anticoagulation)).with_columns(
+        parts.append(lf.select("__row", *_lab_exprs(low, high, unit, q, cat, anticoagulation, names)).with_columns(
             worse_grade(low is not None, pl.col("ctcae_grade_low"),
                         high is not None, pl.col("ctcae_grade_high")).alias("ctcae_grade"),
             unit_graded(pl.col("ctcae_grade_low"), pl.col("ctcae_grade_high"),
