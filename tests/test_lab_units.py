@@ -134,3 +134,17 @@ units = { "umol/L" = 1.0, "mg/dL" = 10.0, "NO UNITS" = 1.0, "weird(unit)" = 2.0 
     cat = parse_catalogue(text)
     t = cat.tests["ZZTEST"]
     assert t.plausible is None and cat.to_si("ZZTEST", "mg/L") == 1.0 and cat.to_si("ZZTEST", "weird(unit)") == 2.0
+
+
+def test_hostile_units_are_bounded():
+    """A sheet of random unit text parses at most MAX_DISTINCT_UNITS spellings (the most frequent)
+    and never hands text longer than MAX_UNIT_CHARS to the parser."""
+    from monitor.labs.catalogue import MAX_DISTINCT_UNITS
+
+    cat = parse_catalogue(_catalogue_text())
+    U.parse_unit.cache_clear()
+    units = [f"u{i}/L" for i in range(MAX_DISTINCT_UNITS + 500)] + ["U/L"] * 3 + ["x" * 41]
+    out = with_lab_codes(pl.DataFrame({"test": ["ALT"] * len(units), "unit": units}), cat)
+    assert U.parse_unit.cache_info().misses == MAX_DISTINCT_UNITS
+    assert out["unit_factor"].drop_nulls().to_list() == [1.0] * 3
+    assert U.parse_unit("m" * 41) == ()

@@ -26,13 +26,12 @@ explaining one result; it is not for bulk use.
 from __future__ import annotations
 
 import functools
-import math
 import operator
 from dataclasses import dataclass
 
 import polars as pl
 
-from ..labs.catalogue import Catalogue, load_catalogue, norm_test, norm_test_expr
+from ..labs.catalogue import Catalogue, load_catalogue, norm_test_expr
 from .criteria import Criteria, Criterion, load_criteria
 from .printed import graded_unit, si_to
 

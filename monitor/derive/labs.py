@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ..labs.catalogue import Catalogue, pair_key, with_lab_codes
+from ..labs.catalogue import Catalogue, with_lab_codes
 
 CA_CORRECTION_MG_DL = 0.8     # mg/dL calcium per g/dL albumin below 4 g/dL (Payne 1973)
 CA_CORRECTION_MMOL_L = 0.02   # mmol/L calcium per g/L albumin below 40 g/L (the same, in SI)

@@ -22,6 +22,9 @@ from importlib import resources
 from . import units as U
 
 
+MAX_DISTINCT_UNITS = 2000   # (test, unit) spellings parsed per workbook; a real one has < 100
+
+
 class CatalogueError(ValueError):
     """tests.toml is malformed; the message names the test and the field."""
 
@@ -222,8 +225,7 @@ def parse_catalogue(text: str) -> Catalogue:
         units = {norm_unit(u): float(f) for u, f in listed.items()}
         labels = {norm_unit(u): u for u in listed}
         si_unit = t["si_unit"]
-        unitless_ok = "" in units or (not units and U.parse_unit(si_unit)[:1] != ()
-                                      and U.parse_unit(si_unit)[0].unitless)
+        unitless_ok = any(U.parse_unit(u)[:1] and U.parse_unit(u)[0].unitless for u in [*listed, si_unit])
         listed_parsed = {u: f for u, f in listed.items() if u != "" and not (
             U.parse_unit(u) and U.parse_unit(u)[0].unitless)}
         plausible, source = _plausible(code, t)
@@ -295,7 +297,10 @@ def unit_factor_expr(frame, catalogue: "Catalogue", code_col: str = "test_code",
 
     unit = pl.col(unit_col).cast(pl.String).fill_null("") if unit_col in frame.columns else pl.lit("")
     key = pl.concat_str([pl.col(code_col), unit], separator="\x1f")
-    pairs = frame.select(pl.col(code_col).cast(pl.String).alias("c"), unit.alias("u")).unique()
-    mapping = {pair_key(c, u): catalogue.to_si(c, u) for c, u in pairs.iter_rows() if c is not None}
+    pairs = (frame.select(pl.col(code_col).cast(pl.String).alias("c"), unit.alias("u"))
+             .filter(pl.col("c").is_not_null() & (pl.col("u").str.len_chars() <= U.MAX_UNIT_CHARS))
+             .group_by("c", "u").len().sort("len", "c", "u", descending=[True, False, False])
+             .head(MAX_DISTINCT_UNITS))   # a hostile sheet of random units must not cost minutes
+    mapping = {pair_key(c, u): catalogue.to_si(c, u) for c, u, _ in pairs.iter_rows()}
     mapping = {k: v for k, v in mapping.items() if v is not None}
     return key.replace_strict(mapping, default=None, return_dtype=pl.Float64)

@@ -56,6 +56,7 @@ fraction = 100 * percent
 mmHg = [pressure]
 """
 
+MAX_UNIT_CHARS = 40   # longer text is not a unit (and is never handed to the parser)
 UNITLESS = "1"   # canonical form of a blank unit ("", "NO UNITS", "pH", "ratio" for INR ...)
 
 # words that mean "no unit": accepted only for tests whose catalogue lists a blank unit
@@ -182,6 +183,8 @@ def parse_unit(text: str | None) -> tuple:
     litre; the caller keeps the first one whose dimension fits the test.
     """
     raw = "" if text is None else str(text)
+    if len(raw) > MAX_UNIT_CHARS:
+        return ()
     norm = re.sub(r"[\s_.\-]+", "", raw.strip().lower())
     if norm in _UNITLESS_WORDS:
         return (ParsedUnit(raw, UNITLESS, True, 1.0, ()),)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from ..derive.exposure import cached
-from ..labs.catalogue import pair_key
+from ..labs.catalogue import MAX_DISTINCT_UNITS, pair_key
 from .base import emit, quoted
 
 
@@ -50,7 +50,9 @@ def lab_unit_unknown(ctx):
     if not bad.height:
         return None
     units = {code: ", ".join(t.accepted) for code, t in ctx.catalogue.tests.items()}
-    pairs = bad.select("test_code", pl.col("unit").cast(pl.String)).unique()
+    pairs = (bad.group_by("test_code", pl.col("unit").cast(pl.String)).len()
+             .sort("len", "test_code", "unit", descending=[True, False, False]).head(MAX_DISTINCT_UNITS))
+    pairs = pairs.select("test_code", "unit")        # the most frequent spellings get a hint
     hint = {pair_key(c, u): s for c, u in pairs.iter_rows()
             if (s := ctx.catalogue.suggest_unit(c, u)) is not None}
     key = pl.concat_str([pl.col("test_code"), pl.col("unit").cast(pl.String)], separator="\x1f")
@@ -215,22 +217,24 @@ def lab_result_implausible(ctx):
     bad = bad.with_columns(pl.concat_str([pl.col("test"), pl.col("unit").cast(pl.String).fill_null(""),
                                           pl.col("value").cast(pl.String)], separator="\x1f").alias("_k"))
     hints = {}
-    for k, code, value in bad.select("_k", "test", "value").unique().iter_rows():   # few rows
+    distinct = bad.select("_k", "test", "value").unique().sort("_k").head(MAX_DISTINCT_UNITS)
+    for k, code, value in distinct.iter_rows():      # few rows; a hostile sheet is capped
         t = cat.tests.get(code)
         lo, hi = t.plausible
         fits = [u for u in t.accepted if (f := cat.to_si(code, u)) is not None
                 and (lo is None or value * f >= lo) and (hi is None or value * f <= hi)]
-        hints[k] = (t.name.lower(), fits[0] if fits else None)
+        if fits:
+            hints[k] = fits[0]
     rng = {c: f"{t.plausible[0]:g} - {t.plausible[1]:g} {t.si_unit}" for c, t in cat.tests.items() if t.plausible
            and None not in t.plausible}
-    names = {k: v[0] for k, v in hints.items()}
-    units = {k: v[1] for k, v in hints.items() if v[1] is not None}
+    names = {c: t.name.lower() for c, t in cat.tests.items()}
     df = sd.frame.join(bad.select(pl.col("row").alias("_row"), "_k", pl.col("test").alias("_code")), on="_row")
     return emit(sd, df, "result",
                 pl.col("result__raw").str.slice(0, 30) + pl.lit(" ") + pl.col("unit__raw").fill_null("").str.slice(0, 30)
-                + pl.lit(" is not a plausible ") + pl.col("_k").replace_strict(names, default="result")
+                + pl.lit(" is not a plausible ") + pl.col("_code").replace_strict(names, default="result")
                 + pl.lit(" (physiological range ") + pl.col("_code").replace_strict(rng, default="?")
                 + pl.lit("); it is not graded."),
-                suggestion=pl.lit("Did you mean ") + pl.col("_k").replace_strict(units, default=None,
-                                                                                 return_dtype=pl.String)
-                + pl.lit("? Otherwise check the number."))
+                suggestion=pl.coalesce(
+                    pl.lit("Did you mean ") + pl.col("_k").replace_strict(hints, default=None, return_dtype=pl.String)
+                    + pl.lit("? Otherwise check the number."),
+                    pl.lit("Check the number and its unit.")))
