@@ -311,9 +311,9 @@ def test_unknown_data_sheet_or_column_key_is_refused(tmp_path, profile):
 def test_extra_data_key_adds_a_column_outside_the_contract(tmp_path, profile):
     path = write_template(tmp_path / "t.xlsx", profile, study=STUDY_IDS,
                           data={"Labs": [{"subject": "001", "x:Lab comment 2": "see file"}]})
-    assert openpyxl.load_workbook(path)["Labs"]["I1"].value == "Lab comment 2"
+    assert openpyxl.load_workbook(path)["Labs"]["J1"].value == "Lab comment 2"
     result = check_workbook(path, profile, today=TODAY)
-    assert ("WB003", "Labs!I1") in {(f.rule, f.where) for f in result.findings}
+    assert ("WB003", "Labs!J1") in {(f.rule, f.where) for f in result.findings}
 
 
 def test_write_is_atomic_and_replaces_an_existing_file(tmp_path, profile):
