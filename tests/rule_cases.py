@@ -264,8 +264,9 @@ CASES: list[Case] = [
     good("LAB002", "alt-in-iu-l", cell(L, 0, "Unit", "IU/L")),
     good("LAB002", "micro-sign", cells(L, 2, Unit="µmol/L")),
     good("LAB002", "us-count-unit", cells(L, 4, Unit="THOU/uL"), comment="CDISC pilot LBORRESU; GI/L = 10^9/L"),
-    bad("LAB002", "serum-protein-in-mg-dl", lambda s: copy_row(s, L, 0, Test="PROT", Result=650, Unit="mg/dL",
-        LLN=None, ULN=None), "Labs!E17"),
+    bad("LAB002", "serum-protein-in-mmol-l", lambda s: copy_row(s, L, 0, Test="PROT", Result=65, Unit="mmol/L",
+        LLN=None, ULN=None), "Labs!E17",
+        comment="protein has no molar mass in the catalogue: mmol/L does not convert (mg/dL would: 650 mg/dL = 65 g/L)"),
     good("LAB002", "serum-protein-g-dl", lambda s: copy_row(s, L, 0, Test="PROT", Result=6.5, Unit="g/dL",
          LLN=6, ULN=8), comment="PROT in g/dL is serum total protein, not the urine dipstick"),
 
