@@ -1,8 +1,10 @@
 """CTCAE v5.0 grades of lab values (and blood pressure) as polars expressions.
 
-    grade_labs(df)  adds ctcae_term_low, ctcae_grade_low, ctcae_term_high, ctcae_grade_high and
-                    ctcae_grade to a labs frame (ADaM ATOXDSCL/ATOXGRL/ATOXDSCH/ATOXGRH/ATOXGR)
-    grade_bp(df)    the same for Hypertension from systolic and diastolic blood pressure
+    grade_labs(df)    adds ctcae_term_low, ctcae_grade_low, ctcae_term_high, ctcae_grade_high and
+                      ctcae_grade to a labs frame (ADaM ATOXDSCL/ATOXGRL/ATOXDSCH/ATOXGRH/ATOXGR),
+                      and the printed unit each direction was graded in (unit_graded_*)
+    grade_bp(df)      the same for Hypertension from systolic and diastolic blood pressure
+    grade_weight(df)  Weight loss / Weight gain from a weight and the baseline weight
 
 Grades are Int8: 0 = the value meets no grade (within normal limits, or not far enough out),
 NULL = cannot grade (no value, a needed LLN/ULN or baseline missing, test without criteria).
@@ -15,10 +17,15 @@ How a grade is built (criteria.toml has the thresholds; nothing here knows a ter
     unknown (its limit is missing) and no higher grade is met, the result is NULL. So a platelet
     count of 20 x 10e9/L is grade 4 even without an LLN, but 140 without an LLN is NULL;
   * comparisons allow a relative 1e-9 so that unit-conversion noise (0.7 x 3 = 2.0999...96)
-    never moves a value across a threshold it sits exactly on.
+    never moves a value across a threshold it sits exactly on;
+  * a result entered in a unit CTCAE prints for the term is compared with the figures printed
+    in that unit, exactly as entered; another unit is converted to the closest printed unit
+    (printed.py); a qualified result (`<40`) is graded just beyond its number, only in the
+    direction the qualifier proves.
 
-Performance: the frame is split by test code once and each test's when/then chain runs only on
-its own rows (polars runs the parts in parallel); nothing loops over rows in Python.
+Performance: the frame is split once by (test code, entered unit, qualifier) and each part's
+when/then chain runs only on its own rows with literal thresholds (polars runs the parts in
+parallel); the unit decisions are made once per part, nothing loops over rows in Python.
 `grade_value` is a plain-Python reference of the same rules, for tests, benchmarks and
 explaining one result; it is not for bulk use.
 """
