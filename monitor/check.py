@@ -35,8 +35,21 @@ class Result:
             "profile": self.profile,
             "tool_version": self.tool_version,
             "generated": self.generated,
+            "summary": self.summary(),
+            "not_evaluated": [{"rule": code, "reason": why} for code, why in self.not_evaluated],
             "findings": [f.to_dict() for f in self.findings],
         }
+
+    def summary(self) -> dict:
+        """Counts: all findings, by severity (worst first), by rule (code order of the
+        registry), and how many rules were not evaluated."""
+        by_rule: dict = {}
+        for f in self.findings:
+            by_rule[f.rule] = by_rule.get(f.rule, 0) + 1
+        order = {r.code: i for i, r in enumerate(RULES)}
+        return {"findings": len(self.findings), "by_severity": self.by_severity(),
+                "by_rule": {k: by_rule[k] for k in sorted(by_rule, key=lambda c: (order.get(c, -1), c))},
+                "not_evaluated": len(self.not_evaluated)}
 
     def count(self, at_least: Severity) -> int:
         return sum(1 for f in self.findings if Severity(f.severity).rank >= at_least.rank)
@@ -48,6 +61,11 @@ class Result:
         return out
 
 
+def _column_names(sd, keys) -> str:
+    names = {c.key: c.name for c in sd.schema.columns}
+    return ", ".join(names.get(k, k) for k in keys)
+
+
 def _gated(rule, wb: Workbook) -> str | None:
     for sheet, keys in rule.needs:
         sd = wb.get(sheet)
@@ -57,7 +75,25 @@ def _gated(rule, wb: Workbook) -> str | None:
             return f"sheet {sheet} has no header row"
         missing = [k for k in keys if k not in sd.columns]
         if missing:
-            return f"{sheet} lacks column(s) {', '.join(missing)}"
+            return f"{sheet} lacks column(s) {_column_names(sd, missing)}"
+    return None
+
+
+def _missing_column(e: Exception, wb: Workbook) -> str | None:
+    """A rule that reached for a column its sheet lacks (a need not declared in the registry):
+    the reason it is not evaluated, or None when the column is not one a workbook may lack
+    (then it is a real crash)."""
+    if not isinstance(e, pl.exceptions.ColumnNotFoundError):
+        return None
+    import re
+
+    m = re.search(r'"([^"]+)"', str(e))
+    if not m:
+        return None
+    key = re.sub(r"__(raw|err|lo|hi)$", "", m.group(1))
+    for sd in wb.sheets.values():
+        if any(c.key == key for c in sd.schema.columns) and key not in sd.columns:
+            return f"{sd.schema.name} lacks column(s) {_column_names(sd, [key])}"
     return None
 
 
@@ -71,6 +107,10 @@ def run_rules(ctx: Context, rules=RULES) -> tuple[list, list]:
         try:
             df = rule.check(ctx)
         except Exception as e:  # one crashing rule never stops the others
+            why = _missing_column(e, ctx.wb)
+            if why:
+                skipped.append((rule.code, why))
+                continue
             tb = traceback.extract_tb(e.__traceback__)[-1]
             df = pl.DataFrame([{"sheet": None, "row": None, "field": None, "cell": None, "subject": None,
                                 "message": f"Rule {rule.code} ({rule.name}) crashed: {type(e).__name__}: {e} "
@@ -85,6 +125,20 @@ def run_rules(ctx: Context, rules=RULES) -> tuple[list, list]:
     return frames, skipped
 
 
+QUOTE_CHARS = 80          # cell text quoted in a message or suggestion: cut to this, with an ellipsis
+TEXT_CHARS = 2000         # a whole message or suggestion (many quotes): the same, as a last bound
+# an opening quote at the start or after a space, bracket or colon (not the apostrophe of "it's")
+_LONG_QUOTE = r"(^|[\s(\[:=,])'([^'\n]{%d})[^'\n]{2,}'" % (QUOTE_CHARS - 1)
+
+
+def readable(col: str) -> pl.Expr:
+    """A message column with quoted cell text ('...') cut to QUOTE_CHARS characters with an
+    ellipsis: a 32,767-character header cell is quoted as its first 79 characters and `…`."""
+    c = pl.col(col).str.replace_all(_LONG_QUOTE, "${1}'${2}…'")
+    return (pl.when(c.str.len_chars() > TEXT_CHARS)
+            .then(c.str.slice(0, TEXT_CHARS - 1) + pl.lit("…")).otherwise(c).alias(col))
+
+
 def to_findings(frames: list, wb: Workbook) -> list:
     """Rule frames -> sorted Findings. Cell letters, ordinals, the sort and the WB005 de-duplication
     are columnar (polars); Python touches each finding once, to hash its id and build it."""
@@ -93,6 +147,7 @@ def to_findings(frames: list, wb: Workbook) -> list:
     df = pl.concat(frames)
     if df.height == 0:
         return []
+    df = df.with_columns(readable("message"), readable("suggestion"))
     names = {k: sd.name for k, sd in wb.sheets.items()}
     if "Study" not in names:
         names["Study"] = _study_name(wb)
@@ -136,7 +191,7 @@ def _study_name(wb: Workbook) -> str:
 
 def check_workbook(path, profile, today: date | None = None, now: datetime | None = None,
                    max_unpacked_mb: float = 200, limits: Limits | None = None) -> Result:
-    """Read and check one workbook. Raises WorkbookError when it cannot be read at all or is
+    """Read and check one workbook (`path`, or a Snapshot of its bytes). Raises WorkbookError when it cannot be read at all or is
     over a resource limit (`limits`; without it the defaults with `max_unpacked_mb`)."""
     now = now or datetime.now(timezone.utc)
     today = today or now.date()
@@ -144,5 +199,5 @@ def check_workbook(path, profile, today: date | None = None, now: datetime | Non
     ctx = Context(wb, profile, load_terms(), load_catalogue(), today)
     frames, skipped = run_rules(ctx)
     findings = to_findings(frames, wb)
-    return Result(str(path), wb.sha256, profile.name, __version__,
+    return Result(str(getattr(path, "path", path)), wb.sha256, profile.name, __version__,
                   now.replace(microsecond=0).isoformat(), findings, skipped, wb)

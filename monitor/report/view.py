@@ -46,6 +46,30 @@ class ReportError(Exception):
 
 # ------------------------------------------------------------------------------ records
 
+LISTING_PER_RULE = 25    # rows of one rule in one findings table; the rest is one "and N more" row
+
+
+def capped(rows: list, per_rule: int = LISTING_PER_RULE) -> list:
+    """A findings table with at most `per_rule` rows of each rule, then one row saying how many
+    more there are: 100,000 identical Labs rows (100,000 findings of one rule) would otherwise
+    take WeasyPrint hours to lay out. findings.csv and the annotated copy list every finding."""
+    seen: dict = {}
+    out = []
+    for r in rows:
+        n = seen.get(r.rule, 0)
+        seen[r.rule] = n + 1
+        if n < per_rule:
+            out.append(r)
+    for rule, n in seen.items():
+        if n > per_rule:
+            first = next(r for r in rows if r.rule == rule)
+            at = max(i for i, r in enumerate(out) if r.rule == rule) + 1
+            out.insert(at, FindingRow("", first.severity, rule, first.name, "", first.subject,
+                                      f"… and {n - per_rule:,} more {rule} findings, not listed here; "
+                                      "findings.csv and the annotated copy list them all.", ""))
+    return out
+
+
 @dataclass
 class FindingRow:
     id: str
@@ -449,6 +473,9 @@ class _Builder:
                 self.by_cycle.setdefault((s, c), []).append(row)
             else:
                 self.by_subject_other.setdefault(s, []).append(row)
+        for d in (self.by_cycle, self.by_subject_other, self.by_subject_row):
+            for k, rows in d.items():
+                d[k] = capped(rows)
 
     def findings_matrix(self) -> list:
         fams = {}
@@ -469,12 +496,12 @@ class _Builder:
         order = sorted(groups, key=lambda s: (s not in ids, ids.index(s) if s in ids else 0, s))
         out = []
         if study and only is None:
-            out.append(("Workbook and study level", "findings-study", study))
+            out.append(("Workbook and study level", "findings-study", capped(study)))
         for s in order:
             if only is not None and s not in only:
                 continue
             title = f"Subject {s}" + ("" if s in ids else " (not on the Subjects sheet)")
-            out.append((title, f"findings-{slug(s)}", groups[s]))
+            out.append((title, f"findings-{slug(s)}", capped(groups[s])))
         return out
 
     # ---------------------------------------------------------------- study level
@@ -867,6 +894,7 @@ class _Builder:
             unit = "ng/mL" if m == "AFP" else "mAU/mL"
             pts = [(r["date"], r["value_si"]) for r in labs if r["test"] == m and r["value_si"] is not None
                    and r["date"] is not None and r["date"] <= self.today and r["value_si"] > 0]
+            pts = list(dict.fromkeys(pts))   # identical rows are one point, not 100,000 in an SVG
             if not pts:
                 panels[m] = {"title": label, "empty": f"No {label} results."}
                 continue
@@ -883,7 +911,7 @@ class _Builder:
             pts = [(r["date"], r["value_si"] / r["uln_si"]) for r in labs if r["test"] == t and r["value_si"] is not None
                    and r["uln_si"] and r["date"] is not None and r["date"] <= self.today and r["value_si"] > 0]
             if pts:
-                liver[t] = pts
+                liver[t] = list(dict.fromkeys(pts))   # identical rows: one point
         panels["liver"] = ({"title": "ALT, AST, bilirubin (x ULN, log scale)", "series": liver} if liver else
                            {"title": "ALT, AST, bilirubin (x ULN)", "empty": "No ALT, AST or bilirubin results with a ULN."})
         sums, resp, new = {}, {}, set()

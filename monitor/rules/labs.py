@@ -109,6 +109,8 @@ def lab_result_unreadable(ctx):
     *Why it matters*: an unread result cannot be graded and must never count as zero.
     *Example*: `1.2.3` or `positive` as an ALT result.
     """
+    from .cells import number_suggestion
+
     sd, df = _labs(ctx)
     cats = {code: list(t.results) for code, t in ctx.catalogue.tests.items() if t.results}
     cat_ok = pl.lit(False)
@@ -118,7 +120,7 @@ def lab_result_unreadable(ctx):
     bad = df.filter(pl.col("result__err").is_not_null() & ~cat_ok.fill_null(False))
     return emit(sd, bad, "result", pl.lit("Result ") + quoted(pl.col("result__raw"))
                 + pl.lit(" is not a number (or a result the test allows)."),
-                suggestion=pl.lit("Enter a number such as 12.5 or <0.5, or ND if not done."))
+                suggestion=number_suggestion(pl.col("result__raw"), unit_column=True))
 
 
 def _dupes(df: pl.DataFrame) -> pl.DataFrame:
