@@ -87,6 +87,8 @@ sample_sheets/README.md (and printed by --check).
     RECIST003 too-many-target-lesions-in-organ 008  a third liver target
     RECIST004 baseline-lesion-not-assessed   002  T2 not measured on 22-NOV-2022
     RECIST005 baseline-scan-out-of-window    007  baseline CT 35 days before the first dose
+    RECIST006 target-lesion-not-measurable   010  a 12 mm portocaval node selected as a target
+    RECIST007 dosed-after-confirmed-progression 010  both drugs given 24-OCT-2023, after iCPD (03-OCT-2023)
 Valid forms that must NOT trigger: drug aliases "Avastin" (003) and "QL-1604" (004), bevacizumab
 in mg with the weight (003), lab names and units from an outside hospital (007: Hb g/dL, PLT
 x10^3/uL, T-Bil mg/dL, SGPT, INR without unit), qualified results ("<0.01" TSH, 009), dipstick
@@ -107,6 +109,9 @@ Clinical stories for the rules still to come (CTCAE grading, dosing, markers, RE
     008  weight 55 -> 48 kg (-13%) but bevacizumab still dosed on 55 kg; no pre-dose labs before
          cycle 5; early PD with a new bone lesion -> off treatment
     009  thyroiditis: hyperthyroidism (TSH <0.01) then hypothyroidism grade 2 on levothyroxine
+    010  pseudo-progression (iRECIST): target growth on the first CT (RECIST 1.1 PD, iUPD), treated
+         beyond progression, then PR (iPR, confirmed); later a real progression (iUPD, confirmed
+         iCPD 6 weeks on) -- and one more cycle given after the iCPD
 """
 
 from __future__ import annotations
@@ -390,7 +395,7 @@ class Study:
 # =========================================================================== demo study
 def demo() -> Study:
     st = Study()
-    for make in (s001, s002, s003, s004, s005, s006, s007, s008, s009):
+    for make in (s001, s002, s003, s004, s005, s006, s007, s008, s009, s010):
         make(st)
     return st
 
@@ -921,6 +926,42 @@ def s009(st):
     # WB109: "possibly" is not Y or N
     p.ae("Hypothyroidism", 2, pre[5], verbatim="Hypothyroidism, levothyroxine 50 ug", ql="Y",
          bev="possibly", irae="Y")
+
+
+def s010(st):
+    """Pseudo-progression on anti-PD-1 (iRECIST, Seymour 2017): targets 65 -> 80 mm on the first CT
+    (RECIST 1.1 PD; iUPD), clinically well, treated beyond progression; 44 mm six weeks later (PR;
+    iPR, the bar reset) and 41 mm (iPR confirmed). Then 56 mm (+37% over the nadir: iUPD) and 65 mm
+    six weeks later (+9 mm: iCPD) -- cycle 12 still given after it (RECIST007). A 12 mm portocaval
+    node was chosen as a target at baseline (RECIST006; read as a non-target). The liver targets
+    carry viable (enhancing) diameters: mRECIST reads SD, PR, PR, PD, PD."""
+    cyc = q3w("2023-03-07", 12)
+    stop = cyc[12] + timedelta(days=21)
+    p = Patient(st, "010", "F", 57, 62, D("2023-02-20"), "A5", "C", 0, stop,
+                "Confirmed progressive disease (iRECIST iCPD on 03-OCT-2023 CT)")
+    p.vit["weight"] = [(D("2023-02-01"), 62), (D("2023-11-01"), 61.2)]
+    p.draw(D("2023-02-28"), PANEL + ("INR",))
+    p.vitals(D("2023-02-28"))
+    for c, d in cyc.items():
+        p.cycle(c, d, lag=1)
+    for drug in DRUGS:
+        p.dose(13, stop, drug, "Discontinued", reason="Confirmed progression (iCPD) on 03-OCT-2023 CT")
+    p.markers(("2023-02-28", 420.5, 880), (p.pre[4], 388.0, 760), (p.pre[6], 96.2, 210), (p.pre[9], 61.8, 150),
+              (p.pre[11], 212.4, 520))
+    for d, (t1, t2), resp in [("2023-03-01", (40, 25), None), ("2023-04-18", (50, 30), "PD"),
+                              ("2023-05-30", (30, 14), "PR"), ("2023-07-11", (28, 13), "PR"),
+                              ("2023-08-22", (38, 18), "PD"), ("2023-10-03", (45, 20), "PD")]:
+        p.scan(d, [("T1", "Target", "Liver, segment VII", t1, None),
+                   ("T2", "Target", "Liver, segment IV", t2, None),
+                   ("T3", "Target", "Lymph node, portocaval (short axis)", 12, None),
+                   ("NT1", "Non-target", "Peritoneum", None, "Present")], resp)
+    # mRECIST (HCC): viable, arterially enhancing diameters of the two liver targets
+    viable = {"2023-03-01": (36, 22), "2023-04-18": (44, 24), "2023-05-30": (12, 0), "2023-07-11": (10, 0),
+              "2023-08-22": (26, 10), "2023-10-03": (35, 14)}
+    for r in st.tumor:
+        if r["subject"] == "010" and r["lesion"] in ("T1", "T2"):
+            r["viable"] = viable[r["date"].isoformat()][r["lesion"] == "T2"]
+    p.ae("Tumor pain", 2, "2023-04-12", "2023-05-10", verbatim="Right upper quadrant pain (tumour flare)", ql="Y")
 
 
 def _clin(d: date) -> str:

@@ -180,6 +180,7 @@ class SubjectView:
     other_findings: list    # findings of the subject not attached to a cycle
     lab_units: str = ""  # "ALT U/L, AST U/L, ...": the subject's usual unit of each test
     derived: dict = field(default_factory=dict)  # label -> text, from protocol tables when present
+    responses: list = field(default_factory=list)  # [ResponseRow]: RECIST 1.1 / iRECIST / mRECIST (view_response.py)
 
 
 @dataclass
@@ -642,6 +643,9 @@ class _Builder:
             other_findings=self.by_subject_other.get(sid, []), lab_units=lab_units)
         sv.charts = self._subject_charts(sid, ctab, crows, first)
         sv.derived = self._derived(sid)
+        from .view_response import response_rows, response_summary   # tumour response reads, one call site
+        sv.derived.update(response_summary(self.tables, sid))
+        sv.responses = response_rows(self.tables, sid)
         return sv
 
     def _derived(self, sid) -> dict:
@@ -925,6 +929,8 @@ class _Builder:
                 resp.setdefault(d, t["inv_response"])
             if t["lesion_type"] == "New":
                 new.add(d)
+        from .view_response import computed_sums   # the computed RECIST 1.1 sums when the table exists
+        sums = {d: v for d, v in computed_sums(self.tables, sid).items() if d <= self.today} or sums
         if sums:
             pts = sorted(sums.items())
             before = [p for p in pts if first is not None and p[0] <= first]

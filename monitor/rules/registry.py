@@ -160,3 +160,16 @@ RULES = RULES + (
 
 BY_CODE = {r.code: r for r in RULES}
 assert len(BY_CODE) == len(RULES), "duplicate rule code"
+
+# ---------------------------------------------------------------------------------------------
+# Tumour response reads (issue 16 / 11): RECIST 1.1 measurability, iRECIST treatment beyond
+# progression. Appended as one block; thresholds in the profile's [recist] / [irecist] tables.
+RULES = RULES + (
+    Rule("RECIST006", "target-lesion-not-measurable", S.MAJOR, recist.target_lesion_not_measurable,
+         (("Tumor", ("subject", "date", "lesion", "lesion_type", "diameter")),)),
+    Rule("RECIST007", "dosed-after-confirmed-progression", S.MAJOR, recist.dosed_after_confirmed_progression,
+         (("Tumor", ("subject", "date", "lesion", "lesion_type")), ("Cycles", _CYC))),
+)
+
+BY_CODE = {r.code: r for r in RULES}
+assert len(BY_CODE) == len(RULES), "duplicate rule code"
