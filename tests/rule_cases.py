@@ -264,8 +264,9 @@ CASES: list[Case] = [
     good("LAB002", "alt-in-iu-l", cell(L, 0, "Unit", "IU/L")),
     good("LAB002", "micro-sign", cells(L, 2, Unit="µmol/L")),
     good("LAB002", "us-count-unit", cells(L, 4, Unit="THOU/uL"), comment="CDISC pilot LBORRESU; GI/L = 10^9/L"),
-    bad("LAB002", "serum-protein-in-mg-dl", lambda s: copy_row(s, L, 0, Test="PROT", Result=650, Unit="mg/dL",
-        LLN=None, ULN=None), "Labs!E17"),
+    bad("LAB002", "serum-protein-in-mmol-l", lambda s: copy_row(s, L, 0, Test="PROT", Result=65, Unit="mmol/L",
+        LLN=None, ULN=None), "Labs!E17",
+        comment="protein has no molar mass in the catalogue: mmol/L does not convert (mg/dL would: 650 mg/dL = 65 g/L)"),
     good("LAB002", "serum-protein-g-dl", lambda s: copy_row(s, L, 0, Test="PROT", Result=6.5, Unit="g/dL",
          LLN=6, ULN=8), comment="PROT in g/dL is serum total protein, not the urine dipstick"),
 
@@ -291,6 +292,11 @@ CASES: list[Case] = [
     bad("LAB008", "hgb-without-lln", cell(L, 3, "LLN", None), "Labs!F5"),
     good("LAB008", "alt-not-done-without-uln", cells(L, 0, Result="ND", ULN=None)),
     good("LAB008", "afp-without-uln", cell(L, 6, "ULN", None), comment="AFP is not CTCAE-graded"),
+
+    bad("LAB009", "hgb-128-g-dl", cells(L, 3, Result=128, Unit="g/dL"), "Labs!D5",
+        comment="1280 g/L is beyond any whole blood (plausible 5 - 250 g/L): meant g/L"),
+    good("LAB009", "hgb-25-g-dl", cells(L, 3, Result=25, Unit="g/dL"),
+         comment="250 g/L is the upper plausibility limit itself"),
 
     # ------------------------------------------------------------------ adverse events as entered
     bad("AE001", "number-repeated", cell(AE, 1, "AE number", 1), "AdverseEvents!B3"),

@@ -60,6 +60,8 @@ RULES: tuple[Rule, ...] = (
     Rule("LAB007", "lab-range-inverted", S.MAJOR, labs.lab_range_inverted, (("Labs", ("lln", "uln")),)),
     Rule("LAB008", "lab-normal-limit-missing", S.MAJOR, labs.lab_normal_limit_missing,
          (("Labs", ("test", "result")),)),
+    Rule("LAB009", "lab-result-implausible", S.MAJOR, labs.lab_result_implausible,
+         (("Labs", ("subject", "date", "test", "result")),)),
     # adverse events as entered
     Rule("AE001", "ae-number-duplicated", S.MAJOR, ae.ae_number_duplicated,
          (("AdverseEvents", ("subject", "ae_number")),)),
