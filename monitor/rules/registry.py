@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..findings import Severity as S
 from . import adverse_events as ae
-from . import cells, labs, references as ref, safety, structure as st
+from . import cells, labs, liver, references as ref, safety, structure as st
 from .base import Rule
 
 RULES: tuple[Rule, ...] = (
@@ -60,6 +60,8 @@ RULES: tuple[Rule, ...] = (
     Rule("LAB007", "lab-range-inverted", S.MAJOR, labs.lab_range_inverted, (("Labs", ("lln", "uln")),)),
     Rule("LAB008", "lab-normal-limit-missing", S.MAJOR, labs.lab_normal_limit_missing,
          (("Labs", ("test", "result")),)),
+    Rule("LAB009", "lab-result-implausible", S.MAJOR, labs.lab_result_implausible,
+         (("Labs", ("subject", "date", "test", "result")),)),
     # adverse events as entered
     Rule("AE001", "ae-number-duplicated", S.MAJOR, ae.ae_number_duplicated,
          (("AdverseEvents", ("subject", "ae_number")),)),
@@ -84,7 +86,7 @@ RULES: tuple[Rule, ...] = (
     # CTCAE v5.0 safety reconciliation (graded labs and vitals against adverse events)
     Rule("LAB101", "lab-grade-without-ae", S.MAJOR, safety.lab_grade_without_ae,
          (("Labs", ("subject", "date", "test", "result")), ("AdverseEvents", ("subject", "term", "onset")))),
-    Rule("LAB102", "potential-hys-law", S.CRITICAL, safety.potential_hys_law,
+    Rule("LAB102", "potential-hys-law", S.CRITICAL, liver.potential_hys_law,
          (("Labs", ("subject", "date", "test", "result", "uln")),)),
     Rule("LAB103", "tsh-abnormal-without-thyroid-ae", S.MINOR, safety.tsh_abnormal_without_thyroid_ae,
          (("Labs", ("subject", "date", "test", "result")), ("AdverseEvents", ("subject", "term", "onset")))),
@@ -154,6 +156,17 @@ RULES = RULES + (
          (("Tumor", ("subject", "date", "lesion", "lesion_type", "diameter")),)),
     Rule("RECIST005", "baseline-scan-out-of-window", S.MAJOR, recist.baseline_scan_out_of_window,
          (("Tumor", ("subject", "date")), ("Cycles", _CYC))),
+)
+
+# Issue 11 (HCC safety): labels without dose reduction, steroids on resuming, marker ULN.
+RULES = RULES + (
+    Rule("DOSE010", "dose-reduction-not-allowed", S.MAJOR, dosing.dose_reduction_not_allowed,
+         (("Cycles", _CYC),)),
+    Rule("DOSE011", "dosed-on-steroids-above-limit", S.MAJOR, dosing.dosed_on_steroids_above_limit,
+         (("Cycles", _CYC), ("AdverseEvents", ("subject", "term", "grade", "onset")),
+          ("ConMeds", ("subject", "drug", "dose", "start")))),
+    Rule("MK003", "marker-uln-missing", S.MAJOR, mk.marker_uln_missing,
+         (("Labs", ("subject", "date", "test", "result")),)),
 )
 
 BY_CODE = {r.code: r for r in RULES}
