@@ -1,0 +1,79 @@
+"""The data of each subject's chart (charts.py draws it): tumour markers, liver tests in x ULN
+and the sum of target-lesion diameters over time, with the dosing periods shaded."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from .fmt import LAB_LABEL, LIVER, MARKERS, slug
+from .records import Chart
+
+
+def subject_charts(d, sid, ctab, crows, first) -> list:
+    labs = d.by_subject["labs"].get(sid, [])
+    tumor = d.by_subject["tumor"].get(sid, [])
+    dates = [r["date"] for r in labs if r["date"] is not None] + [c["date"] for c in ctab] \
+        + [t["date"] for t in tumor if t["date"] is not None]
+    dates = [x for x in dates if x <= d.today]
+    xlim = (min(dates) - timedelta(days=7), max(dates) + timedelta(days=7)) if dates else None
+    # dosing periods: a cycle with a drug actually given shades [dose date, next dose)
+    given = {r["cycle"] for r in crows if r["action"] in ("Given", "Reduced", "Delayed") and r["dose"] is not None}
+    spans = []
+    for c in ctab:
+        if c["cycle"] not in given:
+            continue
+        a = c["date"]
+        b = c["next_date"] or (a + timedelta(days=d.cycle_days))
+        if spans and spans[-1][1] >= a:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], b))
+        else:
+            spans.append((a, b))
+    panels = {}
+    # tumour markers, straight from the graded labs (SI units)
+    for m in MARKERS:
+        label = LAB_LABEL.get(m, m)
+        unit = "ng/mL" if m == "AFP" else "mAU/mL"
+        pts = [(r["date"], r["value_si"]) for r in labs if r["test"] == m and r["value_si"] is not None
+               and r["date"] is not None and r["date"] <= d.today and r["value_si"] > 0]
+        if not pts:
+            panels[m] = {"title": label, "empty": f"No {label} results."}
+            continue
+        ulns = [r["uln_si"] for r in labs if r["test"] == m and r["uln_si"]]
+        prof = next((mk for mk in d.profile.markers if mk.get("test") == m), {})
+        before = [p for p in pts if first is not None and p[0] <= first]
+        after = [p for p in pts if first is not None and p[0] > first]
+        panels[m] = {"title": f"{label} ({unit}, log scale)", "label": label, "unit": unit, "points": pts,
+                     "uln": ulns[-1] if ulns else None, "baseline": before[-1][1] if before else None,
+                     "nadir": min(after, key=lambda p: (p[1], p[0])) if after else None,
+                     "fall_pct": prof.get("response_fall_pct")}
+    liver = {}
+    for t in LIVER:
+        pts = [(r["date"], r["value_si"] / r["uln_si"]) for r in labs if r["test"] == t and r["value_si"] is not None
+               and r["uln_si"] and r["date"] is not None and r["date"] <= d.today and r["value_si"] > 0]
+        if pts:
+            liver[t] = pts
+    panels["liver"] = ({"title": "ALT, AST, bilirubin (x ULN, log scale)", "series": liver} if liver else
+                       {"title": "ALT, AST, bilirubin (x ULN)", "empty": "No ALT, AST or bilirubin results with a ULN."})
+    sums, resp, new = {}, {}, set()
+    for t in tumor:
+        x = t["date"]
+        if x is None or x > d.today:
+            continue
+        if t["lesion_type"] == "Target" and t["diameter"] is not None:
+            sums[x] = sums.get(x, 0.0) + t["diameter"]
+        if t["inv_response"]:
+            resp.setdefault(x, t["inv_response"])
+        if t["lesion_type"] == "New":
+            new.add(x)
+    if sums:
+        pts = sorted(sums.items())
+        before = [p for p in pts if first is not None and p[0] <= first]
+        panels["tumour"] = {"title": "Sum of target-lesion diameters (mm) and investigator response",
+                            "points": pts, "responses": sorted(resp.items()), "new": sorted(new),
+                            "baseline": (before[-1] if before else pts[0])[1]}
+    else:
+        panels["tumour"] = {"title": "Sum of target-lesion diameters", "empty": "No target-lesion measurements."}
+    if not dates:
+        return []
+    return [Chart(f"chart-{slug(sid)}.svg", "subject", f"Subject {sid}: markers, liver tests, target lesions",
+                  {"xlim": xlim, "spans": spans, "panels": panels})]
