@@ -48,7 +48,15 @@ class Result:
         return out
 
 
-def _gated(rule, wb: Workbook) -> str | None:
+_NEEDS_TEXT = {"recist": "tumour assessments ([recist])", "markers": "tumour markers ([[markers]])",
+               "hold_rules": "dose-hold rules ([[hold_rules]])", "arms": "arms ([[arms]]: every subject gets every drug)",
+               "weight_dosing": "weight-based (mg/kg) drug"}
+
+
+def _gated(rule, wb: Workbook, profile=None) -> str | None:
+    for need in getattr(rule, "profile_needs", ()):
+        if profile is not None and not profile.has(need):
+            return f"the study has no {_NEEDS_TEXT.get(need, need)} in its profile"
     for sheet, keys in rule.needs:
         sd = wb.get(sheet)
         if sd is None:
@@ -64,7 +72,7 @@ def _gated(rule, wb: Workbook) -> str | None:
 def run_rules(ctx: Context, rules=RULES) -> tuple[list, list]:
     frames, skipped = [], []
     for rule in rules:
-        why = _gated(rule, ctx.wb)
+        why = _gated(rule, ctx.wb, ctx.profile)
         if why:
             skipped.append((rule.code, why))
             continue
@@ -140,7 +148,7 @@ def check_workbook(path, profile, today: date | None = None, now: datetime | Non
     over a resource limit (`limits`; without it the defaults with `max_unpacked_mb`)."""
     now = now or datetime.now(timezone.utc)
     today = today or now.date()
-    wb = read_workbook(path, drugs=profile.drug_names, max_unpacked_mb=max_unpacked_mb, limits=limits)
+    wb = read_workbook(path, drugs=profile.related_drug_names, max_unpacked_mb=max_unpacked_mb, limits=limits)
     ctx = Context(wb, profile, load_terms(), load_catalogue(), today)
     frames, skipped = run_rules(ctx)
     findings = to_findings(frames, wb)
