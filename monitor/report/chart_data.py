@@ -23,14 +23,14 @@ def subject_charts(d, sid, ctab, crows, first) -> list:
         if c["cycle"] not in given:
             continue
         a = c["date"]
-        b = c["next_date"] or (a + timedelta(days=d.cycle_days))
+        b = c["end"] + timedelta(days=1)
         if spans and spans[-1][1] >= a:
             spans[-1] = (spans[-1][0], max(spans[-1][1], b))
         else:
             spans.append((a, b))
     panels = {}
     # tumour markers, straight from the graded labs (SI units)
-    for m in MARKERS:
+    for m in (x for x in MARKERS if x in d.marker_tests):   # only the markers the study follows
         label = LAB_LABEL.get(m, m)
         unit = "ng/mL" if m == "AFP" else "mAU/mL"
         pts = [(r["date"], r["value_si"]) for r in labs if r["test"] == m and r["value_si"] is not None
@@ -65,7 +65,9 @@ def subject_charts(d, sid, ctab, crows, first) -> list:
             resp.setdefault(x, t["inv_response"])
         if t["lesion_type"] == "New":
             new.add(x)
-    if sums:
+    if not d.has_tumour:
+        pass                      # a study without tumour assessments: no target-lesion panel
+    elif sums:
         pts = sorted(sums.items())
         before = [p for p in pts if first is not None and p[0] <= first]
         panels["tumour"] = {"title": "Sum of target-lesion diameters (mm) and investigator response",
@@ -75,5 +77,24 @@ def subject_charts(d, sid, ctab, crows, first) -> list:
         panels["tumour"] = {"title": "Sum of target-lesion diameters", "empty": "No target-lesion measurements."}
     if not dates:
         return []
-    return [Chart(f"chart-{slug(sid)}.svg", "subject", f"Subject {sid}: markers, liver tests, target lesions",
-                  {"xlim": xlim, "spans": spans, "panels": panels})]
+    what = (["markers"] if any(k in panels for k in MARKERS) else []) + ["liver tests"] \
+        + (["target lesions"] if "tumour" in panels else [])
+    return [Chart(f"chart-{slug(sid)}.svg", "subject", f"Subject {sid}: " + ", ".join(what),
+                  {"xlim": xlim, "spans": spans, "panels": panels, "rows": 2 if len(panels) >= 3 else 1},
+                  note=chart_note(d, panels))]
+
+
+def chart_note(d, panels: dict) -> str:
+    """How to read the subject chart, naming only the panels it has."""
+    period = "dosing period" if d.continuous else "dose date to the next cycle"
+    parts = [f"Grey bands: periods with a drug given ({period})."]
+    if any(k in panels for k in MARKERS):
+        parts.append("Markers: dashed line the site's ULN, dotted line the profile's response threshold (a fall of "
+                     "the stated percentage from the last value before the first dose), circled point the nadir "
+                     "after the first dose.")
+    parts.append("Liver tests: each value divided by its own ULN; Hy's law lines at 3x ULN (ALT/AST) and 2x ULN "
+                 "(bilirubin).")
+    if "tumour" in panels:
+        parts.append("Target lesions: sum of the Target diameters per scan date, labelled with the investigator's "
+                     "response.")
+    return " ".join(parts)

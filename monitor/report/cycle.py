@@ -14,7 +14,7 @@ from .records import AERow, CycleView, DoseRow, LabCell
 
 def ae_row(d, a: dict) -> AERow:
     g = a.get("grade")
-    rel = ", ".join(f"{x.name}: {yn(a.get(f'related__{x.name}')) or '?'}" for x in d.drugs)
+    rel = ", ".join(f"{x}: {yn(a.get(f'related__{x}')) or '?'}" for x in d.profile.related_drug_names)
     if a.get("ongoing"):
         end = "ongoing"
     else:
@@ -55,21 +55,23 @@ def computed_responses(d, sid) -> dict:
 
 def cycle_view(d, sid, c: dict, crows, aes_raw, weight, first, usual=None) -> CycleView:
     n, day1 = c["cycle"], c["date"]
-    nxt = c["next_date"]
-    end = (nxt - timedelta(days=1)) if nxt is not None else day1 + timedelta(days=d.cycle_days - 1)
+    end = c["end"]
     rows = [r for r in crows if r["cycle"] == n]
-    doses, actions = dose_rows(d, rows, weight)
+    doses, actions = dose_rows(d, rows, weight, sid, n)
     # labs of this cycle's window
     labs = [r for r in d.by_subject["labs"].get(sid, []) if r["cycle"] == n]
     pre = {}
     for r in labs:
-        if r["predose"]:
+        if r["predose"] or not d.has_predose:   # no pre-dose labs in the study: the period's latest
             pre[r["test"] or r["test_as_entered"] or "?"] = r   # sorted by date: the latest wins
     order = {t: i for i, t in enumerate(LAB_ORDER)}
     pre_cells = [lab_cell(pre[t]) for t in sorted(pre, key=lambda t: (order.get(t, len(order)), t))]
-    interim = [lab_cell(r) for r in labs if not r["predose"] and (r["ctcae_grade"] or 0) >= 2]
+    interim = [lab_cell(r) for r in labs if d.has_predose and not r["predose"] and (r["ctcae_grade"] or 0) >= 2]
     lab_dates = ", ".join(sorted({c2.date for c2 in pre_cells}, key=lambda s: (s[7:], MONTHS.index(s[3:6]), s[:2])))
-    note = "" if pre_cells else f"No labs within {d.predose} days before the dose."
+    if d.has_predose:
+        note = "" if pre_cells else f"No labs within {d.predose} days before the dose."
+    else:
+        note = "" if pre_cells else f"No labs in the {d.cycle_word.lower()}."
     # AEs active during [day1, end]
     act = []
     for a in aes_raw:
@@ -107,7 +109,8 @@ def cycle_view(d, sid, c: dict, crows, aes_raw, weight, first, usual=None) -> Cy
         lab_line=lab_line(pre_cells, usual or {}),
         lab_dates=lab_dates, labs_note=note, interim_labs=interim, all_labs=allcells,
         vitals=vtext, vitals_rows=vrows, scans=scans, aes=act,
-        findings=d.findings.by_cycle.get((sid, n), []), status=status, status_css=css)
+        findings=d.findings.by_cycle.get((sid, n), []), status=status, status_css=css,
+        labs_title="Pre-dose labs" if d.has_predose else f"Latest labs of the {d.cycle_word.lower()}")
 
 
 def scan_lines(d, sid, n) -> list:
@@ -133,37 +136,75 @@ def scan_lines(d, sid, n) -> list:
     return scans
 
 
-def dose_rows(d, rows, weight):
+def dose_rows(d, rows, weight, sid=None, cycle=None):
+    """One DoseRow per drug the subject gets (their arm's; every drug without arms), "not
+    recorded" when the cycle has no row of it; then rows of other drugs, labelled as such."""
     out, actions = [], []
     used = set()
+    mine_drugs = d.subject_drugs(sid) if sid is not None else tuple(x.name for x in d.drugs)
+    arm = d.arm_of(sid) if sid is not None else None
     for drug in d.drugs:
         mine = [r for r in rows if r["drug"] is not None and d.lookup.get(norm(r["drug"])) == drug.name]
+        if drug.name not in mine_drugs:
+            if mine:   # recorded, but not a drug of the subject's arm (DOSE010)
+                used.update(id(r) for r in mine)
+                label = f"{drug.name} (not in arm {arm.name})" if arm is not None else drug.name
+                for r in mine:
+                    out.append(dose_row(label, r, drug, weight, ""))
+                    actions.append(r["action"])
+            continue
         used.update(id(r) for r in mine)
+        plan = planned(d, drug, weight, None, sid, cycle)
         if not mine:
-            out.append(DoseRow(drug.name, "-", planned(drug, weight, None), "not recorded", "", "missing"))
+            out.append(DoseRow(drug.name, "-", plan, "not recorded", "", "missing"))
             continue
         for r in mine:
-            out.append(dose_row(drug.name, r, drug, weight))
+            out.append(dose_row(drug.name, r, drug, weight, planned(d, drug, weight, r["weight"], sid, cycle)))
             actions.append(r["action"])
     for r in rows:
         if id(r) not in used:
-            out.append(dose_row(f"{r['drug'] or '(no drug)'} (not in the profile)", r, None, weight))
+            out.append(dose_row(f"{r['drug'] or '(no drug)'} (not in the profile)", r, None, weight, ""))
             actions.append(r["action"])
     return out, actions
 
 
-def planned(drug, weight, row_weight) -> str:
+def planned_levels(d, drug, sid, cycle) -> list:
+    """The planned dose(s) of `drug` for the subject in `cycle`: the arm's; with an unknown arm
+    every level any arm has then; without arms the drug's own."""
+    arm = d.arm_of(sid) if sid is not None else None
+    arms = [arm] if arm is not None else list(d.profile.design_arms())
+    levels = []
+    for a in arms:
+        ad = a.drug(drug.name)
+        if ad is None:
+            continue
+        v = ad.dose_at(cycle)
+        for x in ([v] if v is not None else ad.levels):
+            if x not in levels:
+                levels.append(x)
+    return sorted(levels)
+
+
+def planned(d, drug, weight, row_weight, sid=None, cycle=None) -> str:
     if drug is None:
         return ""
+    if drug.placebo:
+        return "placebo"
+    levels = planned_levels(d, drug, sid, cycle)
+    if not levels:
+        return "no planned dose"
+    if len(levels) > 1:
+        return " or ".join(fmt_num(x) for x in levels) + f" {drug.unit}"
+    dose = levels[0]
     if drug.unit == "mg/kg":
         w = row_weight if row_weight is not None else weight
         if w is not None:
-            return f"{fmt_num(drug.dose)} mg/kg = {fmt_num(round(drug.dose * w))} mg at {fmt_num(w)} kg"
-        return f"{fmt_num(drug.dose)} mg/kg"
-    return f"{fmt_num(drug.dose)} {drug.unit}"
+            return f"{fmt_num(dose)} mg/kg = {fmt_num(round(dose * w))} mg at {fmt_num(w)} kg"
+        return f"{fmt_num(dose)} mg/kg"
+    return f"{fmt_num(dose)} {drug.unit}"
 
 
-def dose_row(label, r, drug, weight) -> DoseRow:
+def dose_row(label, r, drug, weight, plan) -> DoseRow:
     dose, unit, w = r["dose"], r["unit"], r["weight"]
     action = r["action"] or "(no action)"
     if dose is None:
@@ -178,7 +219,7 @@ def dose_row(label, r, drug, weight) -> DoseRow:
         if w is not None:
             given += f" ({fmt_num(w)} kg)"
     css = {"Given": "given", "Reduced": "changed", "Delayed": "changed"}.get(action, "notgiven")
-    return DoseRow(label, given, planned(drug, weight, w), action, as_text(r["reason"]), css)
+    return DoseRow(label, given, plan, action, as_text(r["reason"]), css)
 
 
 def cycle_status(actions) -> tuple:

@@ -2,7 +2,8 @@
 labs, the cycle table and every dated record attached to the cycle whose window holds its date.
 
 Cycle periods. A cycle starts on its dose date and ends the day before the next cycle (the
-last cycle: `cycle_days` later). Records with a date (labs, vitals, scans, AE onsets, and the
+last cycle: `cycle_days` later; with continuous daily dosing, where each Cycles row is a dosing
+period, the last period ends on its End date, else at the data cut). Records with a date (labs, vitals, scans, AE onsets, and the
 findings on them) are attached to the cycle whose *window* holds the date, where the window
 starts `predose_lab_days` before the dose date, so a pre-dose panel belongs to the cycle it
 precedes. A lab drawn in [dose - predose_lab_days, dose] is a pre-dose lab of that cycle.
@@ -26,8 +27,11 @@ class StudyData:
         self.previous = previous_ids
         self.tables = tables
         sched = profile.schedule
-        self.cycle_days = int(sched.get("cycle_days", 21))
-        self.predose = int(sched.get("predose_lab_days", 3))
+        self.continuous = profile.continuous
+        self.cycle_days = int(sched["cycle_days"]) if "cycle_days" in sched else None
+        self.has_predose = "predose_lab_days" in sched     # a daily patch has no pre-dose labs
+        self.predose = int(sched.get("predose_lab_days", 0))
+        self.cycle_word = "Period" if self.continuous else "Cycle"
         self.drugs = profile.drugs
         self.lookup = {norm(k): v for k, v in profile.drug_lookup().items()}
         self.today = generated.date()
@@ -35,25 +39,28 @@ class StudyData:
         self.subjects_df = sheet_frame(wb, "Subjects", {
             "subject": pl.String, "sex": pl.String, "age": pl.Int64, "weight": pl.Float64,
             "consent_date": pl.Date, "child_pugh": pl.String, "bclc": pl.String, "ecog": pl.Int64,
-            "off_date": pl.Date, "off_reason": pl.String}).filter(pl.col("subject").is_not_null())
+            "off_date": pl.Date, "off_reason": pl.String, "arm": pl.String}).filter(pl.col("subject").is_not_null())
         self.subject_ids = list(dict.fromkeys(self.subjects_df["subject"].to_list()))
         cyc = sheet_frame(wb, "Cycles", {"subject": pl.String, "cycle": pl.Int64, "date": pl.Date,
                                          "drug": pl.String, "dose": pl.Float64, "unit": pl.String,
-                                         "weight": pl.Float64, "action": pl.String, "reason": pl.String})
+                                         "weight": pl.Float64, "action": pl.String, "reason": pl.String,
+                                         "end_date": pl.Date})
         self.cycles_df = cyc.filter(pl.col("subject").is_not_null() & pl.col("cycle").is_not_null())
         # one row per subject-cycle: its date (the earliest date entered for it) and window
         self.cycle_table = (
             self.cycles_df.filter(pl.col("date").is_not_null() & (pl.col("date") <= self.today))
-            .group_by("subject", "cycle").agg(pl.col("date").min())
+            .group_by("subject", "cycle").agg(pl.col("date").min(), pl.col("end_date").max())
             .sort("subject", "date", "cycle")
             .with_columns(pl.col("date").shift(-1).over("subject").alias("next_date"))
-            .with_columns((pl.col("date") - pl.duration(days=self.predose)).alias("window_start"))
+            .with_columns((pl.col("date") - pl.duration(days=self.predose)).alias("window_start"),
+                          self._last_end().alias("last_end"))
+            .with_columns(pl.coalesce(pl.col("next_date") - pl.duration(days=1), pl.col("last_end")).alias("end"))
         )
         ae_keys = {"subject": pl.String, "ae_number": pl.Int64, "term": pl.String, "verbatim": pl.String,
                    "grade": pl.Int64, "onset": pl.Date, "onset__lo": pl.Date, "end": pl.Date,
                    "end__hi": pl.Date, "ongoing": pl.Boolean, "serious": pl.Boolean, "action": pl.String,
                    "outcome": pl.String, "immune": pl.Boolean}
-        ae_keys.update({f"related__{d.name}": pl.Boolean for d in self.drugs})
+        ae_keys.update({f"related__{name}": pl.Boolean for name in profile.related_drug_names})
         self.ae_df = sheet_frame(wb, "AdverseEvents", ae_keys).with_columns(
             pl.coalesce("onset__lo", "onset").alias("start"), pl.coalesce("end__hi", "end").alias("stop"))
         self.vitals_df = sheet_frame(wb, "Vitals", {"subject": pl.String, "date": pl.Date, "sbp": pl.Float64,
@@ -63,6 +70,9 @@ class StudyData:
                                                   "diameter": pl.Float64, "nt_status": pl.String,
                                                   "inv_response": pl.String})
         self.labs = self._labs(labs)
+        # tumour assessments: the profile's [recist], or scans entered anyway (shown, never hidden)
+        self.has_tumour = profile.has("recist") or self.tumor_df.filter(pl.col("subject").is_not_null()).height > 0
+        self.marker_tests = tuple(m.get("test") for m in profile.markers)
         self.first_dose = dict(
             self.cycles_df.filter(pl.col("action").is_in(["Given", "Reduced", "Delayed"]) & pl.col("date").is_not_null()
                                   & pl.col("dose").is_not_null() & (pl.col("date") <= self.today))
@@ -80,6 +90,28 @@ class StudyData:
             self._subject_rows.setdefault(r["subject"], r)
         self.findings = index_findings(self)
 
+    def _last_end(self) -> pl.Expr:
+        """Where a cycle ends when no later cycle starts: `cycle_days` after its date; a period
+        of continuous dosing on its End date, else at the run date."""
+        if self.cycle_days is not None:
+            return pl.col("date") + pl.duration(days=self.cycle_days - 1)
+        return pl.coalesce(pl.col("end_date"), pl.lit(self.today, dtype=pl.Date))
+
+    def arm_of(self, sid):
+        """The profile's Arm of the subject, None when the study has no arms or it is not known."""
+        return self.profile.arm(self.subject_row(sid).get("arm")) if self.profile.arms else None
+
+    def subject_drugs(self, sid) -> tuple:
+        """The drugs the subject gets: those of their arm; without arms every drug; with an
+        unknown arm the drugs recorded for the subject (nothing is assumed)."""
+        if not self.profile.arms:
+            return tuple(d.name for d in self.drugs)
+        arm = self.arm_of(sid)
+        if arm is not None:
+            return arm.drug_names
+        seen = {self.lookup.get(norm(r["drug"])) for r in self.by_subject["cycles"].get(sid, []) if r["drug"]}
+        return tuple(d.name for d in self.drugs if d.name in seen)
+
     def subject_row(self, sid) -> dict:
         """The subject's row on the Subjects sheet (the first, when the id is repeated)."""
         return self._subject_rows.get(sid, {})
@@ -95,7 +127,7 @@ class StudyData:
         ct = self.cycle_table.select(
             "subject", "window_start", pl.col("cycle").alias("__cycle"), pl.col("date").alias("__dose"),
             pl.coalesce(pl.col("window_start").shift(-1).over("subject") - pl.duration(days=1),
-                        pl.col("date") + pl.duration(days=self.cycle_days - 1)).alias("__until"))
+                        pl.col("last_end")).alias("__until"))
         left = df.with_row_index("__i").with_columns(pl.col(on).alias("__on"))
         dated = left.filter(pl.col("__on").is_not_null() & pl.col("subject").is_not_null()).sort("__on")
         joined = dated.join_asof(ct.sort("window_start"), left_on="__on", right_on="window_start",

@@ -30,7 +30,10 @@ def meta(d, scope, subject, cycle, tool_version) -> Meta:
                 else g.strftime("%Y-%m-%d %H:%M %z"),
                 generated_iso=g.replace(microsecond=0).isoformat(),
                 tool_version=tool_version, data_cut=fmt_date(data_cut(d)),
-                predose_days=d.predose, history=d.previous is not None)
+                predose_days=d.predose, history=d.previous is not None, cycle_word=d.cycle_word,
+                has_predose=d.has_predose, has_tumour=d.has_tumour, has_arms=bool(d.profile.arms),
+                subject_columns=tuple(c for c in ("child_pugh", "bclc", "ecog")
+                                      if d.subjects_df.get_column(c).is_not_null().any()))
 
 
 def data_cut(d):
@@ -55,7 +58,7 @@ def counts(d, subjects) -> dict:
         "Subjects": len(subjects),
         "On treatment": on,
         "Off treatment": len(subjects) - on,
-        "Cycles": d.cycle_table.height,
+        f"{d.cycle_word}s": d.cycle_table.height,
         "Administrations": d.cycles_df.filter(pl.col("action").is_in(["Given", "Reduced", "Delayed"])
                                               & pl.col("dose").is_not_null()).height,
         "Lab results": d.labs.height,
@@ -76,7 +79,8 @@ def swimmer_charts(d, subjects, per_chart: int = 30) -> list:
         off = srow.get("off_date")
         doses = [c["date"] for c in ctab]
         last = max(doses) if doses else first
-        end = off if off is not None and off >= last else last + timedelta(days=d.cycle_days - 1)
+        last_end = max((c["end"] for c in ctab), default=first)
+        end = off if off is not None and off >= last else last_end
         end = min(end, d.today)
         aes = [((a["start"] - first).days, a["grade"]) for a in d.by_subject["ae"].get(s.id, [])
                if a["start"] is not None and (a["grade"] or 0) >= 3]

@@ -87,6 +87,7 @@ class CycleView:
     findings: list      # [FindingRow]
     status: str         # the cycle's headline: Given / Delayed / Held ...
     status_css: str
+    labs_title: str = "Pre-dose labs"   # "Labs" for a study without pre-dose labs (daily dosing)
 
 
 @dataclass
@@ -96,6 +97,7 @@ class Chart:
     title: str
     data: dict          # the plain series charts.py draws from
     empty: str = ""     # why there is nothing to draw ("" = draw it)
+    note: str = ""      # how to read it (only what the chart shows)
 
 
 @dataclass
@@ -123,6 +125,7 @@ class SubjectView:
     other_findings: list    # findings of the subject not attached to a cycle
     lab_units: str = ""  # "ALT U/L, AST U/L, ...": the subject's usual unit of each test
     derived: dict = field(default_factory=dict)  # label -> text, from protocol tables when present
+    arm: str = ""        # the subject's arm (studies with [[arms]])
 
 
 @dataclass
@@ -142,6 +145,11 @@ class Meta:
     predose_days: int = 3
     lang: str = "en"
     history: bool = False   # findings were compared with a previous run
+    cycle_word: str = "Cycle"   # "Period" for continuous daily dosing
+    has_predose: bool = True    # the study has pre-dose labs (schedule.predose_lab_days)
+    has_tumour: bool = True     # tumour assessments ([recist] or a Tumor sheet with rows)
+    has_arms: bool = False
+    subject_columns: tuple = ("child_pugh", "bclc", "ecog")   # optional Subjects columns with a value
 
 
 @dataclass

@@ -20,7 +20,9 @@ def subject_view(d, sid: str) -> SubjectView:
     ctab = d.by_subject["ctab"].get(sid, [])
     crows = d.by_subject["cycles"].get(sid, [])
     first = d.first_dose.get(sid)
-    last = max((r["date"] for r in crows if r["date"] is not None and r["date"] <= d.today
+    # the last day dosed: the last dose date; with continuous dosing the end of the last period
+    last = max((min(r["end_date"] or r["date"], d.today) if d.continuous else r["date"]
+                for r in crows if r["date"] is not None and r["date"] <= d.today
                 and r["action"] in ("Given", "Reduced", "Delayed") and r["dose"] is not None), default=None)
     off, reason = srow.get("off_date"), srow.get("off_reason")
     if off is not None:
@@ -52,6 +54,8 @@ def subject_view(d, sid: str) -> SubjectView:
         worst_grade=f"G{worst}" if worst is not None else "", n_findings=subject_counts(d, sid), charts=[],
         cycles=cycles, aes=aes, subject_findings=d.findings.by_subject_row.get(sid, []),
         other_findings=d.findings.by_subject_other.get(sid, []), lab_units=lab_units)
+    arm = d.arm_of(sid)
+    sv.arm = arm.name if arm is not None else as_text(srow.get("arm"))
     sv.charts = subject_charts(d, sid, ctab, crows, first)
     sv.derived = derived(d, sid)
     return sv
