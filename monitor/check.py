@@ -10,7 +10,7 @@ import polars as pl
 
 from . import __version__
 from .ctcae.terms import load_terms
-from .findings import Finding, Severity, finding_id
+from .findings import TEMPLATE_PARTS, Finding, Severity, finding_id, group_id, per_subject
 from .labs.catalogue import load_catalogue
 from .rules.base import FRAME_SCHEMA, Context
 from .rules.registry import RULE_CRASHED, RULES
@@ -131,9 +131,27 @@ def to_findings(frames: list, wb: Workbook) -> list:
     ], dtype=pl.String))
     df = df.sort([pl.col("_rank"), pl.col("_sheet_name").fill_null(""), pl.col("row").fill_null(0),
                   pl.col("_cell").fill_null(""), pl.col("rule"), pl.col("_id")], maintain_order=True)
+    df = with_groups(df)
     cols = ("_id", "rule", "name", "severity", "_sheet_name", "_cell", "row", "subject", "message",
-            "suggestion", "_column")
+            "suggestion", "_column", "_group")
     return [Finding(*t) for t in zip(*(df.get_column(c).to_list() for c in cols))]
+
+
+def with_groups(df: pl.DataFrame) -> pl.DataFrame:
+    """`_group`: the finding's cause (monitor.findings.group_id), hashed once per distinct cause."""
+    tmpl = pl.col("message").fill_null("")
+    for pat, rep in TEMPLATE_PARTS:
+        tmpl = tmpl.str.replace_all(pat, rep)
+    rules = df.select("rule", "severity").unique()
+    signal = [r for r, sev in rules.iter_rows() if per_subject(r, sev)]
+    keyed = df.with_columns(tmpl.alias("_template"),
+                            pl.when(pl.col("rule").is_in(signal)).then(pl.col("subject").fill_null(""))
+                            .alias("_gsubject"))
+    on = ["rule", "sheet", "field", "_template", "_gsubject"]
+    causes = keyed.select(on).unique(maintain_order=True)
+    causes = causes.with_columns(pl.Series("_group", [
+        group_id(r, s, f, t, g) for r, s, f, t, g in causes.iter_rows()], dtype=pl.String))
+    return keyed.join(causes, on=on, how="left", nulls_equal=True, maintain_order="left")
 
 
 def _study_name(wb: Workbook) -> str:

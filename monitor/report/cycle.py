@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import polars as pl
 
+from .findings import fold
 from .fmt import LAB_LABEL, LAB_ORDER, MONTHS, as_text, fmt_date, fmt_num, grade_css, norm, slug, yn
 from .records import AERow, CycleView, DoseRow, LabCell
 
@@ -109,7 +110,7 @@ def cycle_view(d, sid, c: dict, crows, aes_raw, weight, first, usual=None) -> Cy
         lab_line=lab_line(pre_cells, usual or {}),
         lab_dates=lab_dates, labs_note=note, interim_labs=interim, all_labs=allcells,
         vitals=vtext, vitals_rows=vrows, scans=scans, aes=act,
-        findings=d.findings.by_cycle.get((sid, n), []), status=status, status_css=css,
+        findings=fold(d.findings.by_cycle.get((sid, n), [])), status=status, status_css=css,
         labs_title="Pre-dose labs" if d.has_predose else f"Latest labs of the {d.cycle_word.lower()}")
 
 

@@ -1,11 +1,15 @@
 """The findings pages: every finding as a FindingRow, attached to the cycle (or subject) it is
-on, the family x severity matrix of the overview and the listing grouped by subject."""
+on, the family x severity matrix of the overview and the listing: first one line per cause
+repeated on many rows (monitor.grouping: count, first cells), then the other findings by subject,
+so the listing grows with the number of causes, not of rows."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
+
+from ..grouping import GROUP_MIN, SHOWN_CELLS
 
 from .fmt import SEVERITIES, family, slug
 from .records import FindingRow
@@ -30,7 +34,7 @@ def index_findings(d) -> FindingsIndex:
         new = prev is not None and f.id not in prev
         ix.n_new += new
         ix.rows.append((f, FindingRow(f.id, f.severity, f.rule, f.name, f.where, f.subject or "",
-                                      f.message, f.suggestion or "", new)))
+                                      f.message, f.suggestion or "", new, getattr(f, "group", None) or "")))
     # where a finding's row is: (schema sheet, Excel row) -> (subject, cycle)
     loc = {}
     for key, df in (("Cycles", d.cycles_df.select("_row", "subject", "cycle")),
@@ -65,11 +69,54 @@ def findings_matrix(d) -> list:
     return [(k, fams[k], sum(fams[k].values())) for k in keys]
 
 
+def fold(rows: list, min_rows: int = GROUP_MIN) -> list:
+    """FindingRows with every cause of `min_rows` or more rows folded into one row (where it
+    first appears) that carries the count, the first cells and the ids it stands for."""
+    by = {}
+    for r in rows:
+        if r.group:
+            by.setdefault(r.group, []).append(r)
+    out, done = [], set()
+    for r in rows:
+        members = by.get(r.group) if r.group else None
+        if members is None or len(members) < min_rows:
+            out.append(r)
+        elif r.group not in done:
+            done.add(r.group)
+            out.append(folded_row(members))
+    return out
+
+
+def folded_row(members: list) -> FindingRow:
+    first = members[0]
+    cells, sheet = [], None
+    for m in members[:SHOWN_CELLS]:
+        sh, _, cell = m.where.partition("!")
+        cells.append(cell if cell and sh == sheet else m.where)
+        sheet = sh
+    more = len(members) - len(cells)
+    subjects = list(dict.fromkeys(m.subject for m in members if m.subject))
+    subj = ", ".join(subjects[:5]) + (f" +{len(subjects) - 5}" if len(subjects) > 5 else "")
+    return replace(first, id=first.group, where=f"{first.where} +{len(members) - 1}", subject=subj,
+                   new=any(m.new for m in members), count=len(members),
+                   cells=", ".join(cells) + (f" and {more} more" if more > 0 else ""),
+                   member_ids=tuple(m.id for m in members))
+
+
 def findings_groups(d, only: set | None) -> list:
-    """The listing: [(title, anchor, [FindingRow])], workbook-level first, then by subject in
-    the Subjects sheet's order; `only`: the subjects to list (None = all and the study level)."""
+    """The listing: [(title, anchor, [FindingRow])]: the causes on many rows first (one row
+    each), then workbook-level findings, then by subject in the Subjects sheet's order;
+    `only`: the subjects to list (None = all and the study level)."""
+    rows = [(f, row) for f, row in d.findings.rows if only is None or f.subject in only]
+    counts = {}
+    for _, row in rows:
+        if row.group:
+            counts[row.group] = counts.get(row.group, 0) + 1
+    repeated = [row for _, row in rows if row.group and counts[row.group] >= GROUP_MIN]
     groups, study = {}, []
-    for f, row in d.findings.rows:
+    for f, row in rows:
+        if row.group and counts[row.group] >= GROUP_MIN:
+            continue
         if f.subject:
             groups.setdefault(f.subject, []).append(row)
         else:
@@ -77,6 +124,10 @@ def findings_groups(d, only: set | None) -> list:
     ids = d.subject_ids
     order = sorted(groups, key=lambda s: (s not in ids, ids.index(s) if s in ids else 0, s))
     out = []
+    if repeated:
+        causes = fold(repeated)
+        out.append((f"Causes on {GROUP_MIN} or more rows: {len(causes)} cause{'s' if len(causes) != 1 else ''}, "
+                    f"{len(repeated)} findings", "findings-causes", causes))
     if study and only is None:
         out.append(("Workbook and study level", "findings-study", study))
     for s in order:

@@ -24,6 +24,10 @@ class FindingRow:
     message: str
     suggestion: str
     new: bool = False
+    group: str = ""            # the cause (monitor.findings.group_id)
+    count: int = 1             # > 1: this row stands for `count` findings of one cause
+    cells: str = ""            # their first cells: "Labs!C8, C9, C10, C11, C12 and 35 more"
+    member_ids: tuple = ()     # the finding ids it stands for
 
 
 @dataclass

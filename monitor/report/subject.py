@@ -10,7 +10,7 @@ import polars as pl
 
 from .chart_data import subject_charts
 from .cycle import ae_row, cycle_view
-from .findings import subject_counts
+from .findings import fold, subject_counts
 from .fmt import LAB_LABEL, LAB_ORDER, MARKERS, as_text, fmt_date, fmt_num, slug
 from .records import SubjectView
 
@@ -52,8 +52,8 @@ def subject_view(d, sid: str) -> SubjectView:
         consent=fmt_date(srow.get("consent_date")), first_dose=fmt_date(first), last_dose=fmt_date(last),
         status=status, n_cycles=len(ctab), latest_response=latest,
         worst_grade=f"G{worst}" if worst is not None else "", n_findings=subject_counts(d, sid), charts=[],
-        cycles=cycles, aes=aes, subject_findings=d.findings.by_subject_row.get(sid, []),
-        other_findings=d.findings.by_subject_other.get(sid, []), lab_units=lab_units)
+        cycles=cycles, aes=aes, subject_findings=fold(d.findings.by_subject_row.get(sid, [])),
+        other_findings=fold(d.findings.by_subject_other.get(sid, [])), lab_units=lab_units)
     arm = d.arm_of(sid)
     sv.arm = arm.name if arm is not None else as_text(srow.get("arm"))
     sv.charts = subject_charts(d, sid, ctab, crows, first)

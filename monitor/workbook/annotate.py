@@ -26,6 +26,7 @@ from openpyxl.workbook.properties import CalcProperties
 from openpyxl.worksheet.hyperlink import Hyperlink
 
 from ..findings import Severity
+from ..grouping import Group, grouped
 from ..io import atomic_path, safe_cell
 from .reader import WorkbookError
 
@@ -202,9 +203,15 @@ def _write_findings_sheet(wb, result, marked: dict) -> str:
 
     if not findings:
         _text(ws.cell(row=HEADER_ROW + 1, column=1), "No findings.")
-    for i, f in enumerate(findings, start=HEADER_ROW + 1):
+    items = grouped(findings)     # one cause on many rows: one line with its count and first cells
+    for i, item in enumerate(items, start=HEADER_ROW + 1):
+        f = item.first if isinstance(item, Group) else item
         values = (str(f.severity).upper(), f.rule, f.name, f.where, f.subject, f.message,
                   f.suggestion, f.id)
+        if isinstance(item, Group):
+            values = (str(f.severity).upper(), f.rule, f.name, f"{f.where} (+{item.count - 1})",
+                      item.subjects_text(), f"{f.message} [{item.count} rows like this: {item.cells_text()}]",
+                      f.suggestion, f"group {f.group}")
         for j, v in enumerate(values, start=1):
             c = ws.cell(row=i, column=j)
             _text(c, v)
@@ -218,7 +225,7 @@ def _write_findings_sheet(wb, result, marked: dict) -> str:
             where.hyperlink = Hyperlink(ref=where.coordinate, location=f"{_quote_sheet(sheet)}!{ref}",
                                         tooltip=_clean(f"Go to {sheet}!{ref}")[:255])
             where.font = _LINK
-    last = HEADER_ROW + max(len(findings), 1)
+    last = HEADER_ROW + max(len(items), 1)
     ws.auto_filter.ref = f"A{HEADER_ROW}:{get_column_letter(len(COLUMNS))}{last}"
     ws.freeze_panes = f"A{HEADER_ROW + 1}"
     return title
