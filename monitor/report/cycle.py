@@ -4,8 +4,6 @@ vitals, scans, the adverse events active during the cycle and the findings attac
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import polars as pl
 
 from .findings import fold

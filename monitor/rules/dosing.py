@@ -100,12 +100,12 @@ def dose_deviates_from_protocol(ctx):
                    + fmt_num(pl.col("x_weight_used")) + pl.lit(" kg"))
              .otherwise(pl.lit("")))
     found = emit(sd, df, "dose", pl.col("x_drug") + pl.lit(" dose ") + quoted(pl.col("dose__raw")) + pl.lit(" ")
-                + pl.col("x_unit") + pl.lit(" is ") + fmt_num(dev.abs()) + pl.lit("% ")
-                + pl.when(dev > 0).then(pl.lit("above")).otherwise(pl.lit("below"))
-                + pl.lit(" the protocol dose: expected ") + fmt_num(pl.col("x_expected_dose")) + pl.lit(" ")
-                + pl.col("x_unit") + basis + pl.lit(f"; tolerance {tol:g}%."),
-                suggestion=pl.lit("Check the dose and unit; a deliberate reduction is recorded as Action Reduced "
-                                  "with the reason."))
+                 + pl.col("x_unit") + pl.lit(" is ") + fmt_num(dev.abs()) + pl.lit("% ")
+                 + pl.when(dev > 0).then(pl.lit("above")).otherwise(pl.lit("below"))
+                 + pl.lit(" the protocol dose: expected ") + fmt_num(pl.col("x_expected_dose")) + pl.lit(" ")
+                 + pl.col("x_unit") + basis + pl.lit(f"; tolerance {tol:g}%."),
+                 suggestion=pl.lit("Check the dose and unit; a deliberate reduction is recorded as Action Reduced "
+                                   "with the reason."))
     return pl.concat(out + [found]) if out else found
 
 
