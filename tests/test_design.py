@@ -149,3 +149,54 @@ def test_seed_profile_is_one_implicit_arm_with_every_drug():
     p = load_profile()
     assert p.arms == () and p.drugs_for(None) == ("QL1604", "Bevacizumab")
     assert [(d.name, d.dose) for d in p.drugs] == [("QL1604", 200.0), ("Bevacizumab", 15.0)]
+
+
+def test_scans_entered_for_a_study_without_recist_are_shown_not_judged(run, pilot):
+    """A Tumor sheet in a study whose profile has no [recist]: the RECIST rules do not run, the
+    export has an empty recist table and the report still shows the scans and their panel."""
+    import datetime as dt
+
+    from builders import d
+    from monitor.export import build_tables
+    from monitor.labs.catalogue import load_catalogue
+    from monitor.report import build_view
+
+    s = pilot_study()
+    s["Tumor"] = [["Subject ID", "Date", "Lesion ID", "Lesion type", "Location", "Diameter (mm)"],
+                  ["01-701-1028", d(2013, 9, 1), "T1", "Target", "Liver", 30]]
+    res = run(s, prof=PILOT_PROFILE)
+    assert res.findings == [] and "RECIST001" in dict(res.not_evaluated)
+    tables = build_tables(res, load_catalogue(), pilot)
+    assert tables["recist"].height == 0 and tables["markers"].height == 0 and tables["dosing"].height == 7
+    v = build_view(res, pilot, generated=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), tool_version="t",
+                   tables=tables)
+    assert v.meta.has_tumour and not v.meta.has_predose and v.meta.cycle_word == "Period"
+    sv = next(x for x in v.subjects if x.id == "01-701-1028")
+    assert set(sv.charts[0].data["panels"]) == {"liver", "tumour"}      # no AFP / PIVKA-II panels
+    assert any("target sum 30 mm" in sc for c in sv.cycles for sc in c.scans)
+
+
+def test_report_of_the_pilot_shows_only_the_arms_drugs(run, pilot):
+    import datetime as dt
+
+    from monitor.export import build_tables
+    from monitor.labs.catalogue import load_catalogue
+    from monitor.report import build_view
+
+    res = run(pilot_study(), prof=PILOT_PROFILE)
+    v = build_view(res, pilot, generated=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), tool_version="t",
+                   tables=build_tables(res, load_catalogue(), pilot))
+    by = {s.id: s for s in v.subjects}
+    placebo = by["01-701-1015"]
+    assert placebo.arm == "Placebo"
+    assert [(x.drug, x.given, x.planned) for c in placebo.cycles for x in c.doses] == [("Placebo", "0 mg", "placebo")] * 3
+    assert "Dose intensity" not in placebo.derived
+    hi = by["01-701-1028"]
+    assert [(x.drug, x.given, x.planned) for c in hi.cycles for x in c.doses] == [
+        ("Xanomeline", "54 mg", "54 mg"), ("Xanomeline", "81 mg", "81 mg"), ("Xanomeline", "54 mg", "54 mg")]
+    assert hi.derived["Dose intensity"] == "Xanomeline 100%"
+    assert set(hi.charts[0].data["panels"]) == {"liver"} and hi.charts[0].data["rows"] == 1
+    assert by["01-701-1057"].cycles == [] and by["01-701-1057"].status == "Not dosed"
+    assert [c.number for c in hi.cycles] == [1, 2, 3] and hi.last_dose == "14-JAN-2014"
+    assert hi.cycles[1].period == "02-AUG-2013 to 06-JAN-2014"          # the period's End date
+    assert not v.meta.has_tumour and v.meta.subject_columns == ()
