@@ -145,7 +145,7 @@ def dose_rows(d, rows, weight, sid=None, cycle=None):
     for drug in d.drugs:
         mine = [r for r in rows if r["drug"] is not None and d.lookup.get(norm(r["drug"])) == drug.name]
         if drug.name not in mine_drugs:
-            if mine:   # recorded, but not a drug of the subject's arm (DOSE010)
+            if mine:   # recorded, but not a drug of the subject's arm (DOSE012)
                 used.update(id(r) for r in mine)
                 label = f"{drug.name} (not in arm {arm.name})" if arm is not None else drug.name
                 for r in mine:

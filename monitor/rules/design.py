@@ -1,5 +1,5 @@
 """Study-design rules: the subject's arm against the profile's [[arms]] (WB211), and the drugs
-given against the drugs of that arm (DOSE010). Both run only for a profile with arms."""
+given against the drugs of that arm (DOSE012). Both run only for a profile with arms."""
 
 from __future__ import annotations
 

@@ -180,7 +180,7 @@ PROFILE_NEEDS = {
 RULES = tuple(_replace(r, profile_needs=PROFILE_NEEDS[r.code]) if r.code in PROFILE_NEEDS else r for r in RULES)
 RULES = RULES + (
     Rule("WB211", "arm-unknown", S.MAJOR, dsg.arm_unknown, (("Subjects", ("subject",)),), ("arms",)),
-    Rule("DOSE010", "drug-not-in-arm", S.MAJOR, dsg.drug_not_in_arm,
+    Rule("DOSE012", "drug-not-in-arm", S.MAJOR, dsg.drug_not_in_arm,
          (("Cycles", _CYC), ("Subjects", ("subject", "arm"))), ("arms",)),
 )
 
