@@ -200,3 +200,27 @@ def test_report_of_the_pilot_shows_only_the_arms_drugs(run, pilot):
     assert [c.number for c in hi.cycles] == [1, 2, 3] and hi.last_dose == "14-JAN-2014"
     assert hi.cycles[1].period == "02-AUG-2013 to 06-JAN-2014"          # the period's End date
     assert not v.meta.has_tumour and v.meta.subject_columns == ()
+
+
+def test_swimmer_labels_get_room_for_the_longest_subject_id():
+    from monitor.report.charts import MM, RC, swimmer_left
+
+    assert swimmer_left([{"subject": "001"}]) == 0.055                  # the seed study's 15 mm
+    left = swimmer_left([{"subject": "001"}, {"subject": "01-701-1015"}])
+    width_pt = 272 * MM * 72
+    assert left * width_pt >= 11 * RC["font.size"] * 0.6 + 4            # 11 characters at 6.5 pt, and the tick pad
+    assert left < 0.12
+
+
+@pytest.mark.parametrize("keys, rows", [(("liver",), 1), (("liver", "tumour"), 1),
+                                        (("AFP", "liver", "tumour"), 2), (("AFP", "PIVKA2", "liver", "tumour"), 2)])
+def test_subject_chart_layout_has_only_the_panels_of_the_study(keys, rows):
+    from monitor.report.charts import BOXES, PANEL_SIZE, layout
+
+    size, boxes = layout(keys)
+    assert tuple(boxes) == keys
+    assert size[1] == pytest.approx(PANEL_SIZE[1] * rows / 2)
+    if len(keys) == 4:
+        assert boxes == BOXES                                          # the seed study's 2 x 2 grid, unchanged
+    for left, bottom, width, height in boxes.values():
+        assert 0 < bottom and bottom + height < 1 and left + width < 1
