@@ -35,8 +35,21 @@ class Result:
             "profile": self.profile,
             "tool_version": self.tool_version,
             "generated": self.generated,
+            "summary": self.summary(),
+            "not_evaluated": [{"rule": code, "reason": why} for code, why in self.not_evaluated],
             "findings": [f.to_dict() for f in self.findings],
         }
+
+    def summary(self) -> dict:
+        """Counts: all findings, by severity (worst first), by rule (code order of the
+        registry), and how many rules were not evaluated."""
+        by_rule: dict = {}
+        for f in self.findings:
+            by_rule[f.rule] = by_rule.get(f.rule, 0) + 1
+        order = {r.code: i for i, r in enumerate(RULES)}
+        return {"findings": len(self.findings), "by_severity": self.by_severity(),
+                "by_rule": {k: by_rule[k] for k in sorted(by_rule, key=lambda c: (order.get(c, -1), c))},
+                "not_evaluated": len(self.not_evaluated)}
 
     def count(self, at_least: Severity) -> int:
         return sum(1 for f in self.findings if Severity(f.severity).rank >= at_least.rank)
@@ -53,6 +66,11 @@ _NEEDS_TEXT = {"recist": "tumour assessments ([recist])", "markers": "tumour mar
                "weight_dosing": "weight-based (mg/kg) drug"}
 
 
+def _column_names(sd, keys) -> str:
+    names = {c.key: c.name for c in sd.schema.columns}
+    return ", ".join(names.get(k, k) for k in keys)
+
+
 def _gated(rule, wb: Workbook, profile=None) -> str | None:
     for need in getattr(rule, "profile_needs", ()):
         if profile is not None and not profile.has(need):
@@ -65,7 +83,25 @@ def _gated(rule, wb: Workbook, profile=None) -> str | None:
             return f"sheet {sheet} has no header row"
         missing = [k for k in keys if k not in sd.columns]
         if missing:
-            return f"{sheet} lacks column(s) {', '.join(missing)}"
+            return f"{sheet} lacks column(s) {_column_names(sd, missing)}"
+    return None
+
+
+def _missing_column(e: Exception, wb: Workbook) -> str | None:
+    """A rule that reached for a column its sheet lacks (a need not declared in the registry):
+    the reason it is not evaluated, or None when the column is not one a workbook may lack
+    (then it is a real crash)."""
+    if not isinstance(e, pl.exceptions.ColumnNotFoundError):
+        return None
+    import re
+
+    m = re.search(r'"([^"]+)"', str(e))
+    if not m:
+        return None
+    key = re.sub(r"__(raw|err|lo|hi)$", "", m.group(1))
+    for sd in wb.sheets.values():
+        if any(c.key == key for c in sd.schema.columns) and key not in sd.columns:
+            return f"{sd.schema.name} lacks column(s) {_column_names(sd, [key])}"
     return None
 
 
@@ -79,6 +115,10 @@ def run_rules(ctx: Context, rules=RULES) -> tuple[list, list]:
         try:
             df = rule.check(ctx)
         except Exception as e:  # one crashing rule never stops the others
+            why = _missing_column(e, ctx.wb)
+            if why:
+                skipped.append((rule.code, why))
+                continue
             tb = traceback.extract_tb(e.__traceback__)[-1]
             df = pl.DataFrame([{"sheet": None, "row": None, "field": None, "cell": None, "subject": None,
                                 "message": f"Rule {rule.code} ({rule.name}) crashed: {type(e).__name__}: {e} "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Optional
 
@@ -13,9 +13,35 @@ import typer
 from . import __version__
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="The trial safety monitor: checks clinical-trial site workbooks.")
+                  context_settings={"help_option_names": ["-h", "--help"]},
+                  help="The trial safety monitor: checks clinical-trial site workbooks.",
+                  epilog="Example: monitor check site07.xlsx   then   monitor annotate site07.xlsx")
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
+
+
+def _show_version(value: bool):
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _main(version_: bool = typer.Option(False, "--version", "-V", callback=_show_version, is_eager=True,
+                                        help="Print the tool version and exit.")):
+    """The trial safety monitor: checks clinical-trial site workbooks."""
+
+
+def _format(text: str) -> str:
+    """--format, in any case (JSON, Json, json)."""
+    f = (text or "").strip().lower()
+    if f not in ("text", "json"):
+        _fail(f"--format must be text or json, not {text!r}")
+    return f
+
+
+FORCE = typer.Option(False, "--force", help="Replace an existing output file even if the monitor did not "
+                     "write it (without it such a file is never replaced).")
 
 
 def _fail(msg: str, code: int = EXIT_UNREADABLE):
@@ -62,19 +88,20 @@ def _limits(max_unpacked_mb, max_rows, max_columns, max_cell_chars, max_cells):
 
 
 @contextmanager
-def _writing(workbook: Path):
-    """Outputs of one command: the input is never written over, and a refusal or a failed write
-    is one plain line and exit 2, not a traceback."""
-    from .io import OutputError, protect_input
+def _writing(workbook: Path | None, force: bool = False):
+    """Outputs of one command: the input is never written over, nor a file the monitor did not
+    write (unless --force), and a refusal or a failed write is one plain line and exit 2, not a
+    traceback."""
+    from .io import OutputError, guard_outputs, protect_input
     from .workbook.reader import WorkbookError
 
     try:
-        with protect_input(workbook):
+        with protect_input(workbook) if workbook is not None else nullcontext(), guard_outputs(force):
             yield
     except (WorkbookError, OutputError) as e:
         _fail(str(e))
     except OSError as e:  # a folder where a file should go, no permission, a full disk ...
-        _fail(f"{e.filename or workbook}: {e.strerror or e}")
+        _fail(f"{e.filename or workbook or 'output'}: {e.strerror or e}")
 
 
 def default_out(workbook: Path) -> Path:
@@ -85,10 +112,10 @@ def default_out(workbook: Path) -> Path:
     return Path("output") / safe_name(workbook.stem)
 
 
-@app.command()
+@app.command(epilog="Example: monitor check site07.xlsx --fail-on critical --statistics")
 def check(
     workbook: Path = typer.Argument(..., help="The site workbook (.xlsx or .xlsm)."),
-    format: str = typer.Option("text", "--format", "-f", help="text (a table) or json (to stdout)."),
+    format: str = typer.Option("text", "--format", "-f", help="text (a table) or json (to stdout); any case."),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for findings.json and findings.csv "
                                        "[default: output/<workbook stem>/]."),
     fail_on: str = typer.Option("major", "--fail-on", help="Exit 1 when a finding is at or above this "
@@ -101,50 +128,68 @@ def check(
     max_columns: int = MAX_COLUMNS,
     max_cell_chars: int = MAX_CELL_CHARS,
     max_cells: int = MAX_CELLS,
+    statistics: bool = typer.Option(False, "--statistics", help="End the text output with the number of "
+                                    "findings of each rule."),
+    force: bool = FORCE,
 ):
     """Read and validate a workbook; print findings. Exit 0 clean, 1 findings, 2 unreadable."""
     from .findings import Severity
-    from .reporters import to_json, to_text, write_outputs
+    from .reporters import not_evaluated_text, statistics_text, to_json, to_text, write_outputs
 
     try:
         threshold = Severity.parse(fail_on)
     except ValueError as e:
         _fail(str(e))
-    if format not in ("text", "json"):
-        _fail(f"--format must be text or json, not {format!r}")
+    format = _format(format)
     limits = _limits(max_unpacked_mb, max_rows, max_columns, max_cell_chars, max_cells)
-    with _writing(workbook):
+    with _writing(workbook, force):
         result = _check(workbook, _profile(profile), limits)
         write_outputs(result, out or default_out(workbook))
     if format == "json":
         sys.stdout.write(to_json(result))
     else:
-        sys.stdout.write(to_text(result))
+        sys.stdout.write(to_text(result) + not_evaluated_text(result)
+                         + (statistics_text(result) if statistics else ""))
     raise typer.Exit(EXIT_FINDINGS if result.count(threshold) else EXIT_OK)
 
 
-@app.command()
-def rules():
-    """List every rule: code, name, severity and what it catches."""
-    from .rules.registry import RULES
+@app.command(epilog="Example: monitor rules   or   monitor rules WB209")
+def rules(
+    code: Optional[str] = typer.Argument(None, help="A rule code (WB209, any case) or name "
+                                         "(dosed-before-consent): print its documentation."),
+):
+    """List every rule: code, name, severity and what it catches; or one rule's documentation."""
+    from .docs import rule_doc
+    from .rules.registry import RULE_CRASHED, RULES
 
-    for r in RULES:
-        typer.echo(f"{r.code:<8} {r.severity.value:<8} {r.name:<32} {r.summary}")
+    if code is None:
+        for r in RULES:
+            typer.echo(f"{r.code:<8} {r.severity.value:<8} {r.name:<32} {r.summary}")
+        return
+    want = code.strip().lower()
+    rule = next((r for r in (*RULES, RULE_CRASHED) if want in (r.code.lower(), r.name)), None)
+    if rule is None:
+        _fail(f"no rule {code!r}; `monitor rules` lists them")
+    typer.echo(rule_doc(rule))
 
 
-@app.command()
+@app.command(epilog="Example: monitor template site07.xlsx")
 def template(
-    out: Path = typer.Argument(..., help="Where to write the empty workbook (.xlsx)."),
+    out: Path = typer.Argument(..., help="Where to write the empty workbook (.xlsx); an existing file is "
+                               "only replaced if it is an empty template the monitor wrote (or with --force)."),
     profile: Optional[str] = typer.Option(None, "--profile", help="Protocol profile for the drug lists."),
+    force: bool = FORCE,
 ):
     """Write an empty workbook for coordinators: every sheet and column, notes and drop-downs."""
     from .workbook.template import write_template
 
-    path = write_template(out, _profile(profile))
+    prof = _profile(profile)
+    with _writing(None, force):
+        path = write_template(out, prof)
     typer.echo(str(path))
 
 
-@app.command()
+@app.command(epilog="Example: monitor annotate site07.xlsx --out site07-checked.xlsx")
 def annotate(
     workbook: Path = typer.Argument(..., help="The site workbook; it is never modified."),
     out: Optional[Path] = typer.Option(None, "--out", help="The annotated copy "
@@ -155,20 +200,22 @@ def annotate(
     max_columns: int = MAX_COLUMNS,
     max_cell_chars: int = MAX_CELL_CHARS,
     max_cells: int = MAX_CELLS,
+    force: bool = FORCE,
 ):
-    """Write a copy of the workbook with every finding's cell coloured and commented."""
+    """Write a copy of the workbook with every finding's cell coloured and commented. Annotating an
+    annotated copy again replaces the earlier marks and Findings sheet."""
     from .io import safe_name
     from .workbook.annotate import annotate_copy
 
     limits = _limits(max_unpacked_mb, max_rows, max_columns, max_cell_chars, max_cells)
-    with _writing(workbook):
+    with _writing(workbook, force):
         result = _check(workbook, _profile(profile), limits)
         target = out or default_out(workbook) / f"{safe_name(workbook.stem)}-annotated.xlsx"
         path = annotate_copy(workbook, result, target)
     typer.echo(str(path))
 
 
-@app.command()
+@app.command(epilog="Example: monitor export site07.xlsx --out tables/")
 def export(
     workbook: Path = typer.Argument(..., help="The site workbook."),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for the tables "
@@ -179,23 +226,30 @@ def export(
     max_columns: int = MAX_COLUMNS,
     max_cell_chars: int = MAX_CELL_CHARS,
     max_cells: int = MAX_CELLS,
+    force: bool = FORCE,
 ):
     """Write the cleaned tables (subjects, cycles, labs, adverse_events, vitals, tumor, findings)
     as CSV and Parquet, each row keeping its Excel row number."""
     from .export import build_tables, write_tables
     from .labs.catalogue import load_catalogue
+    from .progress import steps
 
     limits = _limits(max_unpacked_mb, max_rows, max_columns, max_cell_chars, max_cells)
-    with _writing(workbook):
+    with _writing(workbook, force), steps("export", 3, workbook.name, plain=False) as bar:
         prof = _profile(profile)
+        bar.step(f"checking {workbook.name}")
         result = _check(workbook, prof, limits)
         target = out or default_out(workbook) / "export"
-        paths = write_tables(build_tables(result, load_catalogue(), profile=prof), target)
+        bar.step("building the tables")
+        tables = build_tables(result, load_catalogue(), profile=prof)
+        bar.step("writing the tables")
+        bar.grow(len(tables))
+        paths = write_tables(tables, target, progress=bar.step)
     for p in paths:
         typer.echo(str(p))
 
 
-@app.command()
+@app.command(epilog="Example: monitor batch inbox/ --out monitor/ --fail-on critical")
 def batch(
     inbox: Path = typer.Argument(..., help="Folder of site workbooks (sub-folders, e.g. one per site, included)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder: one sub-folder per workbook, "
@@ -215,11 +269,11 @@ def batch(
     at or above --fail-on in any workbook, 2 any workbook unreadable (see docs/batch.md)."""
     from .batch.commands import batch_command
 
-    raise typer.Exit(batch_command(inbox, out, jobs, fail_on, profile, force, max_unpacked_mb, format, quiet,
-                                   pdf))
+    raise typer.Exit(batch_command(inbox, out, jobs, fail_on, profile, force, max_unpacked_mb, _format(format),
+                                   quiet, pdf))
 
 
-@app.command()
+@app.command(epilog="Example: monitor watch inbox/ --out monitor/")
 def watch(
     inbox: Path = typer.Argument(..., help="Folder to watch (sub-folders included)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder, as for batch [default: output/batch/]."),
@@ -242,7 +296,7 @@ def watch(
                                    poll_interval, initial, quiet, pdf))
 
 
-@app.command()
+@app.command(epilog="Example: monitor history site07.xlsx --out monitor/")
 def history(
     workbook: Optional[str] = typer.Argument(None, help="A workbook (its path in the inbox, its file, or a "
                                              "unique end of the path); without it, the list of runs."),
@@ -253,10 +307,10 @@ def history(
     """List batch runs, or one workbook's checks with the findings new and resolved in each."""
     from .batch.commands import history_command
 
-    raise typer.Exit(history_command(workbook, out, limit, format))
+    raise typer.Exit(history_command(workbook, out, limit, _format(format)))
 
 
-@app.command()
+@app.command(epilog="Example: monitor report site07.xlsx   or   monitor report site07.xlsx --subject 006 --cycle 3")
 def report(
     workbook: Path = typer.Argument(..., help="The site workbook."),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for the PDF [default: output/<workbook stem>/]."),
@@ -270,6 +324,7 @@ def report(
                                       "(ISO 8601) [default: now]; fixes the output for reproducible reports."),
     profile: Optional[str] = typer.Option(None, "--profile", help="Protocol profile."),
     max_unpacked_mb: float = typer.Option(200, "--max-unpacked-mb", help="Unpacked size limit."),
+    force: bool = FORCE,
 ):
     """Write the PDF cycle summary: study overview, one section per subject, findings listing.
     The last line printed is the PDF's path. Exit 0 written, 2 unreadable input or unknown subject/cycle."""
@@ -281,7 +336,7 @@ def report(
         if cycle is not None and subject is None:
             raise ReportError("--cycle needs --subject: the one-cycle summary is for one subject")
         when = parse_now(now)
-        with _writing(workbook):
+        with _writing(workbook, force):
             path = report_command(workbook, out or default_out(workbook), _profile(profile), subject, cycle,
                                   previous, max(1, jobs), when, max_unpacked_mb, echo=typer.echo)
     except (ReportError, WorkbookError, ValueError) as e:
@@ -289,13 +344,14 @@ def report(
     typer.echo(str(path))
 
 
-@app.command()
+@app.command(epilog="Example: monitor demo --out output/")
 def demo(
     samples: Path = typer.Option(Path("sample_sheets"), "--samples", help="Folder of sample workbooks."),
     out: Path = typer.Option(Path("output"), "--out", help="Output folder."),
     jobs: int = typer.Option(2, "--jobs", "-j", help="Processes laying out each PDF."),
     now: Optional[str] = typer.Option(None, "--now", help="Run time (ISO 8601) [default: now]."),
     profile: Optional[str] = typer.Option(None, "--profile", help="Protocol profile."),
+    force: bool = FORCE,
 ):
     """Run check, annotate and report on every sample workbook, and write the empty template, into output/."""
     from .report.commands import demo_command, parse_now
@@ -304,10 +360,13 @@ def demo(
         when = parse_now(now)
     except ValueError as e:
         _fail(str(e))
-    raise typer.Exit(demo_command(samples, out, _profile(profile), max(1, jobs), when, echo=typer.echo))
+    prof = _profile(profile)
+    with _writing(None, force):
+        code = demo_command(samples, out, prof, max(1, jobs), when, echo=typer.echo)
+    raise typer.Exit(code)
 
 
-@app.command()
+@app.command(epilog="Example: monitor version   (or monitor --version)")
 def version():
     """Print the tool version."""
     typer.echo(__version__)

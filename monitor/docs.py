@@ -48,3 +48,19 @@ def render_readme(text: str) -> str:
         pat = re.compile(rf"(<!-- BEGIN GENERATED {name} -->\n).*?(<!-- END GENERATED {name} -->)", re.S)
         text = pat.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
     return text
+
+
+def rule_doc(rule) -> str:
+    """A rule's documentation for the terminal: code, name, severity, then What / Why / Example."""
+    import inspect
+    import textwrap
+
+    summary, _, body = inspect.cleandoc(rule.check.__doc__ or "").partition("\n")
+    parts = re.split(r"\*(What it does|Why it matters|Example)\*:\s*", body)
+    out = [f"{rule.code} {rule.name} ({rule.severity.value})", "", summary.strip()]
+    if " ".join(parts[0].split()):
+        out += [""] + textwrap.wrap(" ".join(parts[0].split()), 98)
+    for title, text in zip(parts[1::2], parts[2::2]):
+        out += ["", f"{title}:"] + textwrap.wrap(" ".join(text.split()), 96, initial_indent="  ",
+                                                 subsequent_indent="  ")
+    return "\n".join(out)

@@ -82,12 +82,18 @@ def protocol_tables(result, catalogue, profile=None, labs=None) -> dict:
             "recist": recist_table(ctx) if profile.has("recist") else none}
 
 
-def write_tables(tables: dict, out_dir: Path) -> list:
+def write_tables(tables: dict, out_dir: Path, progress=None) -> list:
+    """Each table as CSV and Parquet; the Parquet files carry the monitor's mark (io.GENERATOR)
+    in their metadata. `progress(text)` is called before each table."""
+    from .io import GENERATOR, GENERATOR_KEY
+
     paths = []
     for name, df in tables.items():
+        if progress is not None:
+            progress(f"writing {name}")
         with atomic_path(out_dir / f"{name}.csv") as tmp:
             safe_text_columns(df).write_csv(tmp)
         with atomic_path(out_dir / f"{name}.parquet") as tmp:
-            df.write_parquet(tmp)
+            df.write_parquet(tmp, metadata={GENERATOR_KEY: GENERATOR})
         paths += [out_dir / f"{name}.csv", out_dir / f"{name}.parquet"]
     return paths

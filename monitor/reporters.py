@@ -94,3 +94,30 @@ def to_text(result, width: int | None = None) -> str:
                      "(one cause on many rows); findings.json and findings.csv list every row with its group id.")
     lines.append(summary_line(result))
     return "\n".join(lines) + "\n"
+
+
+def not_evaluated_text(result) -> str:
+    """The rules that did not run, once each, grouped by the reason (a missing column or sheet)."""
+    groups: dict = {}
+    for code, why in getattr(result, "not_evaluated", None) or ():
+        groups.setdefault(why, []).append(code)
+    lines = [f"not evaluated: {', '.join(codes)} ({terminal_safe(why)})" for why, codes in groups.items()]
+    return "".join(line + "\n" for line in lines)
+
+
+def statistics_text(result) -> str:
+    """Per-rule counts, most frequent first (as `ruff --statistics` prints them)."""
+    from .rules.registry import BY_CODE
+
+    counts: dict = {}
+    for f in result.findings:
+        counts[f.rule] = counts.get(f.rule, 0) + 1
+    if not counts:
+        return ""
+    width = len(str(max(counts.values())))
+    lines = ["", "statistics:"]
+    for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        rule = BY_CODE.get(code)
+        name, sev = (rule.name, rule.severity.value) if rule else ("rule-crashed", "major")
+        lines.append(f"{n:>{width}}  {code:<9} {name:<40} [{sev}]")
+    return "\n".join(lines) + "\n"

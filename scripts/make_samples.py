@@ -63,6 +63,8 @@ sample_sheets/README.md (and printed by --check).
     AE010 ae-fatal-grade-mismatch     002  Hepatic failure grade 4 with outcome Fatal (should be 5)
     AE011 ae-onset-before-consent     007  pre-existing pruritus (medical history) entered as an AE
     AE012 ae-onset-before-first-dose  007  the same pruritus (info: a pre-treatment event)
+    AE013 fatal-ae-not-serious        008  death from progression (Disease progression, grade 5,
+                                           Fatal) entered with Serious N
     LAB101-LAB103                     002 / 005 / 009  grade 3 ALT without AE, Hy's law, TSH
     AE101 ae-grade-below-lab-grade    006  Platelet count decreased graded 2 with platelets 48 (grade 3)
     AE102 ae-grade-above-lab-grade    006  Neutrophil count decreased graded 4, lowest ANC 0.9 (grade 3)
@@ -872,6 +874,9 @@ def s008(st):
     p.ae("Weight loss", 2, cyc[6], verbatim="Weight loss 12% from baseline")
     p.ae("Back pain", 3, "2022-11-18", "2022-11-26", verbatim="Bone pain, new iliac metastasis",
          serious="Y", aware="2022-11-18", reported="2022-11-18")
+    # AE013: died of progressive disease after stopping treatment; entered as not serious
+    p.ae("Disease progression", 5, "2023-01-20", "2023-01-20", verbatim="Death due to progressive HCC",
+         outcome="Fatal")
 
 
 def s009(st):

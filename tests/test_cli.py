@@ -62,7 +62,9 @@ def test_json_output_has_the_documented_fields(tmp_path):
     p = run("check", wb, "--format", "json", "--out", tmp_path / "o")
     assert p.returncode == 1
     data = json.loads(p.stdout)
-    assert set(data) == {"workbook", "sha256", "profile", "tool_version", "generated", "findings"}
+    assert set(data) == {"workbook", "sha256", "profile", "tool_version", "generated", "summary",
+                         "not_evaluated", "findings"}
+    assert data["summary"]["by_rule"]["WB111"] == 1 and data["summary"]["by_severity"]["major"] >= 1
     assert data["sha256"] == hashlib.sha256(wb.read_bytes()).hexdigest()
     (f,) = [f for f in data["findings"] if f["rule"] == "WB111"]
     assert (f["sheet"], f["cell"], f["row"], f["subject"], f["severity"]) == ("Subjects", "C2", 2, "001", "major")

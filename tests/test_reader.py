@@ -148,7 +148,7 @@ def test_no_cascade_when_the_subject_column_is_missing(run):
     delete_column(s, "Subjects", "Subject ID")
     result = run(s)
     assert "WB202" not in codes(result)
-    assert dict(result.not_evaluated)["WB202"] == "Subjects lacks column(s) subject"
+    assert dict(result.not_evaluated)["WB202"] == "Subjects lacks column(s) Subject ID"
 
 
 def test_missing_column_on_a_sheet_with_leading_columns_and_title_rows(run):

@@ -15,7 +15,7 @@ from monitor.ctcae.terms import load_terms
 from monitor.labs.catalogue import load_catalogue
 from monitor.profile.profile import load_profile
 from monitor.workbook.schema import SHEETS, STUDY, Kind, columns_for
-from monitor.workbook.template import (DATE_FORMAT, FORMATTED_ROWS, INLINE_LIST_LIMIT, LISTS_SHEET,
+from monitor.workbook.template import (DATE_FORMAT, FORMATTED_ROWS, INLINE_LIST_LIMIT, INSTRUCTIONS_SHEET, LISTS_SHEET,
                                        TEXT_FORMAT, Formula, write_template)
 
 TODAY = date(2026, 1, 1)
@@ -142,12 +142,12 @@ def _letters(ws) -> dict:
 
 # ------------------------------------------------------------------ structure
 
-def test_template_has_every_schema_sheet_in_order_and_a_hidden_lists_sheet_last(template):
+def test_template_has_instructions_first_every_schema_sheet_in_order_and_a_hidden_lists_sheet_last(template):
     _, wb = template
-    assert wb.sheetnames == [s.name for s in SHEETS] + [LISTS_SHEET]
+    assert wb.sheetnames == [INSTRUCTIONS_SHEET] + [s.name for s in SHEETS] + [LISTS_SHEET]
     assert all(wb[s.name].sheet_state == "visible" for s in SHEETS)
     assert wb[LISTS_SHEET].sheet_state == "hidden"
-    assert wb.active.title == STUDY.name
+    assert wb.active.title == INSTRUCTIONS_SHEET
 
 
 def test_every_schema_column_has_its_header_with_a_note(template, profile):
@@ -184,15 +184,17 @@ def test_headers_are_bold_frozen_and_sized_from_the_schema(template, profile):
             assert ws.column_dimensions[cell.column_letter].width == col.width
 
 
-def test_date_columns_are_date_formatted_and_id_columns_text_for_500_rows(template, profile):
+def test_date_columns_are_date_formatted_and_id_columns_text_as_whole_columns(template, profile):
+    """Issue 14: formats stopped at row 501 (the demo's Labs sheet has 2,206 rows); now the
+    column itself carries the format, so every row a coordinator adds gets it."""
     _, wb = template
     for sheet in SHEETS[1:]:
         ws = wb[sheet.name]
         for j, col in enumerate(columns_for(sheet, profile.drug_names), start=1):
             want = {Kind.DATE: DATE_FORMAT, Kind.PARTIAL_DATE: DATE_FORMAT, Kind.ID: TEXT_FORMAT}.get(col.kind)
             if want:
-                for r in (2, FORMATTED_ROWS + 1):
-                    assert ws.cell(row=r, column=j).number_format == want, (sheet.name, col.name, r)
+                letter = ws.cell(row=1, column=j).column_letter
+                assert ws.column_dimensions[letter].number_format == want, (sheet.name, col.name)
 
 
 # ------------------------------------------------------------------ drop-downs
@@ -311,16 +313,16 @@ def test_unknown_data_sheet_or_column_key_is_refused(tmp_path, profile):
 def test_extra_data_key_adds_a_column_outside_the_contract(tmp_path, profile):
     path = write_template(tmp_path / "t.xlsx", profile, study=STUDY_IDS,
                           data={"Labs": [{"subject": "001", "x:Lab comment 2": "see file"}]})
-    assert openpyxl.load_workbook(path)["Labs"]["I1"].value == "Lab comment 2"
+    assert openpyxl.load_workbook(path)["Labs"]["J1"].value == "Lab comment 2"
     result = check_workbook(path, profile, today=TODAY)
-    assert ("WB003", "Labs!I1") in {(f.rule, f.where) for f in result.findings}
+    assert ("WB003", "Labs!J1") in {(f.rule, f.where) for f in result.findings}
 
 
 def test_write_is_atomic_and_replaces_an_existing_file(tmp_path, profile):
     target = tmp_path / "t.xlsx"
     target.write_bytes(b"old")
     assert write_template(target, profile) == target
-    assert openpyxl.load_workbook(target).sheetnames[0] == "Study"
+    assert openpyxl.load_workbook(target).sheetnames[1] == "Study"
     assert [p.name for p in tmp_path.iterdir()] == ["t.xlsx"]    # no temp file left
 
 
@@ -359,4 +361,4 @@ def test_template_command_writes_the_workbook_and_prints_its_path(tmp_path):
     res = CliRunner().invoke(app, ["template", str(out)])
     assert res.exit_code == 0, res.output
     assert res.output.strip() == str(out)
-    assert openpyxl.load_workbook(out).sheetnames[:len(SHEETS)] == [s.name for s in SHEETS]
+    assert openpyxl.load_workbook(out).sheetnames[1:len(SHEETS) + 1] == [s.name for s in SHEETS]

@@ -41,9 +41,8 @@ def summary_text(report) -> str:
             lines.append(f"  changed:    {e.path}: +{e.new} new, -{e.resolved} resolved")
     for k, v in sorted(report.notes.items()):
         lines.append(f"  note: {v}")
-    if report.ignored:
-        lines.append(f"  ignored:    {_plural(len(report.ignored), 'file')} (lock, temporary or outside the inbox; "
-                     "see batch.json)")
+    for i in report.ignored:   # every file not checked, with the reason (also in batch.json)
+        lines.append(f"  not checked: {i.rel}: {i.reason}")
     if report.outputs.get("batch_json"):
         lines.append(f"  wrote {report.out}/batch.json" + (f" and {report.outputs['summary_pdf']}"
                                                             if report.outputs.get("summary_pdf") else ""))
@@ -75,8 +74,10 @@ class PlainProgress:
             self._say(f"checking {_plural(n, 'workbook')} of {self.total} ({self.total - n} unchanged) ...")
 
     def done(self, e):
-        self.n += 1
+        # numbered among the workbooks that get a line (checked or unreadable), out of all of them:
+        # one of two checked is "[1/2] checked", never "[2/2]" (issue 14)
         if e.status != "skipped":
+            self.n += 1
             self._say(f"[{self.n}/{self.total}] {entry_line(e)}")
 
     def finish(self, report):
@@ -89,11 +90,13 @@ class BarProgress(PlainProgress):
     def __init__(self, stream=None):
         super().__init__(stream)
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
 
         self.console = Console(file=self.stream)
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), TextColumn("{task.fields[current]}"),
+                            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                            TextColumn("{task.fields[current]}", markup=False),
                             console=self.console, transient=True)
         self.task = None
 
@@ -111,8 +114,8 @@ class BarProgress(PlainProgress):
                                f"({self.total - n} unchanged) ...", highlight=False)
 
     def done(self, e):
-        self.n += 1
         if e.status != "skipped":
+            self.n += 1
             self.console.print(entry_line(e), highlight=False, markup=False)
         self.bar.update(self.task, advance=1, current=e.path)
 

@@ -8,8 +8,10 @@ Ignored, and listed in batch.json with the reason when the name looks like a wor
   - symbolic links whose target is outside the inbox (a link inside it is followed), and links
     to folders (never followed, so no loops);
   - anything that is not a regular file (a FIFO named `x.xlsx` would block a reader forever).
-Other temporary files (`x.xlsx.tmp`, `x.xlsx.part`, `~WRL0001.tmp`) do not end in .xlsx and are
-never candidates.
+Every other file is listed too, with the reason it is not checked (issue 14): a legacy `.xls`
+(save it as .xlsx), other spreadsheets and documents (not a workbook the monitor reads), temporary
+files (`x.xlsx.tmp`, `x.xlsx.part`, `~WRL0001.tmp`) and hidden files. Files inside hidden folders
+(`.git`) are not walked.
 
 Output folders are `OUT/<relative path without .xlsx>/`, each part sanitised so that nothing a
 file or folder name contains (`..`, a leading `/`, NUL, control characters) can lead outside
@@ -55,6 +57,30 @@ def ignore_reason(name: str) -> str | None:
     if name.startswith("."):
         return "hidden or temporary file"
     return None
+
+
+_OTHER_KINDS = {
+    ".xls": "legacy Excel 97-2003 workbook (.xls): open it in Excel and save it as .xlsx to have it checked",
+    ".xlsb": "binary Excel workbook (.xlsb): save it as .xlsx to have it checked",
+    ".ods": "OpenDocument spreadsheet (.ods): save it as .xlsx to have it checked",
+    ".csv": "CSV file, not a workbook: the monitor checks .xlsx workbooks",
+    ".xltx": "Excel template (.xltx), not a workbook: save a copy as .xlsx",
+}
+_TEMP_SUFFIXES = (".tmp", ".part", ".crdownload", ".swp", ".bak")
+
+
+def other_file_reason(name: str) -> str:
+    """Why a file that does not look like a workbook is not checked (it is listed, not skipped
+    silently)."""
+    low = name.lower()
+    if name.startswith("."):
+        return "hidden or temporary file"
+    if name.startswith("~") or low.endswith(_TEMP_SUFFIXES) or "#" in name:
+        return "temporary file"
+    for suffix, reason in _OTHER_KINDS.items():
+        if low.endswith(suffix):
+            return reason
+    return "not a workbook (only .xlsx and .xlsm files are checked)"
 
 
 def is_inside(path: Path, folder: Path) -> bool:
@@ -108,10 +134,11 @@ def discover(inbox: Path) -> tuple[list, list]:
             keep.append(d)
         dirnames[:] = keep
         for name in filenames:
-            if not looks_like_workbook(name):
-                continue
             p = base / name
             rel = _rel(p, inbox_real)
+            if not looks_like_workbook(name):
+                ignored.append(Ignored(rel, other_file_reason(name)))
+                continue
             reason = classify(inbox_real, p)
             if reason:
                 ignored.append(Ignored(rel, reason))

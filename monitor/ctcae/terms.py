@@ -28,6 +28,7 @@ class Term:
 class Terms:
     by_norm: dict                 # normalised term -> Term
     synonyms: dict = None         # normalised common name -> [CTCAE terms] (synonyms.toml)
+    meddra: dict = None           # normalised MedDRA preferred term -> [CTCAE terms] (meddra_pt.toml)
 
     def __len__(self) -> int:
         return len(self.by_norm)
@@ -36,15 +37,37 @@ class Terms:
         return None if text is None else self.by_norm.get(norm_term(text))
 
     def closest(self, text: str, n: int = 3) -> list[str]:
-        """Terms to suggest: the curated synonyms first (immune hepatitis -> Hepatobiliary
-        disorders - Other, specify), else the closest terms by spelling (difflib ratio)."""
-        syn = (self.synonyms or {}).get(norm_term(text))
+        """Terms to suggest: the CTCAE terms of a MedDRA preferred term (Pyrexia -> Fever), then
+        the curated synonyms (immune hepatitis -> Hepatobiliary disorders - Other, specify), else
+        the closest terms by spelling (difflib ratio)."""
+        key = norm_term(text)
+        syn = (self.meddra or {}).get(key) or (self.synonyms or {}).get(key)
         if syn:
             return list(syn[:n])
         keys = difflib.get_close_matches(norm_term(text), list(self.by_norm), n=n, cutoff=0.6)
         if not keys:  # word order or extra words: compare with a looser cut-off
             keys = difflib.get_close_matches(norm_term(text), list(self.by_norm), n=n, cutoff=0.4)
         return [self.by_norm[k].term for k in keys]
+
+    def for_preferred_term(self, pt: str, soc: str | None = None) -> str | None:
+        """The CTCAE v5.0 term to record for a MedDRA preferred term: the PT itself when it is a
+        CTCAE term, else its first MedDRA synonym, else '<SOC> - Other, specify' of its system
+        organ class (None when the SOC has none)."""
+        t = self.get(pt)
+        if t is not None:
+            return t.term
+        syn = (self.meddra or {}).get(norm_term(pt))
+        if syn:
+            return syn[0]
+        return self.other_specify(soc) if soc else None
+
+    def other_specify(self, soc: str) -> str | None:
+        """'<SOC> - Other, specify' of a system organ class (MedDRA SOC names, any case)."""
+        want = norm_term(soc)
+        for t in self.by_norm.values():
+            if norm_term(t.soc) == want and t.term.endswith("Other, specify"):
+                return t.term
+        return None
 
     def names(self) -> list[str]:
         return [t.term for t in self.by_norm.values()]
@@ -60,4 +83,6 @@ def load_terms() -> Terms:
                                            {g: row[f"grade_{g}"] for g in grades})
     syn = tomllib.loads(resources.files("monitor.ctcae").joinpath("synonyms.toml").read_text("utf-8"))
     synonyms = {norm_term(k): tuple(v) for k, v in syn["synonyms"].items()}
-    return Terms(out, synonyms)
+    pts = tomllib.loads(resources.files("monitor.ctcae").joinpath("meddra_pt.toml").read_text("utf-8"))
+    meddra = {norm_term(k): tuple(v) for k, v in pts["preferred_terms"].items()}
+    return Terms(out, synonyms, meddra)

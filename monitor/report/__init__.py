@@ -35,7 +35,8 @@ def previous_ids(path) -> set:
 
 
 def make_report(result, profile, out_path, *, now: datetime, tool_version: str, subject: str | None = None,
-                cycle: int | None = None, previous: set | None = None, jobs: int = 1, force_pool: bool = False):
+                cycle: int | None = None, previous: set | None = None, jobs: int = 1, force_pool: bool = False,
+                progress=None):
     """Build the view model of a check Result and render it to `out_path`. `now` and
     `tool_version` are passed in so the same inputs give the same PDF. Returns ReportStats."""
     from ..export import build_tables
@@ -47,7 +48,7 @@ def make_report(result, profile, out_path, *, now: datetime, tool_version: str, 
     view = build_view(result, profile, generated=now, tool_version=tool_version, subject=subject, cycle=cycle,
                       previous_ids=previous, tables=tables)
     t_view, c_view = time.perf_counter() - t0, time.process_time() - c0
-    stats = write_report(view, out_path, jobs=jobs, force_pool=force_pool)
+    stats = write_report(view, out_path, jobs=jobs, force_pool=force_pool, progress=progress)
     stats.timings["view"] = t_view
     stats.timings["cpu_view"] = c_view
     stats.wall += t_view

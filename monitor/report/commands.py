@@ -27,13 +27,23 @@ def report_command(workbook: Path, out_dir: Path, profile, subject, cycle, previ
     """Check the workbook and write its PDF; returns the PDF's path. Raises ReportError,
     WorkbookError (exit 2)."""
     from ..check import check_workbook
+    from ..progress import steps
     from . import make_report, previous_ids, report_name
 
     prev = previous_ids(previous) if previous else None
-    result = check_workbook(workbook, profile, now=now, max_unpacked_mb=max_unpacked_mb)
-    path = Path(out_dir) / report_name(workbook.stem, subject, cycle)
-    stats = make_report(result, profile, path, now=now, tool_version=__version__, subject=subject, cycle=cycle,
-                        previous=prev, jobs=jobs)
+    # progress: checking and the view count as 2 units each; the layout as its parts' costs
+    with steps("report", 4, workbook.name) as bar:
+        bar.step(f"checking {workbook.name}", 2)
+        result = check_workbook(workbook, profile, now=now, max_unpacked_mb=max_unpacked_mb)
+        bar.step("building the summary", 2)
+        path = Path(out_dir) / report_name(workbook.stem, subject, cycle)
+
+        def layout(total):
+            bar.grow(total)
+            return lambda cost, text: bar.advance(cost, text)
+
+        stats = make_report(result, profile, path, now=now, tool_version=__version__, subject=subject,
+                            cycle=cycle, previous=prev, jobs=jobs, progress=layout)
     echo(f"report: {stats.pages} pages, {len(result.findings)} findings, {stats.wall:.1f} s")
     return path
 

@@ -238,10 +238,33 @@ def plan_parts(view) -> list:
 POOL_MIN_COST = 12.0   # about 6 subjects: below it, starting worker processes costs more than it saves
 
 
-def _run_parts(parts: list, jobs: int, force_pool: bool = False) -> list:
+def part_label(part: Part) -> str:
+    """What a part lays out, for the progress bar: `subjects 001-012`, `study overview` ..."""
+    subs = [s.id for s in getattr(part.view, "subjects", None) or ()]
+    if part.kind == "subjects" and subs:
+        return f"subject {subs[0]}" if len(subs) == 1 else f"subjects {subs[0]}-{subs[-1]}"
+    if part.kind == "single" and subs:
+        return f"subject {subs[0]}"
+    return {"overview": "study overview", "findings": "findings listing", "cover": "contents"}.get(part.kind, part.kind)
+
+
+def _sequential(parts: list, progress=None) -> list:
+    out = []
+    for p in parts:
+        if progress is not None:
+            progress(0.0, f"laying out {part_label(p)}")
+        out.append(render_part(p))
+        if progress is not None:
+            progress(p.cost, None)
+    return out
+
+
+def _run_parts(parts: list, jobs: int, force_pool: bool = False, progress=None) -> list:
+    """Lay out the parts (in worker processes when it pays). `progress(cost_done, text)` is
+    called as parts start (cost 0) and finish (their cost)."""
     small = sum(p.cost for p in parts) < POOL_MIN_COST
     if jobs <= 1 or len(parts) <= 1 or (small and not force_pool):
-        return [render_part(p) for p in parts]
+        return _sequential(parts, progress)
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
@@ -252,26 +275,35 @@ def _run_parts(parts: list, jobs: int, force_pool: bool = False) -> list:
     order = sorted(range(len(parts)), key=lambda i: -parts[i].cost)   # biggest first
     results = [None] * len(parts)
     try:
+        from concurrent.futures import as_completed
+
         with ProcessPoolExecutor(max_workers=min(jobs, len(parts)), mp_context=ctx) as pool:
-            futures = {i: pool.submit(render_part, parts[i]) for i in order}
-            for i, fut in futures.items():
+            futures = {pool.submit(render_part, parts[i]): i for i in order}
+            if progress is not None:
+                progress(0.0, "laying out " + ", ".join(part_label(parts[i]) for i in order[:jobs]))
+            for fut in as_completed(futures):
+                i = futures[fut]
                 results[i] = fut.result()
+                if progress is not None:
+                    progress(parts[i].cost, f"laid out {part_label(parts[i])}")
     except (BrokenProcessPool, OSError):   # no worker processes here (sandbox, no /dev/shm): lay out in turn
-        return [render_part(p) for p in parts]
+        return _sequential(parts, progress)
     return results
 
 
 # ------------------------------------------------------------------------------ the whole PDF
 
-def write_report(view, path, jobs: int = 1, force_pool: bool = False) -> ReportStats:
+def write_report(view, path, jobs: int = 1, force_pool: bool = False, progress=None) -> ReportStats:
     """Render `view` to the PDF at `path` (written atomically). Returns timings and the
-    fetcher's record of requested and refused URLs."""
+    fetcher's record of requested and refused URLs. `progress(total_cost)` is called once with
+    the cost of the whole layout and returns the per-part callback (see _run_parts)."""
     from ..io import atomic_path
 
     t0 = time.perf_counter()
     stats = ReportStats(path=str(path), jobs=jobs)
     parts = plan_parts(view)
-    results = _run_parts(parts, jobs, force_pool)
+    results = _run_parts(parts, jobs, force_pool,
+                         progress(sum(p.cost for p in parts)) if progress is not None else None)
     if view.meta.scope == "study":
         _, parts, results = _cover(view, parts, results)
     tm, cm = time.perf_counter(), time.process_time()

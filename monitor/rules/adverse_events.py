@@ -106,8 +106,9 @@ def ae_term_not_ctcae(ctx):
     """The CTCAE term is not a CTCAE v5.0 term.
 
     *What it does*: looks the term up in the NCI CTCAE v5.0 table (837 terms, case and
-    spacing ignored) and suggests terms: curated ones for common names (ctcae/synonyms.toml),
-    else the closest by spelling.
+    spacing ignored) and suggests terms: the CTCAE terms of a MedDRA preferred term
+    (ctcae/meddra_pt.toml: Pyrexia -> Fever, Diarrhoea -> Diarrhea), curated ones for common
+    names (ctcae/synonyms.toml), else the closest by spelling.
     *Why it matters*: grading and lab reconciliation need the exact CTCAE term; free text
     belongs in Verbatim term (use '<SOC> - Other, specify' for events without a term).
     *Example*: `Immune hepatitis` (suggested: Hepatic failure, Hepatobiliary disorders - Other, specify).
@@ -218,3 +219,27 @@ def ae_onset_before_first_dose(ctx):
     return emit(sd, bad, "onset", pl.lit("Onset ") + quoted(pl.col("onset__raw"))
                 + pl.lit(" is before the first dose on ") + pl.col("first_dose").cast(pl.String)
                 + pl.lit(" (pre-treatment event)."))
+
+
+def fatal_ae_not_serious(ctx):
+    """A grade 5 adverse event, or one with a Fatal outcome, is recorded as not serious.
+
+    *What it does*: flags Serious = N on a row with Grade 5 or Outcome Fatal.
+    *Why it matters*: an adverse event that results in death is serious by definition (ICH E2A
+    II.B "results in death"; 21 CFR 312.32(a)) and must be reported to the sponsor within 24
+    hours; recorded as not serious, it escapes expedited reporting and the SAE tables.
+    *Example*: Myocardial infarction, grade 5, Outcome Fatal, Serious `N`.
+    """
+    sd = ctx.sheet("AdverseEvents")
+    fatal = pl.lit(False)
+    if "grade" in sd.columns:
+        fatal = fatal | (pl.col("grade") == 5).fill_null(False)
+    if "outcome" in sd.columns:
+        fatal = fatal | (pl.col("outcome") == "Fatal").fill_null(False)
+    bad = sd.frame.filter((pl.col("serious") == False) & fatal)  # noqa: E712
+    what = (pl.when(pl.col("grade") == 5).then(pl.lit("grade 5")).otherwise(pl.lit("a Fatal outcome"))
+            if "grade" in sd.columns else pl.lit("a Fatal outcome"))
+    return emit(sd, bad, "serious", pl.lit("Serious is N for an adverse event with ") + what
+                + pl.lit(" (") + quoted(pl.col("term__raw") if "term__raw" in sd.frame.columns else pl.lit(""))
+                + pl.lit("); an event that results in death is serious."),
+                suggestion=pl.lit("Set Serious to Y and report the SAE (Date aware, Date reported)."))

@@ -34,9 +34,57 @@ def _errors(ctx, code: str, message) -> pl.DataFrame:
                 continue
             bad = sd.frame.filter(errs == code)
             if bad.height:
-                out.append(emit(sd, bad, c.key, message(c, pl.col(f"{c.key}__raw"), pl.col(c.key)),
-                                suggestion=_suggest(code, c)))
+                raw = pl.col(f"{c.key}__raw")
+                suggestion = (number_suggestion(raw, c, unit_column=sd.has("unit")) if code == P.NUMBER_UNREADABLE
+                              else _implausible_suggestion(raw) if code == P.DATE_IMPLAUSIBLE
+                              else _suggest(code, c))
+                out.append(emit(sd, bad, c.key, message(c, raw, pl.col(c.key)), suggestion=suggestion))
     return pl.concat(out) if out else None
+
+
+# ------------------------------------------------------------------ suggestions written for the column
+
+_DECIMAL_COMMA = r"^\s*([<>≤≥]=?\s*)?(\d+),(\d+)\s*$"
+_NUMBER_AND_UNIT = r"^\s*([<>≤≥]=?\s*)?(\d+(?:[.,]\d+)?)\s*([A-Za-zµμ%/^*][^\d]*.*?)\s*$"
+_RANGE = r"^\s*(\d+(?:\.\d+)?)\s*(?:-|–|to|/)\s*(\d+(?:\.\d+)?)\s*$"
+
+
+def number_suggestion(raw: pl.Expr, c=None, unit_column: bool = False) -> pl.Expr:
+    """What to type instead of a value that is not a number, written for the column `c`:
+    `7,5` -> "Did you mean 7.5?"; `200 mg` -> "Did you mean 200? ..."; a range `2-3` in a
+    whole-number column (grade, cycle) -> one value; otherwise the column's own kind of number.
+    `unit_column`: the row has a Unit column where a unit belongs (Labs, Cycles)."""
+    integer = c is not None and c.kind is Kind.INT
+    comma_num = raw.str.replace(_DECIMAL_COMMA, "${1}${2}.${3}")
+    three = raw.str.extract(_DECIMAL_COMMA, 3).str.len_chars() == 3
+    thousands = raw.str.replace(_DECIMAL_COMMA, "${1}${2}${3}")
+    unit_num = (raw.str.extract(_NUMBER_AND_UNIT, 1).fill_null("").str.replace_all(" ", "", literal=True)
+                + raw.str.extract(_NUMBER_AND_UNIT, 2).str.replace(",", ".", literal=True))
+    unit_txt = raw.str.extract(_NUMBER_AND_UNIT, 3)
+    unit_advice = (pl.lit("; put the unit in the Unit column.") if unit_column
+                   else pl.lit("; leave the unit out" + (f" (the column is in {c.unit})." if c is not None
+                                                         and c.unit else ".")))
+    if integer:
+        rng = ""
+        if c.min is not None and c.max is not None:
+            rng = f" {c.min:g}-{c.max:g}"
+        worst = " (for a grade, the highest reached)" if c.key == "grade" else ""
+        default = pl.lit(f"Enter one whole number{rng}{worst}.")
+        range_advice = pl.lit(f"Enter one whole number, not a range{worst}.")
+    else:
+        unit = f", in {c.unit}" if c is not None and c.unit else ""
+        default = pl.lit(f"Enter a number such as 12.5 or <0.5 (decimal point, no unit{unit}), or ND if not done.")
+        range_advice = pl.lit("Enter one number, not a range.")
+    comma = pl.lit("Did you mean ") + comma_num + pl.lit("? Use a decimal point, not a comma.")
+    comma3 = (pl.lit("Did you mean ") + comma_num + pl.lit(" or ") + thousands
+              + pl.lit("? Use a decimal point and no thousands separator."))
+    return (pl.when(raw.str.contains(_DECIMAL_COMMA) & three.fill_null(False)).then(comma3)
+            .when(raw.str.contains(_DECIMAL_COMMA)).then(comma)
+            .when(raw.str.contains(_RANGE)).then(range_advice)
+            .when(raw.str.contains(_NUMBER_AND_UNIT) & unit_num.is_not_null())
+            .then(pl.lit("Did you mean ") + unit_num + pl.lit("? '") + unit_txt + pl.lit("' is not part of the number")
+                  + unit_advice)
+            .otherwise(default))
 
 
 def _suggest(code: str, c):
@@ -107,15 +155,39 @@ def partial_date_not_allowed(ctx):
 def date_implausible(ctx):
     """A date falls outside 1950-2100, usually a typo in the year or a number in a date cell.
 
-    *What it does*: flags dates (including Excel serial numbers) before 1950 or after 2100.
+    *What it does*: flags dates (including Excel serial numbers) before 1950 or after 2100; a
+    bare number of up to four digits is called a number (or a year), not a serial date.
     *Why it matters*: a number like 12 typed in a date cell is day 12 of 1900; the date is not
     used by any other check, so the record drops out of windows until it is fixed.
     *Example*: `12` in Subjects!E4 (consent date).
     """
-    return _errors(ctx, P.DATE_IMPLAUSIBLE,
-                   lambda c, raw, v: pl.lit(f"{c.name} ") + quoted(raw)
-                   + pl.lit(" is not a plausible date: it falls outside 1950-2100 (a bare number in a "
-                            "date cell counts days from 1900)."))
+    return _errors(ctx, P.DATE_IMPLAUSIBLE, _implausible_message)
+
+
+def _implausible_suggestion(raw):
+    n = raw.str.extract(r"^\s*(\d+)(?:\.0+)?\s*$", 1)
+    return (pl.when(n.is_not_null() & (n.str.len_chars() < 5))
+            .then(pl.lit("Type the day, month and year, e.g. 05-JUL-2022, or use an Excel date."))
+            .otherwise(pl.lit("Check the year.")))
+
+
+def _implausible_message(c, raw, v):
+    """A bare number of five or more digits is plausibly an Excel serial date and is shown as the
+    date it counts to; a shorter one (2204, 12) is a number typed in a date cell, and a real date
+    outside 1950-2100 has a wrong year."""
+    n = raw.str.extract(r"^\s*(\d+)(?:\.0+)?\s*$", 1)
+    serial = n.str.len_chars() >= 5
+    as_date = (P.EXCEL_EPOCH + pl.duration(days=n.cast(pl.Int64, strict=False))).cast(pl.String)
+    head = pl.lit(f"{c.name} ") + quoted(raw)
+    year = n.cast(pl.Int64, strict=False).is_between(1900, 2100)
+    return (pl.when(n.is_not_null() & serial)
+            .then(head + pl.lit(" is not a plausible date: read as an Excel serial date it is ") + as_date
+                  + pl.lit(", outside 1950-2100."))
+            .when(n.is_not_null() & year)
+            .then(head + pl.lit(" is a year alone, not a date."))
+            .when(n.is_not_null())
+            .then(head + pl.lit(" is a number, not a date."))
+            .otherwise(head + pl.lit(" is not a plausible date: it falls outside 1950-2100.")))
 
 
 def number_unreadable(ctx):

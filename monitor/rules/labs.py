@@ -9,6 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from ..derive.exposure import cached
+from ..labs.catalogue import norm_test_expr
 from .base import emit, quoted
 
 
@@ -17,20 +18,39 @@ def _labs(ctx):
 
 
 def lab_test_unknown(ctx):
-    """A Labs row names a test the monitor does not know by code, name or alias.
+    """A Labs test the monitor does not know by code, name or alias (one finding per test).
 
-    *What it does*: matches Test against the catalogue (CDISC LBTESTCD codes such as ALT,
-    names such as Alanine Aminotransferase, and aliases such as SGPT), ignoring case and
-    punctuation.
-    *Why it matters*: an unknown test is neither unit-checked nor CTCAE-graded, so an
-    abnormal value would pass unseen.
-    *Example*: `ALT (SGPT)x` in Labs!C12.
+    *What it does*: matches Test against the lab catalogue (CDISC SDTM LBTESTCD codes such as
+    BUN, LBTEST names such as Blood Urea Nitrogen or Platelet, and aliases such as SGPT),
+    ignoring case and punctuation. Each unknown test is one finding at its first cell, naming
+    how many rows it has and where, with the closest known tests ("did you mean") when there are.
+    *Why it matters*: an unknown test is kept, exported and shown, but neither unit-checked nor
+    CTCAE-graded; the monitor should know which results it cannot judge, once per test, not
+    once per row (a study-specific test such as a biomarker is not an error).
+    *Example*: `Hematocrite` on 12 rows -> one finding at Labs!C5: did you mean HCT (Hematocrit)?
     """
     sd, df = _labs(ctx)
     bad = df.filter(pl.col("test").is_not_null() & pl.col("test_code").is_null())
-    return emit(sd, bad, "test", pl.lit("Test ") + quoted(pl.col("test__raw"))
-                + pl.lit(" is not a known lab test code or name."),
-                suggestion=pl.lit("Use a code such as ALT, AST, BILI, HGB, PLAT, NEUT (see monitor template)."))
+    if not bad.height:
+        return None
+    letter = sd.letter("test") or ""
+    groups = (bad.sort("_row").with_columns(norm_test_expr(pl.col("test")).alias("_tn"))
+              .group_by("_tn", maintain_order=True)
+              .agg(pl.all().first(), pl.len().alias("_n"), pl.col("_row").head(3).alias("_rows")))
+    where, sugg = [], []
+    for n, rows, test in groups.select("_n", "_rows", "test").iter_rows():   # one per distinct test
+        cells = ", ".join(f"{sd.name}!{letter}{r}" if i == 0 else f"{letter}{r}" for i, r in enumerate(rows))
+        more = f" and {n - len(rows)} more" if n > len(rows) else ""
+        where.append(f"{n} row{'s' if n > 1 else ''} ({cells}{more})")
+        close = ctx.catalogue.suggest(test)
+        sugg.append(f"Did you mean {' or '.join(close)}?" if close else
+                    "Use a CDISC LBTESTCD code or LBTEST name (see monitor template) if it is a routine test; "
+                    "otherwise its results are listed but not graded.")
+    groups = groups.with_columns(pl.Series("_where", where, dtype=pl.String), pl.Series("_sugg", sugg, dtype=pl.String))
+    return emit(sd, groups, "test", pl.lit("Test ") + quoted(pl.col("test__raw"))
+                + pl.lit(" is not in the lab catalogue: ") + pl.col("_where")
+                + pl.lit(", kept and exported but not unit-checked or CTCAE-graded."),
+                suggestion=pl.col("_sugg"), key=pl.col("_tn"))
 
 
 def lab_unit_unknown(ctx):
@@ -78,6 +98,8 @@ def lab_result_unreadable(ctx):
     *Why it matters*: an unread result cannot be graded and must never count as zero.
     *Example*: `1.2.3` or `positive` as an ALT result.
     """
+    from .cells import number_suggestion
+
     sd, df = _labs(ctx)
     cats = {code: list(t.results) for code, t in ctx.catalogue.tests.items() if t.results}
     cat_ok = pl.lit(False)
@@ -87,7 +109,7 @@ def lab_result_unreadable(ctx):
     bad = df.filter(pl.col("result__err").is_not_null() & ~cat_ok.fill_null(False))
     return emit(sd, bad, "result", pl.lit("Result ") + quoted(pl.col("result__raw"))
                 + pl.lit(" is not a number (or a result the test allows)."),
-                suggestion=pl.lit("Enter a number such as 12.5 or <0.5, or ND if not done."))
+                suggestion=number_suggestion(pl.col("result__raw"), unit_column=True))
 
 
 def _dupes(df: pl.DataFrame) -> pl.DataFrame:

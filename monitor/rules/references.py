@@ -4,7 +4,39 @@ from __future__ import annotations
 
 import polars as pl
 
+import re
+
 from .base import emit, quoted
+
+
+def _id_number(text: str) -> str | None:
+    """The last run of digits of a subject ID without leading zeros: '006', '06', '6', '07-006'
+    and 'S-006' all give '6'; None when the ID has no digits."""
+    runs = re.findall(r"\d+", str(text))
+    return (runs[-1].lstrip("0") or "0") if runs else None
+
+
+def subject_guesses(unknown: list, known: list) -> dict:
+    """Unknown ID -> the suggestion naming the known ID(s) it most likely means: the same ID with
+    other leading zeros ('06' for '006'), or with or without a site prefix ('006' for '07-006').
+    IDs with no single close match get the generic advice. Runs over the distinct IDs only."""
+    by_number: dict = {}
+    for k in known:
+        n = _id_number(k)
+        if n is not None:
+            by_number.setdefault(n, []).append(k)
+    out = {}
+    for u in unknown:
+        cands = by_number.get(_id_number(u) or "\x00", [])
+        if len(cands) == 1:
+            k = cands[0]
+            how = ("leading zeros differ" if re.sub(r"\D", "", u).lstrip("0") == re.sub(r"\D", "", k).lstrip("0")
+                   and re.sub(r"\d", "", u) == re.sub(r"\d", "", k) else "the site prefix differs")
+            out[u] = f"Did you mean '{k}' ({how})? Type the ID exactly as on the Subjects sheet."
+        elif 1 < len(cands) <= 3:
+            out[u] = ("Did you mean " + " or ".join(f"'{k}'" for k in cands)
+                      + "? Type the ID exactly as on the Subjects sheet.")
+    return out
 
 
 def subject_duplicated(ctx):
@@ -29,7 +61,8 @@ def subject_unknown(ctx):
     """A row refers to a Subject ID that is not on the Subjects sheet.
 
     *What it does*: checks the Subject ID of every row of Cycles, Labs, AdverseEvents, Vitals
-    and Tumor against the Subjects sheet.
+    and Tumor against the Subjects sheet; says "did you mean '006'?" when the ID differs from a
+    known one only by leading zeros or a site prefix.
     *Why it matters*: data attached to an unknown subject is orphaned: it is in no summary
     and no safety check (often a typo: `01` for `001`).
     *Example*: Labs!A20 says `0010` but Subjects has `010`.
@@ -43,9 +76,12 @@ def subject_unknown(ctx):
             continue
         bad = sd.frame.filter(pl.col("subject").is_not_null() & ~pl.col("subject").is_in(known.implode()))
         if bad.height:
+            guesses = subject_guesses(bad.get_column("subject").unique().to_list(), known.to_list())
+            suggestion = pl.col("subject").replace_strict(
+                guesses, default=pl.lit("Check the ID or add the subject to the Subjects sheet."),
+                return_dtype=pl.String)
             out.append(emit(sd, bad, "subject", pl.lit("Subject ID ") + quoted(pl.col("subject__raw"))
-                            + pl.lit(" is not on the Subjects sheet."),
-                            suggestion=pl.lit("Check the ID or add the subject to the Subjects sheet.")))
+                            + pl.lit(" is not on the Subjects sheet."), suggestion=suggestion))
     return pl.concat(out) if out else None
 
 

@@ -49,7 +49,7 @@ RULES: tuple[Rule, ...] = (
          (("Cycles", ("subject", "date", "action")), ("Subjects", ("subject", "consent_date")))),
     Rule("WB210", "blood-pressure-inverted", S.MAJOR, ref.blood_pressure_inverted, (("Vitals", ("sbp", "dbp")),)),
     # labs as entered
-    Rule("LAB001", "lab-test-unknown", S.MAJOR, labs.lab_test_unknown, (("Labs", ("test",)),)),
+    Rule("LAB001", "lab-test-unknown", S.INFO, labs.lab_test_unknown, (("Labs", ("test",)),)),
     Rule("LAB002", "lab-unit-unknown", S.MAJOR, labs.lab_unit_unknown, (("Labs", ("test", "unit")),)),
     Rule("LAB003", "lab-unit-missing", S.MAJOR, labs.lab_unit_missing, (("Labs", ("test", "result", "unit")),)),
     Rule("LAB004", "lab-result-unreadable", S.MAJOR, labs.lab_result_unreadable, (("Labs", ("test", "result")),)),
@@ -80,6 +80,7 @@ RULES: tuple[Rule, ...] = (
          (("AdverseEvents", ("subject", "onset")), ("Subjects", ("subject", "consent_date")))),
     Rule("AE012", "ae-onset-before-first-dose", S.INFO, ae.ae_onset_before_first_dose,
          (("AdverseEvents", ("subject", "onset")), ("Cycles", ("subject", "date", "action")))),
+    Rule("AE013", "fatal-ae-not-serious", S.MAJOR, ae.fatal_ae_not_serious, (("AdverseEvents", ("serious",)),)),
     # CTCAE v5.0 safety reconciliation (graded labs and vitals against adverse events)
     Rule("LAB101", "lab-grade-without-ae", S.MAJOR, safety.lab_grade_without_ae,
          (("Labs", ("subject", "date", "test", "result")), ("AdverseEvents", ("subject", "term", "onset")))),

@@ -6,10 +6,39 @@ Structural problems gate the rest: a column that is missing makes the rules that
 
 from __future__ import annotations
 
+import difflib
+
 from ..profile.profile import bundled_profiles
 from ..workbook.reader import col_letter
-from ..workbook.schema import STUDY_FIELDS
+from ..workbook.schema import STUDY_FIELDS, columns_for, norm
 from .base import frame, one
+
+
+def close_column(ctx, sd, header: str):
+    """The contract column that a header not in the contract most likely means (a misspelling
+    of its name or of one of its aliases), among the columns the sheet lacks; or None."""
+    text = norm(header)
+    if len(text) < 3:
+        return None
+    best, best_score = None, 0.0
+    for c in columns_for(sd.schema, ctx.profile.drug_names):
+        if c.key in sd.columns:
+            continue
+        for cand in (c.name, c.header, *c.aliases):
+            score = difflib.SequenceMatcher(None, text, norm(cand)).ratio()
+            if score > best_score:
+                best, best_score = c, score
+    return best if best_score >= 0.8 else None
+
+
+def _misspelt(ctx, sd) -> dict:
+    """column key -> (header as written, letter) for the extra headers that misspell it."""
+    out = {}
+    for header, letter in sd.extra:
+        c = close_column(ctx, sd, header)
+        if c is not None and c.key not in out:
+            out[c.key] = (header, letter)
+    return out
 
 
 def header_row_not_found(ctx):
@@ -32,7 +61,8 @@ def header_row_not_found(ctx):
 def required_column_missing(ctx):
     """A required column of the contract is not on the sheet.
 
-    *What it does*: compares the header row with the sheet's required columns.
+    *What it does*: compares the header row with the sheet's required columns; when a header
+    not in the contract is close to the missing one (`Subjct ID`), says so and points at it.
     *Why it matters*: the data the column holds (a date, a grade) cannot be checked or graded;
     the rules that need it are not evaluated rather than raising false findings.
     *Example*: an AdverseEvents sheet without a `Grade` column.
@@ -41,7 +71,17 @@ def required_column_missing(ctx):
     for sd in ctx.wb.sheets.values():
         if sd.header_row is None:
             continue
+        misspelt = _misspelt(ctx, sd) if sd.missing else {}
         for c in sd.missing:
+            if c.key in misspelt:   # the column is there, its header misspelt
+                header, letter = misspelt[c.key]
+                rows.append(one(sd.schema.name, f"Required column '{c.name}' is missing from sheet "
+                                f"'{sd.name}', but header '{header}' (column {letter}) is close: did you "
+                                f"mean '{c.header}'?",
+                                row=sd.header_row, cell=f"{letter}{sd.header_row}",
+                                suggestion=f"The column is there, misspelt: rename '{header}' to '{c.header}'.",
+                                key=c.key))
+                continue
             rows.append(one(sd.schema.name, f"Required column '{c.name}' is missing from the header row "
                             f"of sheet '{sd.name}'.", row=sd.header_row,
                             cell=f"{sd.first_col_letter}{sd.header_row}",
@@ -59,9 +99,15 @@ def unknown_column(ctx):
     """
     rows = []
     for sd in ctx.wb.sheets.values():
+        required = {c.key for c in sd.missing}
         for header, letter in sd.extra:
+            c = close_column(ctx, sd, header)
+            if c is not None and c.key in required:
+                continue   # reported once, by WB002, at this cell
             rows.append(one(sd.schema.name, f"Column '{header}' is not in the workbook contract; it is "
-                            "kept but not checked.", row=sd.header_row, cell=f"{letter}{sd.header_row}",
+                            "kept but not checked." + (f" Did you mean '{c.header}'?" if c else ""),
+                            row=sd.header_row, cell=f"{letter}{sd.header_row}",
+                            suggestion=f"Rename it to '{c.header}' so that it is checked." if c else None,
                             key=header))
     return frame(rows)
 

@@ -9,17 +9,27 @@ openpyxl round-trips cell values, formulas, styles, comments, merged cells and p
 validations; it drops what it does not model (charts, images, pivot tables, validation and
 conditional-format extensions). Formulas are kept as formulas and Excel recalculates them on
 open (`fullCalcOnLoad`); their cached values are not in the copy.
+
+Annotating again (an annotated copy, or a workbook annotated before) first takes the monitor's
+earlier marks off: every cell it marked gets back its own style and note (kept on a very hidden
+`monitor-marks` sheet), and its Findings sheet is replaced, not added a second time. Copies
+written before the marks sheet existed are cleaned by their marks: notes by author `monitor`,
+fills in the severity colours on those cells, a sheet titled "Monitor findings: ...".
+The copy carries the custom document property `monitor-output = annotated copy`, so a re-run
+may replace it and nothing else (monitor.io).
 """
 
 from __future__ import annotations
 
 import re
 import warnings
+from copy import copy
 from pathlib import Path
 
 import openpyxl
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, MergedCell
 from openpyxl.comments import Comment
+from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.properties import CalcProperties
@@ -27,11 +37,13 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 
 from ..findings import Severity
 from ..grouping import Group, grouped
-from ..io import atomic_path, safe_cell
+from ..io import OUTPUT_PROPERTY, atomic_path, safe_cell
 from .reader import WorkbookError
 
 FINDINGS_SHEET = "Findings"
 FINDINGS_SHEET_ALT = "Findings (monitor)"
+MARKS_SHEET = "monitor-marks"   # very hidden: the cells marked and what they held before
+EARLIER_NOTE = "\n\n--- earlier note ---\n"
 AUTHOR = "monitor"
 
 # severity -> fill colour (RGB): critical red, major orange, minor yellow, info light blue
@@ -55,6 +67,7 @@ HEADER_ROW = 4          # rows 1-2: title and legend; row 4: the table's header
 MAX_TEXT = 32000        # Excel's cell limit is 32,767 characters
 MAX_COMMENT_FINDINGS = 20
 
+_OUR_NOTE = re.compile(r"^(CRITICAL|MAJOR|MINOR|INFO) [A-Z]+\d{3} ")
 _CELL_REF = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d{1,7})$")
 _BOLD = Font(bold=True)
 _LINK = Font(color="0563C1", underline="single")
@@ -139,19 +152,104 @@ def _anchor(ws, ref: str):
     return cell
 
 
-def _mark(ws, ref: str, findings: list):
+def _mark(ws, ref: str, findings: list, marks=None):
     findings = sorted(findings, key=lambda f: -_severity(f.severity).rank)
     cell = _anchor(ws, ref)
+    if marks is not None:
+        marks.remember(ws, cell)
     cell.fill = fill_for(findings[0].severity)
     lines = [finding_line(f) for f in findings[:MAX_COMMENT_FINDINGS]]
     if len(findings) > MAX_COMMENT_FINDINGS:
         lines.append(f"... and {len(findings) - MAX_COMMENT_FINDINGS} more (see the Findings sheet).")
     text = "\n".join(lines)
     if cell.comment is not None and cell.comment.text:
-        text += "\n\n--- earlier note ---\n" + cell.comment.text
+        text += EARLIER_NOTE + cell.comment.text
     text = _clean(text)
     height = 20 + 15 * sum(1 + len(line) // 55 for line in text.splitlines())
     cell.comment = Comment(text, AUTHOR, height=min(height, 500), width=360)
+
+
+class _Marks:
+    """The very hidden sheet recording each marked cell (sheet, cell, its note before) with a
+    cell that keeps its style before, so the next annotation can take the marks off exactly."""
+
+    HEADER = ("sheet", "cell", "note", "note author", "style before", "findings sheet")
+
+    def __init__(self, wb):
+        self.ws = wb.create_sheet(MARKS_SHEET)
+        self.ws.sheet_state = "veryHidden"
+        for j, h in enumerate(self.HEADER, start=1):
+            self.ws.cell(row=1, column=j, value=h)
+        self.row = 1
+
+    def remember(self, ws, cell):
+        self.row += 1
+        r = self.row
+        _exact(self.ws.cell(row=r, column=1), ws.title)
+        self.ws.cell(row=r, column=2, value=cell.coordinate)
+        if cell.comment is not None:
+            _exact(self.ws.cell(row=r, column=3), cell.comment.text or " ")
+            _exact(self.ws.cell(row=r, column=4), cell.comment.author or "")
+        self.ws.cell(row=r, column=5)._style = copy(cell._style)
+
+    def findings_sheet(self, title: str):
+        _exact(self.ws.cell(row=1, column=7), title)
+
+
+def _exact(cell, value):
+    """Text kept to be put back exactly (a sheet name, a note): stored as text, never a formula,
+    without the apostrophe that _text adds for people reading the sheet."""
+    if value:
+        cell.value = _clean(value)
+        cell.data_type = "s"
+
+
+def remove_marks(wb) -> int:
+    """Take the monitor's earlier marks off a workbook (see the module note); returns the number
+    of cells restored."""
+    n = 0
+    if MARKS_SHEET in wb.sheetnames:
+        ms = wb[MARKS_SHEET]
+        findings_title = ms.cell(row=1, column=7).value
+        for sheet, ref, note, author, before in ms.iter_rows(min_row=2, max_col=5):
+            if sheet.value not in wb.sheetnames or not ref.value:
+                continue
+            try:
+                cell = wb[sheet.value][str(ref.value)]
+            except (ValueError, KeyError, IndexError):
+                continue
+            cell._style = copy(before._style)
+            cell.comment = Comment(str(note.value), str(author.value or "")) if note.value else None
+            n += 1
+        wb.remove(ms)
+        if findings_title and findings_title in wb.sheetnames:
+            wb.remove(wb[findings_title])
+        return n
+    # written before the marks sheet existed: known by its marks
+    ours = [ws for ws in wb.worksheets if str(ws.title).lower().startswith("findings")
+            and str(ws.cell(row=1, column=1).value or "").startswith("Monitor findings")]
+    if not ours:
+        return 0
+    colours = set(SEVERITY_COLOURS.values())
+    for ws in wb.worksheets:
+        if ws in ours:
+            continue
+        for cell in list(ws._cells.values()):
+            c = cell.comment
+            if c is None or c.author != AUTHOR or not _OUR_NOTE.match(c.text or ""):
+                continue
+            text = c.text or ""
+            if EARLIER_NOTE in text:
+                cell.comment = Comment(text.split(EARLIER_NOTE, 1)[1], "")
+            else:
+                cell.comment = None
+            rgb = str(getattr(cell.fill.fgColor, "rgb", "") or "")
+            if cell.fill.fill_type == "solid" and rgb[-6:].upper() in colours:
+                cell.fill = PatternFill(fill_type=None)
+            n += 1
+    for ws in ours:
+        wb.remove(ws)
+    return n
 
 
 def _sheet_title(wb) -> str:
@@ -255,6 +353,8 @@ def annotate_copy(workbook_path, result, target) -> Path:
         raise WorkbookError(f"{target}: the annotated copy would overwrite the workbook itself; "
                             "choose another --out")
     wb = _load(src)
+    remove_marks(wb)
+    marks = _Marks(wb)
 
     by_norm = {n.lower(): n for n in wb.sheetnames}
     sheets = {}
@@ -272,17 +372,22 @@ def annotate_copy(workbook_path, result, target) -> Path:
         per_cell.setdefault(t, []).append(f)
     for (sheet, ref), fs in per_cell.items():
         try:
-            _mark(wb[sheet], ref, fs)
+            _mark(wb[sheet], ref, fs, marks)
         except (ValueError, KeyError, IndexError):  # a reference outside the sheet: listed, not marked
             for f in fs:
                 marked.pop(id(f), None)
 
     title = _write_findings_sheet(wb, result, marked)
+    marks.findings_sheet(title)
+    wb.move_sheet(marks.ws, offset=len(wb.sheetnames) - 1 - wb.sheetnames.index(MARKS_SHEET))
     for ws in wb.worksheets:          # only the Findings sheet selected: no grouped sheets
         ws.sheet_view.tabSelected = False
     wb.active = wb.sheetnames.index(title)
     wb[title].sheet_view.tabSelected = True
     wb.properties.lastModifiedBy = AUTHOR
+    for prop in [p for p in wb.custom_doc_props.props if p.name == OUTPUT_PROPERTY]:
+        wb.custom_doc_props.props.remove(prop)
+    wb.custom_doc_props.append(StringProperty(name=OUTPUT_PROPERTY, value="annotated copy"))
     if wb.calculation is None:
         wb.calculation = CalcProperties()
     wb.calculation.fullCalcOnLoad = True

@@ -170,6 +170,9 @@ LABS = Sheet(
         Column("ULN", "uln", Kind.NUMBER, False, ("Upper limit",), "Site lab upper limit of normal, same unit.",
                width=8),
         Column("Comment", "comment", Kind.TEXT, False, doc="Free text.", width=24),
+        Column("Specimen", "specimen", Kind.TEXT, False, ("LBSPEC", "Specimen type", "Sample type"),
+               "Optional: Urine, Serum, Plasma, Blood. Tells urine pH, protein, glucose and bilirubin from "
+               "the blood tests of the same name (else the name and unit decide).", width=12),
     ),
     doc="Long form: one row per result.",
     record_key=("subject", "date", "test"),

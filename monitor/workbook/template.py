@@ -17,19 +17,24 @@ from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.comments import Comment
+from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from .. import __version__
-from ..io import atomic_path
+from ..io import OUTPUT_PROPERTY, atomic_path
+from .instructions import write_instructions
 from .reader import col_letter
 from .schema import SHEETS, STUDY, STUDY_FIELDS, Column, Kind, Sheet, columns_for, norm
 
 DATE_FORMAT = "DD-MMM-YYYY"
 DATETIME_FORMAT = "DD-MMM-YYYY HH:MM"
 TEXT_FORMAT = "@"
-FORMATTED_ROWS = 500            # data rows given date/text formats and drop-downs
+FORMATTED_ROWS = 10_000         # data rows given drop-downs and validation (formats: whole columns)
+INSTRUCTIONS_SHEET = "Instructions"
+UNITS_PREFIX = "Units_"         # workbook name of a lab test's units: Units_ALT ...
+FIRST_DATE, LAST_DATE = date(1950, 1, 1), date(2100, 12, 31)   # plausible dates (rule WB106)
 LISTS_SHEET = "Lists"           # hidden sheet holding the long drop-down lists
 INLINE_LIST_LIMIT = 255         # Excel's limit for an inline list (the quoted, comma-separated text)
 EXTRA_PREFIX = "x:"             # data key "x:Header" writes an extra column (not in the contract)
@@ -100,7 +105,17 @@ class _Lists:
         self.sources[key] = src
         return src
 
-    def _range(self, name: str, values: list[str], title: str) -> str:
+    def units(self) -> None:
+        """One named range per lab test with the units the catalogue accepts for it
+        (`Units_ALT` ...), for the Labs Unit drop-down that follows the row's Test."""
+        from ..labs.catalogue import load_catalogue
+
+        for code, test in load_catalogue().tests.items():
+            labels = list(dict.fromkeys(test.unit_labels.values()))
+            if labels:
+                self._range(UNITS_PREFIX + code, labels, f"{code} units", exact=True)
+
+    def _range(self, name: str, values: list[str], title: str, exact: bool = False) -> str:
         if self.ws is None:
             self.ws = self.wb.create_sheet(LISTS_SHEET)
             self.ws.sheet_state = "hidden"
@@ -115,7 +130,7 @@ class _Lists:
             c.data_type = "s"
         ws.column_dimensions[letter].width = max(12, min(60, max((len(v) for v in values), default=10) + 2))
         ref = f"'{LISTS_SHEET}'!${letter}$2:${letter}${len(values) + 1}"
-        dn_name = base = "List_" + "".join(ch if ch.isalnum() else "_" for ch in name)
+        dn_name = base = ("" if exact else "List_") + "".join(ch if ch.isalnum() else "_" for ch in name)
         n = 1
         while dn_name in self.wb.defined_names:   # two different lists of one name
             n += 1
@@ -196,6 +211,12 @@ def _validation_spec(col: Column, profile, lists: _Lists) -> dict | None:
                     errorTitle="Not in the list",
                     error=f"Not a {what} from the list." + ("" if strict else
                           " Other spellings are read only if the monitor knows them."))
+    if col.kind in (Kind.DATE, Kind.PARTIAL_DATE):
+        partial = col.kind is Kind.PARTIAL_DATE
+        return dict(type="date", operator="between", formula1=_serial(FIRST_DATE), formula2=_serial(LAST_DATE),
+                    errorStyle="warning", errorTitle="Not a date",
+                    error="Enter a date between 1950 and 2100, e.g. 05-JUL-2022 or 2022-07-05."
+                    + (" A partial date (2022-07, UNK-JUL-2022) is read too." if partial else ""))
     if col.kind is Kind.YESNO:
         return dict(type="list", formula1=lists.source("yesno", ["Y", "N"], "Y/N"), errorStyle="warning",
                     errorTitle="Y or N", error="Enter Y or N.")
@@ -218,6 +239,18 @@ def _validation_spec(col: Column, profile, lists: _Lists) -> dict | None:
                     errorStyle="warning", errorTitle="Out of range",
                     error=f"Enter a number {col.min:g}-{col.max:g}{unit} (or ND if not done).")
     return None
+
+
+def _serial(d: date) -> str:
+    return str((d - date(1899, 12, 30)).days)
+
+
+def _unit_spec(test_letter: str) -> dict:
+    """The Labs Unit drop-down: the units of the test in the same row (Units_<code>). A test
+    written by name or alias gives no list; any unit may then be typed (the check reads it)."""
+    return dict(type="list", formula1=f'INDIRECT("{UNITS_PREFIX}"&${test_letter}2)', errorStyle="warning",
+                errorTitle="Unit not in the list",
+                error="Not a unit the monitor knows for this test; pick one from the list.")
 
 
 def _add_validation(ws, spec: dict, ref: str, cache: dict):
@@ -323,10 +356,13 @@ def _write_sheet(ws, sheet: Sheet, profile, rows: list, lists: _Lists):
         _style_header(ws.cell(row=1, column=j, value=col.header), col, column_note(col, profile))
         ws.column_dimensions[letter].width = col.width
         fmt = {Kind.DATE: DATE_FORMAT, Kind.PARTIAL_DATE: DATE_FORMAT, Kind.ID: TEXT_FORMAT}.get(col.kind)
-        if fmt:
-            for r in range(2, last + 1):
+        if fmt:   # the whole column: every row a coordinator adds gets it
+            ws.column_dimensions[letter].number_format = fmt
+            for r in range(2, len(rows) + 2):
                 ws.cell(row=r, column=j).number_format = fmt
         spec = _validation_spec(col, profile, lists)
+        if sheet.name == "Labs" and col.key == "unit" and any(c.key == "test" for c in cols):
+            spec = _unit_spec(col_letter([c.key for c in cols].index("test")))
         if spec:
             _add_validation(ws, spec, f"{letter}2:{letter}{last}", cache)
     for j, k in enumerate(extra, start=len(cols) + 1):
@@ -365,6 +401,8 @@ def write_template(path, profile=None, data: dict | None = None, study: dict | N
     wb = Workbook()
     wb.remove(wb.active)
     lists = _Lists(wb)
+    lists.units()
+    write_instructions(wb.create_sheet(INSTRUCTIONS_SHEET), _REQUIRED_FILL, _OPTIONAL_FILL)
     for sheet in SHEETS:
         ws = wb.create_sheet(sheet.name)
         if sheet is STUDY:
@@ -374,6 +412,8 @@ def write_template(path, profile=None, data: dict | None = None, study: dict | N
     if lists.ws is not None:   # keep the hidden sheet last, after every contract sheet
         wb.move_sheet(lists.ws, offset=len(wb.sheetnames) - 1 - wb.sheetnames.index(LISTS_SHEET))
     wb.active = 0
+    wb.custom_doc_props.append(StringProperty(name=OUTPUT_PROPERTY,
+                                              value="template" if not data else "generated workbook"))
     props = wb.properties
     props.title = f"Site workbook: {getattr(profile, 'title', profile.name)}"
     props.subject = f"Trial safety monitor workbook (profile {profile.name})"

@@ -1,0 +1,67 @@
+"""MedDRA preferred terms -> CTCAE v5.0 terms (monitor/ctcae/meddra_pt.toml): every target is a
+CTCAE term, AE007 suggests them before spelling, and the converter's term choice."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+
+import pytest
+
+from builders import fresh, set_cell
+from monitor.ctcae.terms import load_terms, norm_term
+
+TERMS = load_terms()
+
+
+def test_every_target_is_a_ctcae_v5_term_spelled_exactly():
+    data = tomllib.loads(resources.files("monitor.ctcae").joinpath("meddra_pt.toml").read_text("utf-8"))
+    assert data["version"]
+    bad = [(pt, t) for pt, targets in data["preferred_terms"].items() for t in targets
+           if TERMS.get(t) is None or TERMS.get(t).term != t]
+    assert bad == []
+    # a PT that is itself a CTCAE term needs no entry (it would only shadow the table)
+    assert [pt for pt in data["preferred_terms"] if TERMS.get(pt)] == []
+
+
+SUGGEST = [
+    ("PYREXIA", "Fever"),                      # by spelling: Anorexia
+    ("Pyrexia", "Fever"),
+    ("DIARRHOEA", "Diarrhea"),
+    ("DECREASED APPETITE", "Anorexia"),
+    ("CONFUSIONAL STATE", "Confusion"),
+    ("OEDEMA PERIPHERAL", "Edema limbs"),
+    ("NASOPHARYNGITIS", "Upper respiratory infection"),
+    ("immune hepatitis", "Hepatobiliary disorders - Other, specify"),   # curated synonym still first
+    ("Fatigu", "Fatigue"),                     # no table entry: spelling
+]
+
+
+@pytest.mark.parametrize("text,first", SUGGEST)
+def test_closest_uses_meddra_before_spelling(text, first):
+    assert TERMS.closest(text)[0] == first
+
+
+def test_for_preferred_term_ctcae_then_table_then_soc_other_specify():
+    assert TERMS.for_preferred_term("HEADACHE", "NERVOUS SYSTEM DISORDERS") == "Headache"
+    assert TERMS.for_preferred_term("PYREXIA", "GENERAL DISORDERS AND ADMINISTRATION SITE CONDITIONS") == "Fever"
+    assert TERMS.for_preferred_term("APPLICATION SITE PRURITUS",
+                                    "GENERAL DISORDERS AND ADMINISTRATION SITE CONDITIONS") == \
+        "General disorders and administration site conditions - Other, specify"
+    # the CTCAE name of this SOC's Other term is singular ("disorder")
+    assert TERMS.other_specify("MUSCULOSKELETAL AND CONNECTIVE TISSUE DISORDERS") == \
+        "Musculoskeletal and connective tissue disorder - Other, specify"
+    assert TERMS.for_preferred_term("NO SUCH PT") is None
+
+
+def test_ae007_suggests_fever_for_pyrexia(run):
+    s = fresh()
+    set_cell(s, "AdverseEvents", 0, "CTCAE term", "PYREXIA")
+    (f,) = [f for f in run(s).findings if f.rule == "AE007"]
+    assert f.where == "AdverseEvents!C2"
+    assert f.suggestion.startswith("Closest CTCAE v5.0 terms: Fever")
+    assert "Anorexia" not in f.suggestion
+
+
+def test_norm_term_folds_case_and_spaces():
+    assert norm_term("  Oedema   PERIPHERAL ") == "oedema peripheral"

@@ -1,0 +1,265 @@
+"""Issue 14, safe outputs: the monitor never replaces a file it did not write (unless --force), a
+re-run replaces its own outputs, files get the process umask, annotating again replaces the
+earlier marks, and the template covers 10,000 rows with a Unit list per test, date validation
+and an Instructions sheet."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import openpyxl
+import pytest
+from typer.testing import CliRunner
+
+from builders import fresh, set_cell, write
+from monitor.cli import app
+from monitor.io import OutputError, atomic_write_text, guard_outputs, own_output
+from monitor.workbook.annotate import FINDINGS_SHEET, MARKS_SHEET
+from monitor.workbook.template import FORMATTED_ROWS, INSTRUCTIONS_SHEET, LISTS_SHEET, write_template
+
+ROOT = Path(__file__).resolve().parents[1]
+MESSY = ROOT / "sample_sheets" / "messy_site.xlsx"
+
+
+def cli(*args, cwd=None):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def refused(res, path) -> bool:
+    err = res.stderr.strip()
+    return res.exit_code == 2 and len(err.splitlines()) == 1 and str(path) in err and "--force" in err
+
+
+# ------------------------------------------------------------------ never replace a foreign file
+
+def test_template_over_a_filled_workbook_is_refused_and_the_workbook_kept(tmp_path):
+    site07 = write(tmp_path / "site07.xlsx", fresh())
+    before = site07.read_bytes()
+    res = cli("template", site07)
+    assert refused(res, site07), res.output
+    assert site07.read_bytes() == before
+
+
+def test_template_over_a_template_the_monitor_wrote_and_later_filled_is_refused(tmp_path, profile):
+    """A coordinator fills the template in: it keeps the monitor's mark but now holds data."""
+    t = tmp_path / "site07.xlsx"
+    assert cli("template", t).exit_code == 0
+    wb = openpyxl.load_workbook(t)
+    wb["Subjects"]["A2"] = "001"
+    wb.save(t)
+    assert refused(cli("template", t), t)
+
+
+def test_template_replaces_its_own_empty_template_and_force_replaces_anything(tmp_path):
+    t = tmp_path / "t.xlsx"
+    assert cli("template", t).exit_code == 0
+    assert own_output(t)
+    assert cli("template", t).exit_code == 0            # a re-run replaces its own output
+    other = write(tmp_path / "other.xlsx", fresh())
+    res = cli("template", other, "--force")
+    assert res.exit_code == 0 and INSTRUCTIONS_SHEET in openpyxl.load_workbook(other).sheetnames
+
+
+def test_annotate_over_another_workbook_is_refused_but_its_own_copy_is_replaced(tmp_path):
+    a = write(tmp_path / "a.xlsx", fresh())
+    b = write(tmp_path / "b.xlsx", fresh())
+    before = b.read_bytes()
+    res = cli("annotate", a, "--out", b)
+    assert refused(res, b) and b.read_bytes() == before
+    c = tmp_path / "c.xlsx"
+    assert cli("annotate", a, "--out", c).exit_code == 0
+    assert cli("annotate", a, "--out", c).exit_code == 0     # its own earlier copy
+    assert cli("annotate", a, "--out", b, "--force").exit_code == 0
+    assert own_output(b)
+
+
+def test_check_refuses_to_replace_a_findings_json_it_did_not_write(tmp_path):
+    wb = write(tmp_path / "a.xlsx", fresh())
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "findings.json").write_text('["my own notes"]')
+    res = cli("check", wb, "--out", out)
+    assert refused(res, out / "findings.json")
+    assert cli("check", wb, "--out", out, "--force").exit_code == 0
+    assert cli("check", wb, "--out", out).exit_code == 0      # now the monitor's own
+
+
+def test_own_outputs_are_recognised_by_their_marks(tmp_path, profile):
+    wb = write(tmp_path / "a.xlsx", fresh())
+    out = tmp_path / "o"
+    assert cli("check", wb, "--out", out).exit_code == 0
+    assert cli("export", wb, "--out", out / "x").exit_code == 0
+    assert own_output(out / "findings.json") and own_output(out / "findings.csv")
+    assert own_output(out / "x" / "labs.csv") and own_output(out / "x" / "labs.parquet")
+    assert not own_output(wb)                        # a workbook from elsewhere
+    (tmp_path / "n.csv").write_text("subject,value\n1,2\n")
+    assert not own_output(tmp_path / "n.csv")
+    (tmp_path / "n.json").write_text('{"a": 1}')
+    assert not own_output(tmp_path / "n.json")
+
+
+def test_the_guard_is_off_for_library_callers_and_empty_files_are_replaced(tmp_path):
+    p = tmp_path / "notes.json"
+    p.write_text("mine")
+    atomic_write_text(p, "{}")                       # library use: no guard (tests, sample generator)
+    p.write_text("mine")
+    with guard_outputs(), pytest.raises(OutputError):
+        atomic_write_text(p, "{}")
+    p.write_text("")
+    with guard_outputs():
+        atomic_write_text(p, "{}")
+
+
+# ------------------------------------------------------------------ modes follow the umask
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_outputs_are_created_with_the_process_umask(tmp_path, umask, mode):
+    wb = write(tmp_path / "a.xlsx", fresh())
+    old = os.umask(umask)
+    try:
+        assert cli("check", wb, "--out", tmp_path / "o").exit_code == 0
+        assert cli("annotate", wb, "--out", tmp_path / "o" / "a.xlsx").exit_code == 0
+        assert cli("template", tmp_path / "t.xlsx").exit_code == 0
+    finally:
+        os.umask(old)
+    for p in (tmp_path / "o" / "findings.json", tmp_path / "o" / "findings.csv", tmp_path / "o" / "a.xlsx",
+              tmp_path / "t.xlsx"):
+        assert stat.S_IMODE(p.stat().st_mode) == mode, p
+
+
+# ------------------------------------------------------------------ annotating again
+
+def _comments(wb) -> dict:
+    return {(ws.title, c.coordinate): c.comment.text for ws in wb.worksheets for c in ws._cells.values()
+            if c.comment is not None and ws.title != FINDINGS_SHEET}
+
+
+def _fills(wb) -> dict:
+    return {(ws.title, c.coordinate): c.fill.fgColor.rgb for ws in wb.worksheets for c in ws._cells.values()
+            if c.fill.fill_type == "solid" and ws.title != FINDINGS_SHEET}
+
+
+def test_annotating_an_annotated_copy_after_a_fix_drops_the_stale_marks_and_keeps_one_findings_sheet(tmp_path):
+    s = fresh()
+    set_cell(s, "Subjects", 0, "Age", 640)        # WB111 on Subjects!C2
+    set_cell(s, "Subjects", 1, "Sex", "X")        # WB110 on Subjects!B3
+    src = write(tmp_path / "site.xlsx", s)
+    first = tmp_path / "first.xlsx"
+    assert cli("annotate", src, "--out", first).exit_code == 0
+    wb1 = openpyxl.load_workbook(first)
+    assert ("Subjects", "C2") in _comments(wb1) and ("Subjects", "B3") in _comments(wb1)
+    wb1["Subjects"]["C2"] = 64                     # the coordinator fixes the age in the annotated copy
+    wb1.save(first)
+    second = tmp_path / "second.xlsx"
+    assert cli("annotate", first, "--out", second).exit_code == 0
+    wb2 = openpyxl.load_workbook(second)
+    assert [n for n in wb2.sheetnames if n.lower().startswith("findings")] == [FINDINGS_SHEET]
+    assert ("Subjects", "C2") not in _comments(wb2) and ("Subjects", "C2") not in _fills(wb2)
+    assert ("Subjects", "B3") in _comments(wb2)
+    assert _comments(wb2)[("Subjects", "B3")].count("WB110") == 1   # not piled on the old note
+    assert wb2[MARKS_SHEET].sheet_state == "veryHidden"
+
+
+def test_annotating_twice_restores_a_cells_own_note_and_fill(tmp_path):
+    s = fresh()
+    set_cell(s, "Subjects", 0, "Age", 640)
+    src = write(tmp_path / "site.xlsx", s)
+    wb = openpyxl.load_workbook(src)
+    from openpyxl.comments import Comment
+    from openpyxl.styles import PatternFill
+
+    wb["Subjects"]["C2"].comment = Comment("=asked the site", "Ann")
+    wb["Subjects"]["D2"].fill = PatternFill(fill_type="solid", fgColor="00B050")
+    wb.save(src)
+    once = tmp_path / "once.xlsx"
+    cli("annotate", src, "--out", once)
+    twice = tmp_path / "twice.xlsx"
+    cli("annotate", once, "--out", twice)
+    note = openpyxl.load_workbook(twice)["Subjects"]["C2"].comment.text
+    assert note.count("WB111") == 1 and note.count("asked the site") == 1
+    assert note.endswith("\n=asked the site")              # the cell's own note, exactly
+    assert _fills(openpyxl.load_workbook(twice))[("Subjects", "D2")].endswith("00B050")
+
+
+def test_a_copy_annotated_before_the_marks_sheet_existed_is_cleaned_by_its_marks(tmp_path, profile):
+    from builders import check
+    from monitor.workbook.annotate import annotate_copy
+
+    s = fresh()
+    set_cell(s, "Subjects", 0, "Age", 640)
+    src = write(tmp_path / "site.xlsx", s)
+    old = annotate_copy(src, check(src, profile), tmp_path / "old.xlsx")
+    wb = openpyxl.load_workbook(old)               # as an older version wrote it: no marks sheet
+    wb.remove(wb[MARKS_SHEET])
+    wb.save(old)
+    new = annotate_copy(old, check(old, profile), tmp_path / "new.xlsx")
+    wb = openpyxl.load_workbook(new)
+    assert [n for n in wb.sheetnames if n.lower().startswith("findings")] == [FINDINGS_SHEET]
+    assert _comments(wb)[("Subjects", "C2")].count("WB111") == 1
+
+
+# ------------------------------------------------------------------ template
+
+@pytest.fixture(scope="module")
+def template_wb(tmp_path_factory):
+    path = write_template(tmp_path_factory.mktemp("tpl") / "t.xlsx")
+    return openpyxl.load_workbook(path)
+
+
+def _validations(ws):
+    return [(dv, str(dv.sqref)) for dv in ws.data_validations.dataValidation]
+
+
+def test_template_validations_cover_at_least_10000_rows(template_wb):
+    assert FORMATTED_ROWS >= 10_000
+    for name in ("Subjects", "Cycles", "Labs", "AdverseEvents"):
+        refs = [ref for _, ref in _validations(template_wb[name])]
+        assert refs and all(ref.split(":")[-1].lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ") == str(FORMATTED_ROWS + 1)
+                            for r in refs for ref in r.split()), (name, refs)
+
+
+def test_template_dates_have_date_validation(template_wb):
+    ws = template_wb["Labs"]
+    date_dvs = [dv for dv, ref in _validations(ws) if dv.type == "date"]
+    assert date_dvs and any(ref.startswith("B2") for dv in date_dvs for ref in str(dv.sqref).split())
+    assert template_wb["AdverseEvents"].data_validations.dataValidation
+
+
+def test_template_unit_drop_down_follows_the_test_from_the_catalogue(template_wb):
+    from monitor.labs.catalogue import load_catalogue
+
+    ws = template_wb["Labs"]
+    head = {c.value: c.column_letter for c in ws[1] if c.value}
+    unit_dv = [dv for dv, ref in _validations(ws) if ref.startswith(f"{head['Unit']}2")]
+    assert unit_dv and "INDIRECT" in unit_dv[0].formula1 and f"${head['Test']}2" in unit_dv[0].formula1
+    names = template_wb.defined_names
+    alt = names["Units_ALT"].attr_text
+    sheet, ref = alt.split("!")
+    col = ref.split(":")[0].replace("$", "").rstrip("0123456789")
+    values = [c.value for c in template_wb[LISTS_SHEET][col][1:] if c.value]
+    assert set(values) == set(load_catalogue().tests["ALT"].unit_labels.values())
+    for code in load_catalogue().tests:
+        assert f"Units_{code}" in names, code
+
+
+def test_template_has_an_instructions_sheet_with_a_colour_legend(template_wb):
+    from monitor.workbook.annotate import SEVERITY_COLOURS
+
+    ws = template_wb[INSTRUCTIONS_SHEET]
+    assert template_wb.sheetnames[0] == INSTRUCTIONS_SHEET
+    text = " ".join(str(c.value) for row in ws.iter_rows() for c in row if c.value)
+    assert "monitor check" in text and "Subject ID" in text
+    fills = {str(c.fill.fgColor.rgb)[-6:] for row in ws.iter_rows() for c in row if c.fill.fill_type == "solid"}
+    assert set(SEVERITY_COLOURS.values()) <= fills
+
+
+def test_a_filled_template_with_the_instructions_sheet_checks_clean(tmp_path, profile):
+    from builders import check
+
+    path = write_template(tmp_path / "t.xlsx", profile)
+    result = check(path, profile)
+    assert not [f for f in result.findings if f.sheet in (INSTRUCTIONS_SHEET, LISTS_SHEET)]
