@@ -22,15 +22,17 @@ NOW = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
 
 
 def with_unknown_tests(n: int, subjects=("01-701-1015", "01-701-1028")):
-    """The pilot study plus `n` rows of a test code the catalogue does not know (LAB001)."""
+    """The pilot study plus `n` ALT rows entered without a unit (LAB003 lab-unit-missing, one
+    finding per row: one cause on many rows)."""
     s = pilot_study()
     for i in range(n):
-        s["Labs"].append([subjects[i % len(subjects)], d(2014, 2, 1 + i % 27), "XYZ9", 300 + i, "pg/mL", 200, 900])
+        s["Labs"].append([subjects[i % len(subjects)], d(2014, 2, 1 + i % 27), "ALT", 20 + i, None, 6, 34])
     return s
 
 
-def lab001(result):
-    return [f for f in result.findings if f.rule == "LAB001"]
+def repeated(result):
+    """The repeated cause's findings (LAB003)."""
+    return [f for f in result.findings if f.rule == "LAB003"]
 
 
 # ------------------------------------------------------------------ the group id
@@ -56,8 +58,8 @@ def test_group_ids_are_stable_across_runs_and_row_insertions(run):
     s = with_unknown_tests(4)
     s["Labs"].insert(1, ["01-701-1015", d(2013, 12, 20), "ALT", 20, "U/L", 6, 34])
     b = run(s, prof=PILOT_PROFILE)
-    assert len({f.group for f in lab001(a)}) == 1
-    assert {f.group for f in lab001(a)} == {f.group for f in lab001(b)}
+    assert len({f.group for f in repeated(a)}) == 1
+    assert {f.group for f in repeated(a)} == {f.group for f in repeated(b)}
 
 
 def test_signals_of_two_subjects_are_two_groups(run):
@@ -75,9 +77,9 @@ def test_signals_of_two_subjects_are_two_groups(run):
 @pytest.mark.parametrize("n, folded", [(GROUP_MIN - 1, False), (GROUP_MIN, True), (40, True)])
 def test_text_output_folds_a_cause_from_three_rows(run, n, folded):
     res = run(with_unknown_tests(n), prof=PILOT_PROFILE)
-    assert len(lab001(res)) == n
+    assert len(repeated(res)) == n
     text = to_text(res, width=200)
-    lines = [ln for ln in text.splitlines() if ln.startswith("MAJOR") and "LAB001" in ln]
+    lines = [ln for ln in text.splitlines() if ln.startswith("MAJOR") and "LAB003" in ln]
     if folded:
         assert len(lines) == 1 and f"{n} rows like this" in text and f"+{n - 1}" in lines[0]
         assert f"{n} findings shown as 1 grouped line" in text
@@ -88,7 +90,7 @@ def test_text_output_folds_a_cause_from_three_rows(run, n, folded):
 def test_group_line_names_the_first_five_cells_and_how_many_more(run):
     res = run(with_unknown_tests(40), prof=PILOT_PROFILE)
     (g,) = [it for it in grouped(res.findings) if isinstance(it, Group)]
-    cells = [f.cell for f in lab001(res)]
+    cells = [f.cell for f in repeated(res)]
     assert g.cells_text() == "Labs!" + ", ".join(cells[:5]) + " and 35 more"
     assert g.subjects == ["01-701-1028", "01-701-1015"] or g.subjects == ["01-701-1015", "01-701-1028"]
 
@@ -116,11 +118,11 @@ def test_annotated_findings_sheet_has_one_line_per_cause_but_every_cell_is_marke
     rows = [r for r in wb[FINDINGS_SHEET].iter_rows(min_row=HEADER_ROW + 1, values_only=True) if r[0]]
     assert len(rows) == 1
     sev, rule, _, where, subject, message, _, ident = rows[0]
-    first = lab001(res)[0]
-    assert (sev, rule, where) == ("MAJOR", "LAB001", f"{first.where} (+39)")
+    first = repeated(res)[0]
+    assert (sev, rule, where) == ("MAJOR", "LAB003", f"{first.where} (+39)")
     assert "[40 rows like this: " in message and message.endswith(" and 35 more]")
     assert ident == f"group {first.group}"
-    marked = [c for row in wb["Labs"].iter_rows() for c in row if c.comment is not None and "LAB001" in c.comment.text]
+    marked = [c for row in wb["Labs"].iter_rows() for c in row if c.comment is not None and "LAB003" in c.comment.text]
     assert len(marked) == 40
 
 
