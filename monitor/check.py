@@ -133,6 +133,20 @@ def run_rules(ctx: Context, rules=RULES) -> tuple[list, list]:
     return frames, skipped
 
 
+QUOTE_CHARS = 80          # cell text quoted in a message or suggestion: cut to this, with an ellipsis
+TEXT_CHARS = 2000         # a whole message or suggestion (many quotes): the same, as a last bound
+# an opening quote at the start or after a space, bracket or colon (not the apostrophe of "it's")
+_LONG_QUOTE = r"(^|[\s(\[:=,])'([^'\n]{%d})[^'\n]{2,}'" % (QUOTE_CHARS - 1)
+
+
+def readable(col: str) -> pl.Expr:
+    """A message column with quoted cell text ('...') cut to QUOTE_CHARS characters with an
+    ellipsis: a 32,767-character header cell is quoted as its first 79 characters and `…`."""
+    c = pl.col(col).str.replace_all(_LONG_QUOTE, "${1}'${2}…'")
+    return (pl.when(c.str.len_chars() > TEXT_CHARS)
+            .then(c.str.slice(0, TEXT_CHARS - 1) + pl.lit("…")).otherwise(c).alias(col))
+
+
 def to_findings(frames: list, wb: Workbook) -> list:
     """Rule frames -> sorted Findings. Cell letters, ordinals, the sort and the WB005 de-duplication
     are columnar (polars); Python touches each finding once, to hash its id and build it."""
@@ -141,6 +155,7 @@ def to_findings(frames: list, wb: Workbook) -> list:
     df = pl.concat(frames)
     if df.height == 0:
         return []
+    df = df.with_columns(readable("message"), readable("suggestion"))
     names = {k: sd.name for k, sd in wb.sheets.items()}
     if "Study" not in names:
         names["Study"] = _study_name(wb)
@@ -202,7 +217,7 @@ def _study_name(wb: Workbook) -> str:
 
 def check_workbook(path, profile, today: date | None = None, now: datetime | None = None,
                    max_unpacked_mb: float = 200, limits: Limits | None = None) -> Result:
-    """Read and check one workbook. Raises WorkbookError when it cannot be read at all or is
+    """Read and check one workbook (`path`, or a Snapshot of its bytes). Raises WorkbookError when it cannot be read at all or is
     over a resource limit (`limits`; without it the defaults with `max_unpacked_mb`)."""
     now = now or datetime.now(timezone.utc)
     today = today or now.date()
@@ -210,5 +225,5 @@ def check_workbook(path, profile, today: date | None = None, now: datetime | Non
     ctx = Context(wb, profile, load_terms(), load_catalogue(), today)
     frames, skipped = run_rules(ctx)
     findings = to_findings(frames, wb)
-    return Result(str(path), wb.sha256, profile.name, __version__,
+    return Result(str(getattr(path, "path", path)), wb.sha256, profile.name, __version__,
                   now.replace(microsecond=0).isoformat(), findings, skipped, wb)

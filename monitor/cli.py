@@ -11,6 +11,9 @@ from typing import Optional
 import typer
 
 from . import __version__
+from .io import quiet_zipfile_del
+
+quiet_zipfile_del()   # no `Exception ignored in ZipFile.__del__` traceback after a failed write
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   context_settings={"help_option_names": ["-h", "--help"]},
@@ -264,13 +267,18 @@ def batch(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary; only the exit code."),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Write the PDF summaries (per workbook and "
                              "batch-summary.pdf); --no-pdf is much faster."),
+    workbook_timeout: float = typer.Option(600, "--workbook-timeout", help="Seconds one workbook may take "
+                                           "(check and outputs); a slower one is reported unreadable. 0: no bound."),
+    workbook_memory_mb: float = typer.Option(2048, "--workbook-memory-mb", help="Memory one workbook's check "
+                                             "may use; a bigger one is reported unreadable. 0: no bound."),
 ):
     """Check every workbook of a folder; skip unchanged ones; record history. Exit 0 clean, 1 findings
-    at or above --fail-on in any workbook, 2 any workbook unreadable (see docs/batch.md)."""
+    at or above --fail-on in any workbook, 2 any workbook unreadable, 3 the run failed (disk,
+    permissions, database; see docs/batch.md)."""
     from .batch.commands import batch_command
 
     raise typer.Exit(batch_command(inbox, out, jobs, fail_on, profile, force, max_unpacked_mb, _format(format),
-                                   quiet, pdf))
+                                   quiet, pdf, workbook_timeout, workbook_memory_mb))
 
 
 @app.command(epilog="Example: monitor watch inbox/ --out monitor/")
@@ -288,12 +296,16 @@ def watch(
     max_unpacked_mb: float = typer.Option(200, "--max-unpacked-mb", help="Unpacked size limit per workbook."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Write each workbook's PDF summary."),
+    workbook_timeout: float = typer.Option(600, "--workbook-timeout", help="Seconds one workbook may take; "
+                                           "0: no bound."),
+    workbook_memory_mb: float = typer.Option(2048, "--workbook-memory-mb", help="Memory one workbook's check "
+                                             "may use; 0: no bound."),
 ):
     """Check each workbook dropped into (or saved again in) a folder once it stops changing. Ctrl-C stops."""
     from .batch.commands import watch_command
 
     raise typer.Exit(watch_command(inbox, out, jobs, "major", profile, max_unpacked_mb, settle, poll,
-                                   poll_interval, initial, quiet, pdf))
+                                   poll_interval, initial, quiet, pdf, workbook_timeout, workbook_memory_mb))
 
 
 @app.command(epilog="Example: monitor history site07.xlsx --out monitor/")
@@ -303,11 +315,14 @@ def history(
     out: Optional[Path] = typer.Option(None, "--out", help="The batch output folder [default: output/batch/]."),
     limit: int = typer.Option(20, "--limit", "-n", help="Show the last N runs."),
     format: str = typer.Option("text", "--format", "-f", help="text or json."),
+    restore: bool = typer.Option(False, "--restore", help="Replace a damaged monitor.db with its last good "
+                                 "backup (the damaged file is kept beside it)."),
 ):
-    """List batch runs, or one workbook's checks with the findings new and resolved in each."""
+    """List batch runs, or one workbook's checks with the findings new and resolved in each;
+    --restore brings back the last good copy of a damaged history."""
     from .batch.commands import history_command
 
-    raise typer.Exit(history_command(workbook, out, limit, _format(format)))
+    raise typer.Exit(history_command(workbook, out, limit, _format(format), restore))
 
 
 @app.command(epilog="Example: monitor report site07.xlsx   or   monitor report site07.xlsx --subject 006 --cycle 3")

@@ -264,6 +264,30 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return path
 
 
+def quiet_zipfile_del() -> None:
+    """Keep `Exception ignored in ZipFile.__del__` tracebacks off stderr.
+
+    When writing a workbook fails midway (disk full, a folder made read-only), openpyxl's zip
+    archive is left open and Python closes it at garbage collection, printing a traceback to
+    stderr that nobody can act on (the failure itself is reported as one line). Only that case is
+    silenced; every other unraisable exception still goes to the previous hook."""
+    import sys
+
+    previous = sys.unraisablehook
+    if getattr(previous, "_monitor_quiet_zip", False):
+        return
+
+    def hook(unraisable):
+        obj = unraisable.object
+        name = getattr(obj, "__qualname__", "") or type(obj).__qualname__
+        if "ZipFile" in name or "ZipFile" in str(getattr(unraisable, "err_msg", "") or ""):
+            return
+        previous(unraisable)
+
+    hook._monitor_quiet_zip = True
+    sys.unraisablehook = hook
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 

@@ -39,9 +39,12 @@ def copy_to(src: Path, dst: Path) -> Path:
 
 
 def batch(inbox: Path, out: Path, profile, **kw):
-    """One run in this process (jobs=1) without the PDFs (they have their own tests)."""
+    """One run in this process (jobs=1, no time or memory bound) without the PDFs (they have
+    their own tests)."""
     kw.setdefault("jobs", 1)
     kw.setdefault("pdf", False)
+    kw.setdefault("workbook_timeout", 0)      # no bounds: jobs=1 then checks in this process (fast)
+    kw.setdefault("workbook_memory_mb", 0)
     if isinstance(kw.get("fail_on"), str):
         kw["fail_on"] = Severity.parse(kw["fail_on"])
     return run_batch(BatchOptions(inbox=inbox, out=out, profile=profile, **kw))

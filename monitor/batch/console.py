@@ -32,12 +32,14 @@ def summary_text(report) -> str:
     lines = [f"run {report.run_id}: {_plural(t['workbooks'], 'workbook')}: {t['checked']} checked, "
              f"{t['skipped']} unchanged (skipped), {t['error']} unreadable; "
              f"{_plural(t['findings'], 'open finding')}" + (f" ({sev})" if sev else "")
-             + f"; {t['new']} new, {t['resolved']} resolved since the previous run"]
+             + f"; {t['new']} new, {t['resolved']} resolved since "
+             + (f"run {report.news_since_run} (the last completed run)" if report.news_since_run
+                else "the first run")]
     for e in report.workbooks:
         if e.status == "error":
             lines.append(f"  unreadable: {e.error if (e.error or '').startswith(e.path) else f'{e.path}: {e.error}'}")
     for e in report.workbooks:
-        if e.status == "checked" and (e.new or e.resolved):
+        if e.new or e.resolved:
             lines.append(f"  changed:    {e.path}: +{e.new} new, -{e.resolved} resolved")
     for k, v in sorted(report.notes.items()):
         lines.append(f"  note: {v}")

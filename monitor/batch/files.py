@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 
 SUFFIXES = (".xlsx", ".xlsm")
 RESERVED = {"batch.json", "batch-summary.pdf", "monitor.db", "monitor.db-wal", "monitor.db-shm",
-            "monitor.db-journal", ".monitor.lock"}
+            "monitor.db-journal", ".monitor.lock", "monitor.db.backup"}
 _BAD_CHARS = re.compile(r'[\x00-\x1f\\/:*?"<>|]')
 
 

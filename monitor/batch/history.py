@@ -18,7 +18,8 @@ A database written by a newer monitor (a version this code does not know) is ref
 Writes happen only in the main process (workers return plain dicts). The database runs in WAL
 mode and every workbook's result is one transaction, so an interrupted run keeps every workbook
 it finished and never a half-recorded one; its run row stays `running` and the next run marks
-it `interrupted`.
+it `interrupted`. A run that fails (disk, permissions, database) ends `failed` with its reason.
+integrity.py checks the database and backs it up before runs.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+
+from .schema_sql import _V1, _V2, _V3   # the statements of each schema version
 
 DB_NAME = "monitor.db"
 SEVERITIES = ("critical", "major", "minor", "info")
@@ -38,77 +41,10 @@ class HistoryError(Exception):
 
 # ----------------------------------------------------------------------------- migrations
 
-_V1 = [
-    """CREATE TABLE runs (
-        id           INTEGER PRIMARY KEY,          -- the run number shown as run_id
-        started      TEXT NOT NULL,                -- ISO 8601 UTC
-        finished     TEXT,
-        status       TEXT NOT NULL CHECK (status IN ('running', 'finished', 'interrupted')),
-        kind         TEXT NOT NULL DEFAULT 'batch',  -- batch | watch
-        inbox        TEXT NOT NULL,
-        profile      TEXT NOT NULL,
-        profile_sha256 TEXT NOT NULL,
-        tool_version TEXT NOT NULL,
-        fail_on      TEXT,
-        jobs         INTEGER,
-        forced       INTEGER NOT NULL DEFAULT 0,
-        exit_code    INTEGER
-    )""",
-    """CREATE TABLE workbooks (
-        id        INTEGER PRIMARY KEY,
-        path      TEXT NOT NULL UNIQUE,            -- relative to the inbox, '/' separated
-        out_dir   TEXT NOT NULL,                   -- relative to the output folder
-        out_key   TEXT NOT NULL UNIQUE,            -- out_dir case-folded: no two share a folder
-        first_run INTEGER NOT NULL REFERENCES runs(id)
-    )""",
-    """CREATE TABLE checks (
-        run        INTEGER NOT NULL REFERENCES runs(id),
-        workbook   INTEGER NOT NULL REFERENCES workbooks(id),
-        status     TEXT NOT NULL CHECK (status IN ('checked', 'skipped', 'error')),
-        sha256     TEXT,
-        config_key TEXT,                           -- profile content + tool version + limits
-        error      TEXT,
-        findings   INTEGER,
-        critical   INTEGER, major INTEGER, minor INTEGER, info INTEGER,
-        new        INTEGER, persisting INTEGER, resolved INTEGER,
-        seconds    REAL,
-        PRIMARY KEY (run, workbook)
-    )""",
-    """CREATE TABLE findings (
-        workbook     INTEGER NOT NULL REFERENCES workbooks(id),
-        id           TEXT NOT NULL,                -- the stable finding id
-        rule         TEXT NOT NULL,
-        name         TEXT,
-        severity     TEXT NOT NULL,
-        sheet        TEXT, cell TEXT, row INTEGER, subject TEXT,
-        message      TEXT, suggestion TEXT, column_header TEXT,
-        first_seen   INTEGER NOT NULL REFERENCES runs(id),
-        last_seen    INTEGER NOT NULL REFERENCES runs(id),
-        resolved_run INTEGER REFERENCES runs(id),  -- NULL while open
-        PRIMARY KEY (workbook, id)
-    )""",
-    """CREATE TABLE changes (
-        run      INTEGER NOT NULL REFERENCES runs(id),
-        workbook INTEGER NOT NULL REFERENCES workbooks(id),
-        finding  TEXT NOT NULL,
-        change   TEXT NOT NULL CHECK (change IN ('new', 'resolved')),
-        rule     TEXT, severity TEXT, sheet TEXT, cell TEXT, subject TEXT, message TEXT,
-        PRIMARY KEY (run, workbook, finding)
-    )""",
-]
-
-_V2 = [
-    # what each check wrote (kind -> path relative to the output folder) and what it could not
-    # (kind -> reason): a skip needs the outputs still on disk
-    "ALTER TABLE checks ADD COLUMN outputs TEXT",
-    "ALTER TABLE checks ADD COLUMN notes TEXT",
-    "CREATE INDEX checks_by_workbook ON checks (workbook, run)",
-    "CREATE INDEX findings_open ON findings (workbook, resolved_run)",
-]
-
 MIGRATIONS = (
     (1, "runs, workbooks, checks, findings, changes", _V1),
     (2, "outputs and notes per check; indexes for history queries", _V2),
+    (3, "failed runs with their reason; SHA-256 of each output file", _V3),
 )
 LATEST = MIGRATIONS[-1][0]
 
@@ -133,16 +69,22 @@ def migrate(conn: sqlite3.Connection, upto: int | None = None, now: str = "") ->
     for version, name, statements in MIGRATIONS:
         if version <= current or version > upto:
             continue
+        # a table rebuild (v3) drops a parent table: foreign keys are checked after, not during
+        conn.execute("PRAGMA foreign_keys=OFF")
         conn.execute("BEGIN IMMEDIATE")
         try:
             for sql in statements:
                 conn.execute(sql)
+            if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                raise HistoryError(f"migration {version} would break the history's references")
             conn.execute("INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)",
                          (version, name, now or _utcnow()))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        finally:
+            conn.execute("PRAGMA foreign_keys=ON")
         current = version
     return current
 
@@ -180,6 +122,7 @@ class Previous:
     notes: dict
     by_severity: dict
     findings: int
+    hashes: dict
 
 
 @dataclass
@@ -226,17 +169,47 @@ class History:
                   kind: str = "batch") -> int:
         with self._tx():
             # the caller holds the folder lock, so a run still 'running' was cut short
-            self.conn.execute("UPDATE runs SET status='interrupted' WHERE status='running'")
+            self.conn.execute("UPDATE runs SET status='interrupted', reason='the process was killed or stopped "
+                              "before the run finished' WHERE status='running'")
             cur = self.conn.execute(
                 "INSERT INTO runs (started, status, kind, inbox, profile, profile_sha256, tool_version,"
                 " fail_on, jobs, forced) VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
                 (started, kind, inbox, profile, profile_sha256, tool_version, fail_on, jobs, int(forced)))
             return cur.lastrowid
 
-    def finish_run(self, run: int, finished: str, exit_code: int | None, status: str = "finished"):
+    def finish_run(self, run: int, finished: str, exit_code: int | None, status: str = "finished",
+                   reason: str | None = None):
         with self._tx():
-            self.conn.execute("UPDATE runs SET finished=?, status=?, exit_code=? WHERE id=?",
-                              (finished, status, exit_code, run))
+            self.conn.execute("UPDATE runs SET finished=?, status=?, exit_code=?, reason=? WHERE id=?",
+                              (finished, status, exit_code, reason, run))
+
+    def last_completed(self, before: int) -> int | None:
+        """The last batch run before `before` that finished (and wrote batch.json)."""
+        row = self.conn.execute("SELECT MAX(id) FROM runs WHERE status='finished' AND kind='batch' AND id < ?",
+                                (before,)).fetchone()
+        return row[0] if row else None
+
+    def news_since(self, since: int | None) -> dict:
+        """Per workbook id, (new ids, resolved ids) since run `since` (None: since the first run):
+        findings open now that were not open after that run, and findings open after it that are
+        not now. Runs in between that were killed or failed count, so their news is never lost."""
+        rows = self.conn.execute(
+            "SELECT workbook, finding, change FROM changes WHERE run > ? ORDER BY workbook, finding, run",
+            (since or 0,)).fetchall()
+        first, last = {}, {}
+        for wb, fid, change in rows:
+            first.setdefault((wb, fid), change)
+            last[(wb, fid)] = change
+        out = {}
+        for key, change in last.items():
+            if first[key] != change:
+                continue            # appeared and went (or went and came back): no net change
+            wb, fid = key
+            out.setdefault(wb, ([], []))[0 if change == "new" else 1].append(fid)
+        return out
+
+    def next_run_id(self) -> int:
+        return (self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM runs").fetchone()[0] or 0) + 1
 
     def last_inbox(self) -> str | None:
         row = self.conn.execute("SELECT inbox FROM runs ORDER BY id DESC LIMIT 1").fetchone()
@@ -274,7 +247,8 @@ class History:
             return None
         return Previous(row["run"], row["status"], row["sha256"], row["config_key"],
                         json.loads(row["outputs"] or "{}"), json.loads(row["notes"] or "{}"),
-                        {s: row[s] or 0 for s in SEVERITIES}, row["findings"] or 0)
+                        {s: row[s] or 0 for s in SEVERITIES}, row["findings"] or 0,
+                        json.loads(row["hashes"] or "{}"))
 
     def open_ids(self, workbook_id: int) -> set:
         return {r[0] for r in self.conn.execute(
@@ -282,7 +256,8 @@ class History:
 
     # -- recording one workbook's result (one transaction each)
     def record_checked(self, run: int, workbook_id: int, *, sha256: str, config_key: str,
-                       findings: list, outputs: dict, notes: dict, seconds: float | None) -> Diff:
+                       findings: list, outputs: dict, notes: dict, seconds: float | None,
+                       hashes: dict | None = None) -> Diff:
         c = self.conn
         with self._tx():
             open_rows = {r["id"]: dict(r) for r in c.execute(
@@ -315,11 +290,12 @@ class History:
             sev = _by_severity(findings)
             c.execute(
                 "INSERT OR REPLACE INTO checks (run, workbook, status, sha256, config_key, error, findings,"
-                " critical, major, minor, info, new, persisting, resolved, seconds, outputs, notes)"
-                " VALUES (?, ?, 'checked', ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " critical, major, minor, info, new, persisting, resolved, seconds, outputs, notes, hashes)"
+                " VALUES (?, ?, 'checked', ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run, workbook_id, sha256, config_key, len(findings), *(sev[s] for s in SEVERITIES),
                  len(new), len(persisting), len(resolved), seconds,
-                 json.dumps(outputs, sort_keys=True), json.dumps(notes, sort_keys=True)))
+                 json.dumps(outputs, sort_keys=True), json.dumps(notes, sort_keys=True),
+                 json.dumps(hashes or {}, sort_keys=True)))
         return Diff(new, persisting, resolved)
 
     def record_skipped(self, run: int, workbook_id: int, prev: Previous, sha256: str) -> int:
@@ -329,11 +305,12 @@ class History:
                                     (run, workbook_id))
             self.conn.execute(
                 "INSERT OR REPLACE INTO checks (run, workbook, status, sha256, config_key, error, findings,"
-                " critical, major, minor, info, new, persisting, resolved, seconds, outputs, notes)"
-                " VALUES (?, ?, 'skipped', ?, ?, NULL, ?, ?, ?, ?, ?, 0, ?, 0, NULL, ?, ?)",
+                " critical, major, minor, info, new, persisting, resolved, seconds, outputs, notes, hashes)"
+                " VALUES (?, ?, 'skipped', ?, ?, NULL, ?, ?, ?, ?, ?, 0, ?, 0, NULL, ?, ?, ?)",
                 (run, workbook_id, sha256, prev.config_key, prev.findings,
                  *(prev.by_severity[s] for s in SEVERITIES), cur.rowcount,
-                 json.dumps(prev.outputs, sort_keys=True), json.dumps(prev.notes, sort_keys=True)))
+                 json.dumps(prev.outputs, sort_keys=True), json.dumps(prev.notes, sort_keys=True),
+                 json.dumps(prev.hashes, sort_keys=True)))
         return cur.rowcount
 
     def record_error(self, run: int, workbook_id: int, sha256: str | None, error: str,

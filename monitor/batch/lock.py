@@ -27,6 +27,9 @@ class FolderLock:
             return True
         if fcntl is None:  # pragma: no cover
             return True
+        from .worker import fault
+
+        fault("lock", self.path)   # tests: a read-only output folder
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + timeout
         told = False

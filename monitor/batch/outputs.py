@@ -50,37 +50,74 @@ def remove_stale(out_dir: Path, names) -> None:
             pass
 
 
-def clean_temp_files(folder: Path) -> None:
-    """Remove temp files an interrupted atomic write left behind (`.<name>.<random>.tmp`)."""
+def clean_temp_files(folder: Path, recursive: bool = False) -> int:
+    """Remove temp files an interrupted atomic write left behind (`.<name>.<random>.tmp`), in
+    `folder` (and, `recursive`, its sub-folders: a run killed mid-write leaves them anywhere).
+    Only called while holding the folder lock, so no other run is writing them. Returns the count."""
+    removed = 0
     try:
         with os.scandir(folder) as it:
             for e in it:
                 if e.name.startswith(".") and e.name.endswith(".tmp") and e.is_file(follow_symlinks=False):
                     try:
                         os.unlink(e.path)
+                        removed += 1
                     except OSError:
                         pass
+                elif recursive and e.is_dir(follow_symlinks=False):
+                    removed += clean_temp_files(Path(e.path), True)
     except OSError:
         pass
+    return removed
+
+
+def file_sha256(path: Path) -> str:
+    from ..io import sha256_file
+
+    return sha256_file(path)
+
+
+def _environment_failure(e: BaseException) -> bool:
+    """An OSError of the machine (disk full, permissions ...): it fails the run, it is never a
+    note of a check recorded as done."""
+    from .worker import is_operational
+
+    return is_operational(e)
 
 
 def write_workbook_outputs(src: Path, result, out_dir: Path, out_root: Path, stem: str,
                            previous_ids: frozenset = frozenset(), now=None, profile=None,
-                           pdf: bool = True) -> tuple[dict, dict]:
-    """Write findings.json/.csv, the annotated copy and (if available) the PDF summary."""
+                           pdf: bool = True) -> tuple[dict, dict, dict]:
+    """Write findings.json/.csv, the annotated copy and (if available) the PDF summary, all from
+    the check's one snapshot. Returns (kind -> path, kind -> why not written, kind -> SHA-256 of
+    the file written). An OSError of the machine (disk full ...) propagates: the caller fails
+    the run. A kind that could not be written for another reason gets a note; it is not cached
+    (the next run checks the workbook again)."""
     from ..reporters import write_outputs
     from ..workbook.annotate import annotate_copy
 
     names = file_names(stem)
     rel = lambda p: Path(p).relative_to(out_root).as_posix()  # noqa: E731
-    outputs, notes = {}, {}
+    outputs, notes, hashes = {}, {}, {}
+
+    def done(kind, path):
+        outputs[kind] = rel(path)
+        hashes[kind] = file_sha256(Path(path))
+
     json_path, csv_path = write_outputs(result, out_dir)
-    outputs[FINDINGS_JSON], outputs[FINDINGS_CSV] = rel(json_path), rel(csv_path)
+    done(FINDINGS_JSON, json_path)
+    done(FINDINGS_CSV, csv_path)
     remove_stale(out_dir, [names[ERROR_JSON]])
 
+    from .worker import fault
+
+    fault("worker-after-findings")          # tests: the main process killed while the worker writes
     try:
-        outputs[ANNOTATED] = rel(annotate_copy(src, result, out_dir / names[ANNOTATED]))
+        fault("outputs-annotated", out_dir / names[ANNOTATED])
+        done(ANNOTATED, annotate_copy(src, result, out_dir / names[ANNOTATED]))
     except Exception as e:  # openpyxl cannot open every file calamine reads: findings still stand
+        if _environment_failure(e):
+            raise
         notes[ANNOTATED] = f"annotated copy not written: {type(e).__name__}: {e}"
         remove_stale(out_dir, [names[ANNOTATED]])
 
@@ -89,15 +126,16 @@ def write_workbook_outputs(src: Path, result, out_dir: Path, out_root: Path, ste
         remove_stale(out_dir, [names[REPORT_PDF]])
     elif report_available():
         try:
-            path = render_pdf(result, out_dir / names[REPORT_PDF], previous_ids, now, profile)
-            outputs[REPORT_PDF] = rel(path)
+            done(REPORT_PDF, render_pdf(result, out_dir / names[REPORT_PDF], previous_ids, now, profile))
         except Exception as e:
+            if _environment_failure(e):
+                raise
             notes[REPORT_PDF] = f"PDF summary not written: {type(e).__name__}: {e}"
             remove_stale(out_dir, [names[REPORT_PDF]])
     else:
         notes[REPORT_PDF] = "PDF summary not written: the report module (monitor.report) is not installed"
         remove_stale(out_dir, [names[REPORT_PDF]])
-    return outputs, notes
+    return outputs, notes, hashes
 
 
 _OUT_FILE = ("out", "target", "path", "pdf", "pdf_path", "out_path", "output", "dest", "out_file")

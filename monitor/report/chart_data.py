@@ -35,6 +35,7 @@ def subject_charts(d, sid, ctab, crows, first) -> list:
         unit = "ng/mL" if m == "AFP" else "mAU/mL"
         pts = [(r["date"], r["value_si"]) for r in labs if r["test"] == m and r["value_si"] is not None
                and r["date"] is not None and r["date"] <= d.today and r["value_si"] > 0]
+        pts = list(dict.fromkeys(pts))   # identical rows are one point, not 100,000 in an SVG
         if not pts:
             panels[m] = {"title": label, "empty": f"No {label} results."}
             continue
@@ -51,7 +52,7 @@ def subject_charts(d, sid, ctab, crows, first) -> list:
         pts = [(r["date"], r["value_si"] / r["uln_si"]) for r in labs if r["test"] == t and r["value_si"] is not None
                and r["uln_si"] and r["date"] is not None and r["date"] <= d.today and r["value_si"] > 0]
         if pts:
-            liver[t] = pts
+            liver[t] = list(dict.fromkeys(pts))   # identical rows: one point
     panels["liver"] = ({"title": "ALT, AST, bilirubin (x ULN, log scale)", "series": liver} if liver else
                        {"title": "ALT, AST, bilirubin (x ULN)", "empty": "No ALT, AST or bilirubin results with a ULN."})
     sums, resp, new = {}, {}, set()

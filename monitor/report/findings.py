@@ -15,6 +15,31 @@ from .fmt import SEVERITIES, family, slug
 from .records import FindingRow
 
 
+LISTING_PER_RULE = 25    # rows of one rule in one findings table; the rest is one "and N more" row
+
+
+def capped(rows: list, per_rule: int = LISTING_PER_RULE) -> list:
+    """A findings table with at most `per_rule` rows of each rule, then one row saying how many
+    more there are: 100,000 identical Labs rows (100,000 findings of one rule) would otherwise
+    take WeasyPrint hours to lay out. findings.csv and the annotated copy list every finding.
+    (Causes on many rows are folded first, see fold(); this bounds what is left.)"""
+    seen: dict = {}
+    out = []
+    for r in rows:
+        n = seen.get(r.rule, 0)
+        seen[r.rule] = n + 1
+        if n < per_rule:
+            out.append(r)
+    for rule, n in seen.items():
+        if n > per_rule:
+            first = next(r for r in rows if r.rule == rule)
+            at = max(i for i, r in enumerate(out) if r.rule == rule) + 1
+            out.insert(at, FindingRow("", first.severity, rule, first.name, "", first.subject,
+                                      f"… and {n - per_rule:,} more {rule} findings, not listed here; "
+                                      "findings.csv and the annotated copy list them all.", ""))
+    return out
+
+
 @dataclass
 class FindingsIndex:
     rows: list = field(default_factory=list)             # [(Finding, FindingRow)] in result order
@@ -84,7 +109,7 @@ def fold(rows: list, min_rows: int = GROUP_MIN) -> list:
         elif r.group not in done:
             done.add(r.group)
             out.append(folded_row(members))
-    return out
+    return capped(out)
 
 
 def folded_row(members: list) -> FindingRow:
@@ -129,12 +154,12 @@ def findings_groups(d, only: set | None) -> list:
         out.append((f"Causes on {GROUP_MIN} or more rows: {len(causes)} cause{'s' if len(causes) != 1 else ''}, "
                     f"{len(repeated)} findings", "findings-causes", causes))
     if study and only is None:
-        out.append(("Workbook and study level", "findings-study", study))
+        out.append(("Workbook and study level", "findings-study", capped(study)))
     for s in order:
         if only is not None and s not in only:
             continue
         title = f"Subject {s}" + ("" if s in ids else " (not on the Subjects sheet)")
-        out.append((title, f"findings-{slug(s)}", groups[s]))
+        out.append((title, f"findings-{slug(s)}", capped(groups[s])))
     return out
 
 

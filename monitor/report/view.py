@@ -30,14 +30,15 @@ import polars as pl
 from . import overview
 from .cycle import lab_line
 from .data import StudyData
-from .findings import findings_groups, findings_matrix
+from .findings import LISTING_PER_RULE, capped, findings_groups, findings_matrix
 from .fmt import fmt_date, fmt_num, slug
 from .records import (AERow, Chart, CycleView, DoseRow, FindingRow, LabCell, Meta, ReportError,
                       ReportView, SubjectView)
 from .subject import subject_view
 
-__all__ = ["AERow", "Chart", "CycleView", "DoseRow", "FindingRow", "LabCell", "Meta", "ReportError",
-           "ReportView", "SubjectView", "build_view", "fmt_date", "fmt_num", "lab_line", "slug"]
+__all__ = ["AERow", "Chart", "CycleView", "DoseRow", "FindingRow", "LISTING_PER_RULE", "LabCell", "Meta",
+           "ReportError", "ReportView", "SubjectView", "build_view", "capped", "fmt_date", "fmt_num", "lab_line",
+           "slug"]
 
 
 def build_view(result, profile, *, generated: datetime, tool_version: str, subject: str | None = None,

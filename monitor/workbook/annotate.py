@@ -21,6 +21,7 @@ may replace it and nothing else (monitor.io).
 
 from __future__ import annotations
 
+import io
 import re
 import warnings
 from copy import copy
@@ -329,9 +330,10 @@ def _write_findings_sheet(wb, result, marked: dict) -> str:
     return title
 
 
-def _load(path: Path):
+def _load(path: Path, data: bytes | None = None):
+    """openpyxl's workbook from `data` (the bytes the check read) or, without them, the file."""
     try:
-        with open(path, "rb") as fh, warnings.catch_warnings():
+        with (io.BytesIO(data) if data is not None else open(path, "rb")) as fh, warnings.catch_warnings():
             # openpyxl warns about parts it drops (validation extensions ...): expected for a copy
             warnings.simplefilter("ignore", UserWarning)
             return openpyxl.load_workbook(fh, keep_vba=False, data_only=False)
@@ -352,7 +354,9 @@ def annotate_copy(workbook_path, result, target) -> Path:
     if target.exists() and src.exists() and target.resolve() == src.resolve():
         raise WorkbookError(f"{target}: the annotated copy would overwrite the workbook itself; "
                             "choose another --out")
-    wb = _load(src)
+    # the bytes the check read (one snapshot): a file replaced since cannot mix two versions
+    snap = getattr(getattr(result, "wb", None), "snapshot", None)
+    wb = _load(src, snap.data if snap is not None else None)
     remove_marks(wb)
     marks = _Marks(wb)
 
@@ -388,6 +392,8 @@ def annotate_copy(workbook_path, result, target) -> Path:
     for prop in [p for p in wb.custom_doc_props.props if p.name == OUTPUT_PROPERTY]:
         wb.custom_doc_props.props.remove(prop)
     wb.custom_doc_props.append(StringProperty(name=OUTPUT_PROPERTY, value="annotated copy"))
+    if getattr(result, "sha256", None):   # the bytes this copy and its findings came from
+        wb.properties.identifier = f"sha256:{result.sha256}"
     if wb.calculation is None:
         wb.calculation = CalcProperties()
     wb.calculation.fullCalcOnLoad = True

@@ -8,6 +8,7 @@ The file is opened read-only and never written.
 from __future__ import annotations
 
 import copy
+import io
 import logging
 import re
 import zipfile
@@ -19,8 +20,8 @@ from xml.etree import ElementTree
 import fastexcel
 import polars as pl
 
-from ..io import sha256_file
 from .parse import clean, parse_column
+from .snapshot import Snapshot, SnapshotError
 from .schema import SHEET_ALIASES, SHEETS, STUDY, STUDY_FIELDS, Column, Kind, Sheet, columns_for, norm
 
 DEFAULT_MAX_UNPACKED_MB = 200
@@ -96,6 +97,7 @@ class Workbook:
     hidden: list = field(default_factory=list)
     date_format: str | None = None
     study_value_col: str = "B"                   # column letter of the Study sheet's values
+    snapshot: Snapshot | None = field(default=None, repr=False)   # the bytes everything was read from
 
     def get(self, name: str) -> SheetData | None:
         return self.sheets.get(name)
@@ -123,25 +125,23 @@ def col_index(letters: str) -> int:
 _NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 
 
-def open_container(path: Path, max_unpacked_mb: float) -> zipfile.ZipFile:
+def open_container(source, max_unpacked_mb: float) -> zipfile.ZipFile:
     """Refuse what is not an xlsx before parsing anything: empty, not a zip, legacy or
-    encrypted (OLE2), over the unpacked size limit (zip bombs), missing its workbook part."""
-    if not path.exists():
-        raise WorkbookError(f"{path}: no such file")
-    if path.is_dir():
-        raise WorkbookError(f"{path}: is a folder, not a workbook")
-    size = path.stat().st_size
-    if size == 0:
+    encrypted (OLE2), over the unpacked size limit (zip bombs), missing its workbook part.
+    `source`: a Snapshot (the bytes read once) or a path (read into a Snapshot here)."""
+    snap = source if isinstance(source, Snapshot) else take_snapshot(source, max_unpacked_mb)
+    path = snap.path
+    if snap.size == 0:
         raise WorkbookError(f"{path}: the file is empty")
-    with open(path, "rb") as fh:
-        head = fh.read(8)
+    head = snap.data[:8]
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise WorkbookError(f"{path}: this is a legacy .xls or a password-protected workbook; "
                             "save it as an unprotected .xlsx and try again")
     if not head.startswith(b"PK"):
         raise WorkbookError(f"{path}: not an .xlsx workbook (the file is not a zip archive)")
     try:
-        zf = zipfile.ZipFile(path)
+        zf = zipfile.ZipFile(io.BytesIO(snap.data))
+        zf.filename = str(path)   # for messages: the workbook, not the buffer
         infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as e:
         raise WorkbookError(f"{path}: not an .xlsx workbook (damaged zip archive: {e})") from None
@@ -543,13 +543,23 @@ def read_study(raw: pl.DataFrame) -> dict:
     return out
 
 
-def read_workbook(path: str | Path, drugs=(), max_unpacked_mb: float = DEFAULT_MAX_UNPACKED_MB,
+def take_snapshot(path, max_unpacked_mb: float = DEFAULT_MAX_UNPACKED_MB) -> Snapshot:
+    """The workbook's bytes, read with one open of the file (WorkbookError if it cannot be)."""
+    try:
+        return Snapshot.read(path, Snapshot.limit_for(max_unpacked_mb))
+    except SnapshotError as e:
+        raise WorkbookError(str(e)) from None
+
+
+def read_workbook(path, drugs=(), max_unpacked_mb: float = DEFAULT_MAX_UNPACKED_MB,
                   limits: Limits | None = None) -> Workbook:
-    """Read the workbook at `path`. Raises WorkbookError when it cannot be read at all or is
-    over a limit (`limits`, default Limits(max_unpacked_mb=max_unpacked_mb))."""
-    path = Path(path)
+    """Read the workbook at `path` (or a Snapshot of it: the file is then not opened again).
+    Raises WorkbookError when it cannot be read at all or is over a limit (`limits`, default
+    Limits(max_unpacked_mb=max_unpacked_mb)). Every part is parsed from the one snapshot."""
     limits = limits or Limits(max_unpacked_mb=max_unpacked_mb)
-    zf = open_container(path, limits.max_unpacked_mb)
+    snap = path if isinstance(path, Snapshot) else take_snapshot(path, limits.max_unpacked_mb)
+    path = snap.path
+    zf = open_container(snap, limits.max_unpacked_mb)
     budget = [limits.max_unpacked_mb * 1024 * 1024, limits.max_unpacked_mb]
     try:
         parts = sheet_parts(zf, budget)
@@ -582,7 +592,7 @@ def read_workbook(path: str | Path, drugs=(), max_unpacked_mb: float = DEFAULT_M
                     scans[sname] = scan_sheet_xml(xml)
             del xml
         try:
-            reader = fastexcel.read_excel(str(path))
+            reader = fastexcel.read_excel(snap.data)
             names = list(reader.sheet_names)
         except BaseException as e:  # calamine's errors are one exception type per cause; all mean unreadable
             _reraise_if_not_calamine(e)
@@ -616,8 +626,8 @@ def read_workbook(path: str | Path, drugs=(), max_unpacked_mb: float = DEFAULT_M
         sheets[s.name] = build_sheet(s, matched[s.name], raws[s.name], scans[s.name][0], drugs, fmt)
     formula_cells = [(matched[s], cell) for s, (_, cells) in scans.items() for cell in cells]
     hidden = [n for n, (_, h) in parts.items() if h]
-    return Workbook(path, sha256_file(path), names, sheets, study, formula_cells, hidden, fmt,
-                    col_letter(scans["Study"][0] + 1))
+    return Workbook(path, snap.sha256, names, sheets, study, formula_cells, hidden, fmt,
+                    col_letter(scans["Study"][0] + 1), snap)
 
 
 def _reraise_if_not_calamine(e: BaseException) -> None:
