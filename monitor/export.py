@@ -42,9 +42,27 @@ def build_tables(result, catalogue, profile=None) -> dict:
     wb = result.wb
     out = {name: clean_table(wb.get(sheet)) for sheet, name in TABLES.items()}
     out["labs"] = graded_labs(wb.get("Labs"), wb.get("Cycles"), catalogue)
+    out["vitals"] = graded_vitals(out["vitals"], out["subjects"])
     out.update(protocol_tables(result, catalogue, profile, out["labs"]))
     out["findings"] = pl.DataFrame([f.to_dict() for f in result.findings],
                                    schema={k: (pl.Int64 if k == "row" else pl.String) for k in FINDING_FIELDS})
+    return out
+
+
+def graded_vitals(vitals: pl.DataFrame, subjects: pl.DataFrame) -> pl.DataFrame:
+    """Vitals plus the baseline weight (Subjects), weight_change_pct and the CTCAE v5.0 Weight
+    loss / Weight gain grades, and the Hypertension grade of each reading (docs/export.md)."""
+    from .ctcae.grade import grade_bp, grade_weight
+
+    if "weight" not in vitals.columns or "subject" not in vitals.columns:
+        return vitals
+    base = (subjects.select("subject", pl.col("weight").alias("baseline_weight")).unique("subject", keep="first")
+            if {"subject", "weight"} <= set(subjects.columns)
+            else pl.DataFrame(schema={"subject": pl.String, "baseline_weight": pl.Float64}))
+    out = grade_weight(vitals.join(base, on="subject", how="left", maintain_order="left"))
+    if {"sbp", "dbp"} <= set(out.columns):
+        out = grade_bp(out, systolic="sbp", diastolic="dbp").rename(
+            {"ctcae_grade": "ctcae_grade_hypertension"}).drop("ctcae_term_high", "ctcae_grade_high")
     return out
 
 

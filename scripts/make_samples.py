@@ -43,13 +43,14 @@ sample_sheets/README.md (and printed by --check).
     WB209 dosed-before-consent        006  cycle 1 on 04-NOV-2022, consent dated 08-NOV-2022
     WB210 blood-pressure-inverted     004  Vitals systolic 82 / diastolic 134 (swapped)
     LAB001 lab-test-unknown           007  "HBV DNA" (not in the lab catalogue)
-    LAB002 lab-unit-unknown           009  BILI in "mmol/L" (should be umol/L)
+    LAB002 lab-unit-unknown           009  ALT in "UL" (did you mean U/L?)
     LAB003 lab-unit-missing           009  AST with the Unit blank
     LAB004 lab-result-unreadable      003  AST result "haemolysed"
     LAB005 lab-result-duplicated      002  ALT 245 of 10-OCT-2022 entered twice
     LAB006 lab-result-conflicting     006  PLAT 48 and PLAT 148 on 05-JAN-2023
     LAB007 lab-range-inverted         004  ALT with LLN 40 and ULN 7 (swapped)
     LAB008 lab-normal-limit-missing   008  ALP with the ULN blank
+    LAB009 lab-result-implausible     009  BILI 12.1 "mmol/L" (12,100 umol/L; should be umol/L)
     AE001 ae-number-duplicated        003  two AEs numbered 2 (Hypertension, Epistaxis)
     AE002 ae-end-before-onset         009  Hyperthyroidism onset 2023-10-23, end 2023-09-28
     AE003 ae-ongoing-with-end-date    004  Proteinuria Ongoing Y with an end date
@@ -86,6 +87,8 @@ sample_sheets/README.md (and printed by --check).
     RECIST003 too-many-target-lesions-in-organ 008  a third liver target
     RECIST004 baseline-lesion-not-assessed   002  T2 not measured on 22-NOV-2022
     RECIST005 baseline-scan-out-of-window    007  baseline CT 35 days before the first dose
+    RECIST006 target-lesion-not-measurable   010  a 12 mm portocaval node selected as a target
+    RECIST007 dosed-after-confirmed-progression 010  both drugs given 24-OCT-2023, after iCPD (03-OCT-2023)
 Valid forms that must NOT trigger: drug aliases "Avastin" (003) and "QL-1604" (004), bevacizumab
 in mg with the weight (003), lab names and units from an outside hospital (007: Hb g/dL, PLT
 x10^3/uL, T-Bil mg/dL, SGPT, INR without unit), qualified results ("<0.01" TSH, 009), dipstick
@@ -106,6 +109,9 @@ Clinical stories for the rules still to come (CTCAE grading, dosing, markers, RE
     008  weight 55 -> 48 kg (-13%) but bevacizumab still dosed on 55 kg; no pre-dose labs before
          cycle 5; early PD with a new bone lesion -> off treatment
     009  thyroiditis: hyperthyroidism (TSH <0.01) then hypothyroidism grade 2 on levothyroxine
+    010  pseudo-progression (iRECIST): target growth on the first CT (RECIST 1.1 PD, iUPD), treated
+         beyond progression, then PR (iPR, confirmed); later a real progression (iUPD, confirmed
+         iCPD 6 weeks on) -- and one more cycle given after the iCPD
 """
 
 from __future__ import annotations
@@ -132,6 +138,7 @@ from monitor.workbook.schema import (  # noqa: E402  (the contract is the source
 OUT_DIR = ROOT / "sample_sheets"
 DEMO = OUT_DIR / "demo_study.xlsx"
 MESSY = OUT_DIR / "messy_site.xlsx"
+US_SITE = OUT_DIR / "us_site.xlsx"
 
 SEED = "QL1604-HCC-201"
 FIXED_TIME = datetime(2024, 3, 15, 9, 0, 0)      # document properties: created / modified
@@ -388,7 +395,7 @@ class Study:
 # =========================================================================== demo study
 def demo() -> Study:
     st = Study()
-    for make in (s001, s002, s003, s004, s005, s006, s007, s008, s009):
+    for make in (s001, s002, s003, s004, s005, s006, s007, s008, s009, s010):
         make(st)
     return st
 
@@ -897,8 +904,10 @@ def s009(st):
         p.cycle(c, d, lag=1, extra_tests=("FT4",))
     # TSH below the assay's limit: a qualified result (valid)
     st.patch(st.labs, {"subject": "009", "date": pre[3], "test": "TSH"}, result="<0.01")
-    # LAB002: bilirubin in mmol/L (the lab's unit is umol/L); LAB003: AST without a unit
+    # LAB009: bilirubin 12.1 in mmol/L (12,100 umol/L: the lab's unit is umol/L); LAB002: ALT in
+    # "UL" (U/L); LAB003: AST without a unit
     st.patch(st.labs, {"subject": "009", "date": pre[5], "test": "BILI"}, unit="mmol/L")
+    st.patch(st.labs, {"subject": "009", "date": pre[5], "test": "ALT"}, unit="UL")
     st.patch(st.labs, {"subject": "009", "date": pre[6], "test": "AST"}, unit=None)
     # WB112: the pre-dose labs of cycle 7 dated 2042 (digit swap for 2024)
     st.retype_dates(st.labs, "009", pre[7], "2042" + pre[7].isoformat()[4:])
@@ -917,6 +926,42 @@ def s009(st):
     # WB109: "possibly" is not Y or N
     p.ae("Hypothyroidism", 2, pre[5], verbatim="Hypothyroidism, levothyroxine 50 ug", ql="Y",
          bev="possibly", irae="Y")
+
+
+def s010(st):
+    """Pseudo-progression on anti-PD-1 (iRECIST, Seymour 2017): targets 65 -> 80 mm on the first CT
+    (RECIST 1.1 PD; iUPD), clinically well, treated beyond progression; 44 mm six weeks later (PR;
+    iPR, the bar reset) and 41 mm (iPR confirmed). Then 56 mm (+37% over the nadir: iUPD) and 65 mm
+    six weeks later (+9 mm: iCPD) -- cycle 12 still given after it (RECIST007). A 12 mm portocaval
+    node was chosen as a target at baseline (RECIST006; read as a non-target). The liver targets
+    carry viable (enhancing) diameters: mRECIST reads SD, PR, PR, PD, PD."""
+    cyc = q3w("2023-03-07", 12)
+    stop = cyc[12] + timedelta(days=21)
+    p = Patient(st, "010", "F", 57, 62, D("2023-02-20"), "A5", "C", 0, stop,
+                "Confirmed progressive disease (iRECIST iCPD on 03-OCT-2023 CT)")
+    p.vit["weight"] = [(D("2023-02-01"), 62), (D("2023-11-01"), 61.2)]
+    p.draw(D("2023-02-28"), PANEL + ("INR",))
+    p.vitals(D("2023-02-28"))
+    for c, d in cyc.items():
+        p.cycle(c, d, lag=1)
+    for drug in DRUGS:
+        p.dose(13, stop, drug, "Discontinued", reason="Confirmed progression (iCPD) on 03-OCT-2023 CT")
+    p.markers(("2023-02-28", 420.5, 880), (p.pre[4], 388.0, 760), (p.pre[6], 96.2, 210), (p.pre[9], 61.8, 150),
+              (p.pre[11], 212.4, 520))
+    for d, (t1, t2), resp in [("2023-03-01", (40, 25), None), ("2023-04-18", (50, 30), "PD"),
+                              ("2023-05-30", (30, 14), "PR"), ("2023-07-11", (28, 13), "PR"),
+                              ("2023-08-22", (38, 18), "PD"), ("2023-10-03", (45, 20), "PD")]:
+        p.scan(d, [("T1", "Target", "Liver, segment VII", t1, None),
+                   ("T2", "Target", "Liver, segment IV", t2, None),
+                   ("T3", "Target", "Lymph node, portocaval (short axis)", 12, None),
+                   ("NT1", "Non-target", "Peritoneum", None, "Present")], resp)
+    # mRECIST (HCC): viable, arterially enhancing diameters of the two liver targets
+    viable = {"2023-03-01": (36, 22), "2023-04-18": (44, 24), "2023-05-30": (12, 0), "2023-07-11": (10, 0),
+              "2023-08-22": (26, 10), "2023-10-03": (35, 14)}
+    for r in st.tumor:
+        if r["subject"] == "010" and r["lesion"] in ("T1", "T2"):
+            r["viable"] = viable[r["date"].isoformat()][r["lesion"] == "T2"]
+    p.ae("Tumor pain", 2, "2023-04-12", "2023-05-10", verbatim="Right upper quadrant pain (tumour flare)", ql="Y")
 
 
 def _clin(d: date) -> str:
@@ -1130,6 +1175,87 @@ def write_messy(path: Path = MESSY) -> Path:
     return path
 
 
+# =========================================================================== US-units site
+US_SITE_LABS = [
+    # subject, date, test as written, result as written, unit as written, LLN, ULN, comment.
+    # The expected grades are tabled from the CTCAE v5.0 text in tests/test_us_site.py.
+    ("301", "2023-06-02", "Calcium", 9.4, "mg/dL", 8.5, 10.5, "screening"),
+    ("301", "2023-06-02", "Albumin", 4.0, "g/dL", 3.5, 5.0, None),
+    ("301", "2023-06-02", "ALT", 25, "U/L", 7, 40, None),
+    ("301", "2023-06-02", "Creatinine", 0.9, "mg/dL", 0.6, 1.2, None),
+    ("301", "2023-06-02", "Bilirubin", 0.8, "mg/dL", 0.2, 1.2, None),
+    ("301", "2023-06-27", "Calcium", 13.6, "mg/dL", 8.5, 10.5, None),
+    ("301", "2023-06-27", "Albumin", 4.0, "g/dL", 3.5, 5.0, None),
+    ("301", "2023-06-27", "Glucose", "<40", "mg/dL", 70, 99, "below the meter's range"),
+    ("301", "2023-06-27", "Magnesium", 3.0, "mg/dL", 1.6, 2.4, None),
+    ("301", "2023-06-27", "Cholesterol", 400, "mg/dL", None, 200, None),
+    ("301", "2023-06-27", "Triglycerides", 1001, "mg/dL", None, 150, None),
+    ("301", "2023-06-27", "Platelets", 20, "K/uL", 150, 400, None),
+    ("301", "2023-06-27", "ANC", 0.9, "THOU/uL", 1.8, 7.7, None),
+    ("301", "2023-06-27", "WBC", 2900, "cells/mm3", 4000, 11000, None),
+    ("301", "2023-06-27", "Lymphocytes", 450, "/uL", 1000, 4800, None),
+    ("301", "2023-06-27", "Hemoglobin", 7.9, "g/dL", 12.0, 16.0, None),
+    ("301", "2023-06-27", "Potassium", 6.1, "mEq/L", 3.5, 5.1, None),
+    ("301", "2023-06-27", "Sodium", 129, "mEq/L", 136, 145, None),
+    ("301", "2023-06-27", "Bilirubin", 1.9, "mg/dL", 0.2, 1.2, None),
+    ("301", "2023-06-27", "Creatinine", 2.0, "mg/dL", 0.6, 1.2, None),
+    ("301", "2023-06-27", "ALT", 130, "U/L", 7, 40, None),
+    ("301", "2023-06-27", "Urine protein", "++", None, None, None, "dipstick"),
+    ("301", "2023-06-28", "24h urine protein", 2500, "mg/24 hr", None, 150, None),
+    ("302", "2023-06-05", "Calcium", 9.0, "mg/dL", 8.5, 10.5, "screening"),
+    ("302", "2023-06-30", "Calcium", 6.0, "mg/dL", 8.5, 10.5, "no albumin drawn this day"),
+    ("302", "2023-06-30", "Glucose", 30, "mg/dL", 70, 99, None),
+    ("302", "2023-06-30", "Magnesium", 0.7, "mg/dL", 1.6, 2.4, None),
+    ("302", "2023-06-30", "Triglycerides", 150, "mg/dL", None, 150, None),
+    ("302", "2023-06-30", "Cholesterol", 300, "mg/dL", None, 200, None),
+    ("302", "2023-07-21", "Calcium", 11.0, "mg/dL", 8.5, 10.5, None),
+    ("302", "2023-07-21", "Albumin", 2.5, "g/dL", 3.5, 5.0, None),
+    ("302", "2023-07-21", "Platelets", 60000, "cells/uL", 150000, 400000, None),
+    ("302", "2023-07-21", "eGFR", 45, "mL/min/1.73m2", 60, None, None),
+    ("303", "2023-06-06", "Hemoglobin", 12.8, "g/dL", 12.0, 16.0, "screening"),
+    ("303", "2023-07-03", "Hemoglobin", 128, "g/dL", 12.0, 16.0, "meant 12.8"),
+    ("303", "2023-07-03", "ALT", 52, "UL", 7, 40, None),
+    ("303", "2023-07-03", "Eosinophils", 0.9, "x10E3/uL", 0.0, 0.5, None),
+    ("303", "2023-07-03", "Phosphorus", 2.0, "mg/dL", 2.5, 4.5, None),
+]
+
+
+def write_us_site(path: Path = US_SITE) -> Path:
+    """A US site of the same study: results in US-conventional units and real laboratory spellings
+    (mg/dL, g/dL, K/uL, THOU/uL, cells/mm3, /uL, mEq/L, mg/24 hr, dipstick ++, a qualified `<40`),
+    a same-day albumin for corrected calcium, one implausible value (HGB 128 g/dL) and one
+    unknown unit (ALT in `UL`). Adverse events are not yet entered: the grade >= 3 results raise
+    LAB101, as they should."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Study"
+    ws.append([STUDY.column("field").header, STUDY.column("value").header])
+    for row in (("Protocol", "QL1604-HCC-201"), ("Site", "03"), ("Profile", "ql1604_bev_hcc")):
+        ws.append(row)
+    subjects = [dict(subject=s, sex=sex, age=age, weight=w, consent_date=D(c), child_pugh="A5", bclc="C", ecog=1)
+                for s, sex, age, w, c in (("301", "M", 61, 82.0, "2023-05-29"), ("302", "F", 57, 64.5, "2023-06-01"),
+                                           ("303", "M", 69, 90.3, "2023-06-02"))]
+    first = {"301": "2023-06-05", "302": "2023-06-08", "303": "2023-06-09"}   # 3 days after screening
+    cycles = []
+    for s in subjects:
+        when = D(first[s["subject"]])
+        cycles.append(dict(subject=s["subject"], cycle=1, date=when, drug="QL1604", dose=200, unit="mg",
+                           action="Given"))
+        cycles.append(dict(subject=s["subject"], cycle=1, date=when, drug="Bevacizumab", dose=15, unit="mg/kg",
+                           weight=s["weight"], action="Given"))
+    labs = [dict(subject=s, date=D(d), test=t, result=r, unit=u, lln=lo, uln=hi, comment=cm)
+            for s, d, t, r, u, lo, hi, cm in US_SITE_LABS]
+    vitals = [dict(subject="301", date=D("2023-06-05"), sbp=126, dbp=78, weight=82.0, ecog=1),
+              dict(subject="301", date=D("2023-06-27"), sbp=132, dbp=84, weight=73.5, ecog=1)]
+    write_sheet(wb.create_sheet("Subjects"), SUBJECTS.columns, subjects)
+    write_sheet(wb.create_sheet("Cycles"), CYCLES.columns, cycles)
+    write_sheet(wb.create_sheet("Labs"), LABS.columns, labs)
+    write_sheet(wb.create_sheet("AdverseEvents"), columns_for(ADVERSE_EVENTS, DRUGS), [])
+    write_sheet(wb.create_sheet("Vitals"), VITALS.columns, vitals)
+    save_deterministic(wb, path)
+    return path
+
+
 # =========================================================================== coverage check
 # Subject 001's published course is real clinical signal, not a data problem: AFP 1210 -> <10 and
 # PIVKA-II 2480 -> ~30 (confirmed marker response, MK001 info) and both markers rising from their
@@ -1186,7 +1312,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="run the checker and report rule coverage")
     args = ap.parse_args(argv)
-    for p in (write_demo(), write_messy()):
+    for p in (write_demo(), write_messy(), write_us_site()):
         print(p.relative_to(ROOT))
     if args.check:
         return check()

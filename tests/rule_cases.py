@@ -265,8 +265,9 @@ CASES: list[Case] = [
     good("LAB002", "alt-in-iu-l", cell(L, 0, "Unit", "IU/L")),
     good("LAB002", "micro-sign", cells(L, 2, Unit="µmol/L")),
     good("LAB002", "us-count-unit", cells(L, 4, Unit="THOU/uL"), comment="CDISC pilot LBORRESU; GI/L = 10^9/L"),
-    bad("LAB002", "serum-protein-in-mg-dl", lambda s: copy_row(s, L, 0, Test="PROT", Result=650, Unit="mg/dL",
-        LLN=None, ULN=None), "Labs!E17"),
+    bad("LAB002", "serum-protein-in-mmol-l", lambda s: copy_row(s, L, 0, Test="PROT", Result=65, Unit="mmol/L",
+        LLN=None, ULN=None), "Labs!E17",
+        comment="protein has no molar mass in the catalogue: mmol/L does not convert (mg/dL would: 650 mg/dL = 65 g/L)"),
     good("LAB002", "serum-protein-g-dl", lambda s: copy_row(s, L, 0, Test="PROT", Result=6.5, Unit="g/dL",
          LLN=6, ULN=8), comment="PROT in g/dL is serum total protein, not the urine dipstick"),
 
@@ -292,6 +293,11 @@ CASES: list[Case] = [
     bad("LAB008", "hgb-without-lln", cell(L, 3, "LLN", None), "Labs!F5"),
     good("LAB008", "alt-not-done-without-uln", cells(L, 0, Result="ND", ULN=None)),
     good("LAB008", "afp-without-uln", cell(L, 6, "ULN", None), comment="AFP is not CTCAE-graded"),
+
+    bad("LAB009", "hgb-128-g-dl", cells(L, 3, Result=128, Unit="g/dL"), "Labs!D5",
+        comment="1280 g/L is beyond any whole blood (plausible 5 - 250 g/L): meant g/L"),
+    good("LAB009", "hgb-25-g-dl", cells(L, 3, Result=25, Unit="g/dL"),
+         comment="250 g/L is the upper plausibility limit itself"),
 
     # ------------------------------------------------------------------ adverse events as entered
     bad("AE001", "number-repeated", cell(AE, 1, "AE number", 1), "AdverseEvents!B3"),
@@ -669,4 +675,41 @@ CASES += [
           allow=("WB211",), comment="1028 without an arm: 54 mg in period 2 is Xan_Lo's level, not a deviation"),
     pbad("DOSE002", "arm-unknown-dose-at-no-level", steps(cell("Subjects", 1, "Arm", None), cell(C, 4, "Dose", 70)),
          "Cycles!F6", allow=("WB211",), comment="70 mg is no arm's level in period 2 (54 or 81)"),
+
+# ------------------------------------------------------------------ RECIST006 / RECIST007 (issues 16, 11)
+# 1001: T1 45 mm at baseline (03-05), NT1 present; first dose 03-10, last dose 03-31.
+
+
+def icpd_then_dose(dose_day, confirm_day=d(2025, 6, 16), confirm_mm=60):
+    """1001: T1 45 -> 54 mm on 05-12 (+20%, +9 mm: iUPD), -> confirm_mm on confirm_day, then QL1604
+    given on dose_day (cycle 3). The investigator calls PD on both scans."""
+    def run(s):
+        cells(T, 2, Diameter=54, Investigator_response="PD")(s)
+        cell(T, 3, "Investigator response", "PD")(s)
+        copy_row(s, T, 2, Date=confirm_day, Diameter=confirm_mm)
+        copy_row(s, T, 3, Date=confirm_day)
+        copy_row(s, C, 2, Cycle=3, Date=dose_day)
+        return s
+    return run
+
+
+_DOSING = ("DOSE001", "DOSE004")   # cycle 3 ~12 weeks after cycle 2, no pre-dose labs: real consequences
+
+CASES += [
+    bad("RECIST006", "lesion-9.9-mm", add_lesion("T2", "Target", "Right lung", 9.9, 9.9), "Tumor!F6",
+        comment="recist.measurable_min_mm 10 (RECIST 1.1 3.1.1: >= 10 mm on CT, slice <= 5 mm)"),
+    good("RECIST006", "lesion-10-mm", add_lesion("T2", "Target", "Right lung", 10, 10)),
+    bad("RECIST006", "node-14.9-mm", add_lesion("T2", "Target", "Lymph node, portocaval", 14.9, 14.9), "Tumor!F6",
+        comment="recist.node_target_min_mm 15 (RECIST 1.1 3.1.1: a node is measurable at >= 15 mm short axis)"),
+    good("RECIST006", "node-15-mm", add_lesion("T2", "Target", "Lymph node, portocaval", 15, 15)),
+    bad("RECIST006", "normal-node-9-mm", add_lesion("T2", "Target", "Lymph node, hilar", 9, 9), "Tumor!F6",
+        comment="< recist.node_normal_mm 10: a normal node, left out"),
+    bad("RECIST007", "dose-day-after-icpd", icpd_then_dose(d(2025, 6, 17)), "Cycles!C12", allow=_DOSING,
+        comment="iUPD 05-12, iCPD 06-16 (35 days later, +6 mm >= irecist.further_increase_mm 5), dose 06-17"),
+    good("RECIST007", "dose-on-icpd-scan-day", icpd_then_dose(d(2025, 6, 16)), allow=_DOSING,
+         comment="a dose on the day of the confirming scan is not after it"),
+    good("RECIST007", "growth-4.9-mm-not-confirmed", icpd_then_dose(d(2025, 6, 17), confirm_mm=58.9), allow=_DOSING,
+         comment="54 -> 58.9: +4.9 mm < 5: iUPD stays unconfirmed, treatment beyond progression allowed"),
+    good("RECIST007", "confirm-27-days-too-early", icpd_then_dose(d(2025, 6, 17), confirm_day=d(2025, 6, 8)),
+         allow=_DOSING, comment="06-08 is 27 days after the iUPD (< irecist.confirm_min_days 28): not a confirmation"),
 ]

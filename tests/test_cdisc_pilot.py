@@ -84,6 +84,9 @@ def test_missed_signals_are_found(pilot):
     lab101 = {(f.subject, f.message.split(" is ")[0]) for f in result.findings if f.rule == "LAB101"}
     assert ("01-701-1341", "LYM '0.47'") in lab101
     assert ("01-703-1100", "LYM '0.46'") in lab101
+    # glucose '<40' mg/dL is below 40: grade 3 Hypoglycemia ('<40 - 30 mg/dL'), graded in the
+    # direction the qualifier proves (issue 10/12), and no AE reports it
+    assert ("01-701-1115", "GLUC '<40'") in lab101
     # fatal AEs recorded not serious (ICH E2A): the three deaths of the pilot
     ae013 = sorted(f.subject for f in result.findings if f.rule == "AE013")
     assert ae013 == ["01-701-1211", "01-704-1445", "01-710-1083"]
@@ -93,7 +96,7 @@ def test_major_and_critical_labs_findings_are_under_2_percent_of_labs_rows(pilot
     _, result, labs = pilot
     serious = [f for f in result.findings if f.sheet == "Labs" and f.severity in ("major", "critical")]
     assert len(serious) < 0.02 * labs.height, Counter(f.rule for f in serious)
-    assert len(serious) <= 20   # 10 on this data (LAB101 4, LAB102 6): a rise is a regression to look at
+    assert len(serious) <= 20   # 11 on this data (LAB101 5, LAB102 6): a rise is a regression to look at
 
 
 def test_ae_terms_are_ctcae_terms(pilot):

@@ -33,7 +33,7 @@ def _nci() -> dict:
 def test_shipped_criteria_load():
     c = load_criteria()
     assert c.ctcae_version == "5.0" and c.version
-    assert len(c) == 45 and len(c.terms()) == 41
+    assert len(c) == 56 and len(c.terms()) == 52
 
 
 def test_every_text_is_verbatim_from_terms_csv():
@@ -79,6 +79,33 @@ REQUIRED = {
     ("LDH", "high"): "Blood lactate dehydrogenase increased",
     ("UPROT", "high"): "Proteinuria", ("UPROT24", "high"): "Proteinuria",
     ("SYSBP", "high"): "Hypertension", ("DIABP", "high"): "Hypertension",
+    # issue 10: every other v5.0 term whose grades are values the workbook holds
+    ("EOS", "high"): "Eosinophilia", ("BICARB", "low"): "Blood bicarbonate decreased",
+    ("PHOS", "low"): "Hypophosphatemia", ("PHOS", "high"): "Hyperphosphatemia",
+    ("TROPONI", "high"): "Cardiac troponin I increased", ("TROPONT", "high"): "Cardiac troponin T increased",
+    ("METHGB", "high"): "Methemoglobinemia", ("GFR", "low"): "Chronic kidney disease",
+    ("TSH", "high"): "Thyroid stimulating hormone increased",
+    ("WEIGHT", "low"): "Weight loss", ("WEIGHT", "high"): "Weight gain",
+}
+
+# Units CTCAE v5.0 prints in each term's text (read from terms.csv by hand), SI first; terms
+# whose thresholds are all relative (x ULN, x baseline, %) print none.
+PRINTED = {
+    ("HGB", "low"): ("g/L", "g/dL", "mmol/L"), ("HGB", "high"): ("g/dL",),
+    ("WBC", "low"): ("10e9/L", "/mm3"), ("WBC", "high"): ("/mm3",),
+    ("LYM", "low"): ("10e9/L", "/mm3"), ("LYM", "high"): ("/mm3",),
+    ("NEUT", "low"): ("10e9/L", "/mm3"), ("PLAT", "low"): ("10e9/L", "/mm3"), ("CD4", "low"): ("10e9/L", "/mm3"),
+    ("FIBRINO", "low"): ("mg/dL",), ("ALB", "low"): ("g/L", "g/dL"),
+    ("CHOL", "high"): ("mmol/L", "mg/dL"), ("TRIG", "high"): ("mmol/L", "mg/dL"),
+    ("GLUC", "low"): ("mmol/L", "mg/dL"), ("K", "low"): ("mmol/L",), ("K", "high"): ("mmol/L",),
+    ("SODIUM", "low"): ("mmol/L",), ("SODIUM", "high"): ("mmol/L",),
+    ("CA", "low"): ("mmol/L", "mg/dL"), ("CA", "high"): ("mmol/L", "mg/dL"),
+    ("CAION", "low"): ("mmol/L",), ("CAION", "high"): ("mmol/L",),
+    ("MG", "low"): ("mmol/L", "mg/dL"), ("MG", "high"): ("mmol/L", "mg/dL"),
+    ("PH", "low"): ("",), ("PH", "high"): ("",), ("INR", "high"): ("",), ("UPROT", "high"): ("dipstick",),
+    ("UPROT24", "high"): ("g/24h",), ("SYSBP", "high"): ("mmHg",), ("DIABP", "high"): ("mmHg",),
+    ("GFR", "low"): ("mL/min/1.73m2",),
+    ("TROPONI", "high"): ("ng/L",), ("TROPONT", "high"): ("ng/L",),   # the manufacturer's MI level
 }
 
 
@@ -88,14 +115,35 @@ def test_required_terms_are_covered():
     assert got == REQUIRED
 
 
-def test_tests_and_units_match_the_catalogue():
+def test_every_printed_unit_is_kept():
+    got = {(r.test, r.direction): r.units for r in load_criteria() if r.units}
+    assert got == PRINTED
+
+
+def test_printed_units_convert_and_si_comes_first():
     cat = load_catalogue()
     c = load_criteria()
     for r in c:
         if r.test in c.vital_signs:
-            assert r.unit == c.vital_signs[r.test]["unit"] == "mmHg"
-        elif r.scale is None:
-            assert r.unit == cat.tests[r.test].si_unit, r.label
+            assert r.units in ((), (c.vital_signs[r.test]["unit"],)), r.label
+        elif r.scale is None and r.units:
+            for u in r.units:
+                assert cat.to_si(r.test, u) is not None, (r.label, u)
+            si = [u for u in r.units if cat.convert(r.test, u, cat.tests[r.test].si_unit) == 1.0]
+            assert not si or si[0] == r.units[0], f"{r.label}: the SI unit {si[0]!r} must come first"
+
+
+def test_printed_figures_appear_in_the_ctcae_text():
+    """Each absolute figure is written in the term's text (75.0 as '75.0' or '75,000' ...)."""
+    def forms(x: float) -> set:
+        return {f"{x:g}", f"{x:.1f}", f"{x:.2f}", f"{x:,.0f}", f"{x:,.1f}"}
+    for r in load_criteria():
+        if r.scale is not None or r.test in ("TROPONI", "TROPONT"):   # MI level: the manufacturer's
+            continue
+        text = " ".join(r.text.values())
+        for t in r.thresholds:
+            for u, x in t.values + t.offsets:
+                assert any(f in text for f in forms(x)), f"{r.label}: {x:g} {u} not in the CTCAE text"
 
 
 def test_terms_with_clinical_grades_have_a_note():
@@ -149,7 +197,6 @@ unit = "mmHg"
 term = "Alanine aminotransferase increased"
 test = "ALT"
 direction = "high"
-unit = "U/L"
 thresholds = [
   {{ grade = 1, basis = "uln", op = ">", factor = 1.0 }},
   {{ grade = 2, basis = "uln", op = ">", factor = 3.0 }},
@@ -163,12 +210,12 @@ thresholds = [
 term = "Platelet count decreased"
 test = "PLAT"
 direction = "low"
-unit = "10^9/L"
+units = ["10e9/L", "/mm3"]
 thresholds = [
   {{ grade = 1, basis = "lln", op = "<" }},
-  {{ grade = 2, basis = "abs", op = "<", value = 75.0, unit = "10^9/L" }},
-  {{ grade = 3, basis = "abs", op = "<", value = 50.0, unit = "10^9/L" }},
-  {{ grade = 4, basis = "abs", op = "<", value = 25.0, unit = "10^9/L" }},
+  {{ grade = 2, basis = "abs", op = "<", value = {{ "10e9/L" = 75.0, "/mm3" = 75000.0 }} }},
+  {{ grade = 3, basis = "abs", op = "<", value = {{ "10e9/L" = 50.0, "/mm3" = 50000.0 }} }},
+  {{ grade = 4, basis = "abs", op = "<", value = {{ "10e9/L" = 25.0, "/mm3" = 25000.0 }} }},
 ]
 [criteria.text]
 {_text_table("Platelet count decreased")}
@@ -202,7 +249,7 @@ REFUSALS = [
     ("grade-not-defined", '{ grade = 4, basis = "uln"', '{ grade = 5, basis = "uln"',
      [ALT, "thresholds[3]", "defines no grade 5 for Alanine aminotransferase increased"]),
     ("grade-order", '{ grade = 2, basis = "uln", op = ">", factor = 3.0 }',
-     '{ grade = 2, basis = "uln", op = ">", factor = 3.0 }, { grade = 1, basis = "abs", op = ">", value = 1.0, unit = "U/L" }',
+     '{ grade = 2, basis = "uln", op = ">", factor = 3.0 }, { grade = 1, basis = "uln", op = ">", factor = 1.1 }',
      [ALT, "ordered by grade"]),
     ("not-monotone", 'factor = 5.0 }', 'factor = 2.0 }',
      [ALT, "grade 3 threshold (> 2 x ULN) is not beyond grade 2's (> 3 x ULN)"]),
@@ -212,13 +259,22 @@ REFUSALS = [
      ["criteria[1]", "exact spelling", "did you mean 'Platelet count decreased'"]),
     ("test-unknown", 'test = "ALT"', 'test = "SGPT"',
      ["criteria[0] (SGPT / 'Alanine aminotransferase increased' / high)", "test 'SGPT' is not a lab catalogue code"]),
-    ("unit", 'unit = "U/L"', 'unit = "IU/L"', [ALT, "unit 'IU/L' is not the SI unit of ALT", "'U/L'"]),
-    ("abs-unit", 'value = 75.0, unit = "10^9/L"', 'value = 75.0, unit = "/uL"',
-     [PLAT, "thresholds[1]", "unit '/uL' of value 75 must be the record's unit '10^9/L'"]),
-    ("abs-no-value", 'op = "<", value = 50.0, unit = "10^9/L"', 'op = "<", unit = "10^9/L"',
+    ("unit", 'units = ["10e9/L", "/mm3"]', 'units = ["10e9/L", "mg/dL"]',
+     [PLAT, "printed unit 'mg/dL' does not convert to PLAT's SI unit '10^9/L'"]),
+    ("units-and-unit", 'units = ["10e9/L", "/mm3"]', 'units = ["10e9/L", "/mm3"]\nunit = "10^9/L"',
+     [PLAT, "not both"]),
+    ("abs-unit-missing", '{ "10e9/L" = 75.0, "/mm3" = 75000.0 }', '{ "10e9/L" = 75.0 }',
+     [PLAT, "thresholds[1]", "one figure per printed unit ['10e9/L', '/mm3']"]),
+    ("abs-scalar", '{ "10e9/L" = 75.0, "/mm3" = 75000.0 }', '75.0',
+     [PLAT, "thresholds[1]", "needs a table of printed unit -> number"]),
+    ("printed-disagree", '"/mm3" = 50000.0', '"/mm3" = 5000.0',
+     [PLAT, "grade 3 value: 5000 /mm3 is 5 in SI but 50 10e9/L is 50", "must agree"]),
+    ("abs-no-value", 'op = "<", value = { "10e9/L" = 50.0, "/mm3" = 50000.0 }', 'op = "<"',
      [PLAT, "thresholds[2]", "basis abs needs `value`"]),
-    ("abs-factor", 'value = 25.0, unit = "10^9/L"', 'factor = 25.0',
+    ("abs-factor", 'value = { "10e9/L" = 25.0, "/mm3" = 25000.0 }', 'factor = 25.0',
      [PLAT, "thresholds[3]", "basis abs takes `value`, not factor/offset"]),
+    ("also-nested", 'factor = 20.0 }', 'factor = 20.0, also = { basis = "uln", op = ">", also = { basis = "uln", op = ">" } } }',
+     [ALT, "thresholds[3].also", "`also` cannot nest"]),
     ("factor-zero", 'factor = 20.0', 'factor = 0.0', [ALT, "thresholds[3]", "factor must be > 0"]),
     ("optional-not-baseline", 'factor = 20.0 }', 'factor = 20.0, optional = true }',
      [ALT, "optional is only for basis = baseline"]),
@@ -233,12 +289,12 @@ REFUSALS = [
      [PLAT, "text.grade_5 is given but CTCAE v5.0 defines no grade 5"]),
     ("text-key", 'grade_4 = "<25,000/mm3; <25.0 x 10e9 /L"', 'grade_4 = "<25,000/mm3; <25.0 x 10e9 /L"\ng4 = "x"',
      [PLAT, "text has unknown key(s) ['g4']"]),
-    ("note-needed", '{ grade = 4, basis = "abs", op = "<", value = 25.0, unit = "10^9/L" },\n', '',
+    ("note-needed", '{ grade = 4, basis = "abs", op = "<", value = { "10e9/L" = 25.0, "/mm3" = 25000.0 } },\n', '',
      [PLAT, "a `note` is required", "[4]"]),
     ("ctcae-version", 'ctcae_version = "5.0"', 'ctcae_version = "4.03"', ["ctcae_version must be '5.0'"]),
     ("no-version", 'version = "test"', '', ["`version`", "missing"]),
     ("vital-clash", '[vital_signs.SYSBP]', '[vital_signs.ALT]', ["vital_signs.ALT is also a lab catalogue code"]),
-    ("bad-toml", 'unit = "U/L"', 'unit = "U/L', ["not valid TOML"]),
+    ("bad-toml", 'direction = "low"', 'direction = "low', ["not valid TOML"]),
 ]
 
 
@@ -250,6 +306,15 @@ def test_loader_refuses_bad_data_naming_the_record(cid, old, new, fragments):
     msg = str(e.value)
     for f in fragments:
         assert f in msg, f"{cid}: {f!r} not in {msg!r}"
+
+
+def test_old_single_unit_form_still_loads():
+    """A record written before issue 10 (one `unit`, scalar values) is read as one printed unit."""
+    old = GOOD.replace('units = ["10e9/L", "/mm3"]', 'unit = "10^9/L"')
+    for v in (75.0, 50.0, 25.0):
+        old = old.replace(f'value = {{ "10e9/L" = {v}, "/mm3" = {v * 1000} }}', f'value = {v}, unit = "10^9/L"')
+    r = parse_criteria(old).for_test("PLAT", "low")
+    assert r.units == ("10^9/L",) and [t.value for t in r.thresholds[1:]] == [75.0, 50.0, 25.0]
 
 
 def test_duplicate_test_and_direction_is_refused():
@@ -265,9 +330,9 @@ def test_scale_must_cover_catalogue_results():
 term = "Proteinuria"
 test = "UPROT"
 direction = "high"
-unit = "dipstick"
+units = ["dipstick"]
 note = "dipstick only"
-thresholds = [ {{ grade = 1, basis = "abs", op = ">=", value = 1.0, unit = "dipstick" }} ]
+thresholds = [ {{ grade = 1, basis = "abs", op = ">=", value = {{ "dipstick" = 1.0 }} }} ]
 [criteria.text]
 {_text_table("Proteinuria")}
 [criteria.scale]
@@ -275,5 +340,6 @@ thresholds = [ {{ grade = 1, basis = "abs", op = ">=", value = 1.0, unit = "dips
 "1+" = 1.0
 '''
     with pytest.raises(CriteriaError, match=r"criteria\[2\] \(UPROT / 'Proteinuria' / high\): scale lacks "
-                                            r"the catalogue result\(s\) \['2\+', '3\+', '4\+', 'negative', 'trace'\]"):
+                                            r"the catalogue result\(s\) \['\+', '\+\+', '\+\+\+', '\+\+\+\+', "
+                                            r"'2\+', '3\+', '4\+', 'negative', 'trace'\]"):
         parse_criteria(text)

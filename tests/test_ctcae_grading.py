@@ -2,9 +2,12 @@
 
 Each block is one criteria record (CTCAE term, test, direction) with the verbatim CTCAE v5.0
 grade text above it and rows `case id, value, expected grade, comment`. Defaults (LLN, ULN,
-baseline) are set per block; a row may override them. Expected grades are written by hand from
-the CTCAE text, never computed from criteria.toml. Values are SI (the catalogue's si_unit);
-a few rows convert from another unit with the catalogue factor to pin floating-point noise.
+baseline, unit) are set per block; a row may override them. Expected grades are written by hand
+from the CTCAE text, never computed from criteria.toml. Values, limits and baseline are in the
+block's unit: the catalogue's si_unit by default, or one of the other units CTCAE prints for the
+term (mg/dL, g/dL, /mm3 ...): those blocks pin that a result entered in a printed unit is graded
+on the figures printed in that unit (calcium 13.6 mg/dL is grade 4 although 13.6 x 0.2495 =
+3.39 mmol/L would be grade 3).
 
 Every block has rows exactly at each threshold, just beyond and just inside it (a meta-test
 checks this against criteria.toml), a missing value, a missing LLN/ULN where one is needed, and
@@ -23,7 +26,9 @@ from monitor.ctcae.criteria import load_criteria
 from monitor.ctcae.grade import (
     BP_OUTPUT_SCHEMA, OUTPUT_SCHEMA, REL_TOL, grade_bp, grade_labs, grade_row, grade_value,
 )
+from monitor.ctcae.printed import graded_unit
 from monitor.ctcae.terms import load_terms
+from monitor.labs.catalogue import load_catalogue
 
 MISSING = object()   # "leave the block default"
 
@@ -42,6 +47,8 @@ class Case:
     text: str | None
     anticoag: bool | None
     comment: str
+    unit: str | None = None      # None: the test's SI unit
+    qualifier: str | None = None
 
 
 @dataclass
@@ -52,23 +59,25 @@ class Block:
     lln: float | None = None
     uln: float | None = None
     baseline: float | None = None
+    unit: str | None = None
     rows: list = field(default_factory=list)
 
 
 BLOCKS: list[Block] = []
 
 
-def block(test, direction, term, *, lln=None, uln=None, baseline=None):
-    b = Block(test, direction, term, lln, uln, baseline)
+def block(test, direction, term, *, lln=None, uln=None, baseline=None, unit=None):
+    b = Block(test, direction, term, lln, uln, baseline, unit)
     BLOCKS.append(b)
     return b
 
 
 def R(b: Block, cid: str, value, expected, comment: str = "", *, lln=MISSING, uln=MISSING,
-      baseline=MISSING, text=None, anticoag=None):
+      baseline=MISSING, text=None, anticoag=None, unit=MISSING, qualifier=None):
     b.rows.append(Case(cid, b.test, b.direction, b.term, value, expected,
                        b.lln if lln is MISSING else lln, b.uln if uln is MISSING else uln,
-                       b.baseline if baseline is MISSING else baseline, text, anticoag, comment))
+                       b.baseline if baseline is MISSING else baseline, text, anticoag, comment,
+                       b.unit if unit is MISSING else unit, qualifier))
 
 
 # ================================================================================ blood counts
@@ -959,23 +968,390 @@ R(b, "diabp-06a", 100.5, 3)
 R(b, "diabp-07", None, None, "missing value")
 
 
+# ======================================================================= printed units (issue 10)
+# A result entered in a unit the term prints is graded on the figures printed in that unit.
+# Rows: id, value, expected, comment; values, limits and baseline in the block's unit.
+
+def rows(b: Block, spec: str):
+    for line in spec.strip().splitlines():
+        cid, value, expected, *comment = [x.strip() for x in line.split("|")]
+        R(b, cid, float(value), None if expected == "-" else int(expected), comment[0] if comment else "")
+
+
+# Anemia in g/dL -- "<LLN - 10.0 g/dL", "<10.0 - 8.0 g/dL", "<8.0 g/dL"
+b = block("HGB", "low", "Anemia", lln=12.0, uln=16.0, unit="g/dL")
+rows(b, """anemia-gdl-01 | 10.0 | 1 | exactly 10.0 g/dL: grade 1 ('<10.0' starts grade 2)
+anemia-gdl-02 | 10.1 | 1
+anemia-gdl-03 | 9.9 | 2
+anemia-gdl-04 | 8.0 | 2
+anemia-gdl-05 | 8.1 | 2
+anemia-gdl-06 | 7.9 | 3""")
+# Anemia in mmol/L -- "<LLN - 6.2 mmol/L", "<6.2 - 4.9 mmol/L", "<4.9 mmol/L"
+b = block("HGB", "low", "Anemia", lln=7.4, uln=9.9, unit="mmol/L")
+rows(b, """anemia-mmol-01 | 6.2 | 1 | issue 10: 6.2 mmol/L is '<LLN - 6.2' = grade 1 (SI 99.88 g/L would say 2)
+anemia-mmol-02 | 6.3 | 1
+anemia-mmol-03 | 6.1 | 2
+anemia-mmol-04 | 4.9 | 2
+anemia-mmol-05 | 4.95 | 2
+anemia-mmol-06 | 4.85 | 3""")
+# Hemoglobin increased in g/dL -- "Increase in >0 - 2 g/dL" / ">2 - 4" / ">4" (above ULN 16, or
+# above an abnormal baseline 17)
+b = block("HGB", "high", "Hemoglobin increased", lln=12.0, uln=16.0, unit="g/dL")
+rows(b, """hgbinc-gdl-01 | 18.0 | 1 | ULN + 2 g/dL exactly
+hgbinc-gdl-02 | 18.3 | 2
+hgbinc-gdl-03 | 17.7 | 1
+hgbinc-gdl-04 | 20.0 | 2 | ULN + 4 g/dL exactly
+hgbinc-gdl-05 | 20.3 | 3
+hgbinc-gdl-06 | 19.7 | 2""")
+b = block("HGB", "high", "Hemoglobin increased", lln=12.0, uln=16.0, baseline=17.0, unit="g/dL")
+rows(b, """hgbinc-gdl-07 | 19.0 | 1 | abnormal baseline 17 + 2 g/dL exactly
+hgbinc-gdl-08 | 19.3 | 2
+hgbinc-gdl-09 | 18.7 | 1
+hgbinc-gdl-10 | 21.0 | 2 | baseline + 4 g/dL exactly
+hgbinc-gdl-11 | 21.3 | 3
+hgbinc-gdl-12 | 20.7 | 2""")
+# White blood cell decreased in /mm3 -- "<LLN - 3000/mm3", "<3000 - 2000", "<2000 - 1000", "<1000"
+b = block("WBC", "low", "White blood cell decreased", lln=4000.0, uln=10000.0, unit="/mm3")
+rows(b, """wbcdec-mm3-01 | 3000 | 1
+wbcdec-mm3-02 | 3050 | 1
+wbcdec-mm3-03 | 2950 | 2
+wbcdec-mm3-04 | 2000 | 2
+wbcdec-mm3-05 | 2030 | 2
+wbcdec-mm3-06 | 1970 | 3
+wbcdec-mm3-07 | 1000 | 3
+wbcdec-mm3-08 | 1015 | 3
+wbcdec-mm3-09 | 985 | 4""")
+# Leukocytosis -- ">100,000/mm3" (the only unit printed)
+b = block("WBC", "high", "Leukocytosis", lln=4000.0, uln=10000.0, unit="/mm3")
+rows(b, """leuko-mm3-01 | 100000 | 0
+leuko-mm3-02 | 101000 | 3
+leuko-mm3-03 | 99000 | 0""")
+# Lymphocyte count decreased in /mm3 -- "<LLN - 800/mm3", "<800 - 500", "<500 - 200", "<200"
+b = block("LYM", "low", "Lymphocyte count decreased", lln=1000.0, uln=4000.0, unit="/mm3")
+rows(b, """lymdec-mm3-01 | 800 | 1
+lymdec-mm3-02 | 810 | 1
+lymdec-mm3-03 | 790 | 2
+lymdec-mm3-04 | 500 | 2
+lymdec-mm3-05 | 505 | 2
+lymdec-mm3-06 | 495 | 3
+lymdec-mm3-07 | 200 | 3
+lymdec-mm3-08 | 202 | 3
+lymdec-mm3-09 | 198 | 4""")
+# Lymphocyte count increased -- ">4000/mm3 - 20,000/mm3", ">20,000/mm3"
+b = block("LYM", "high", "Lymphocyte count increased", lln=1000.0, uln=4000.0, unit="/mm3")
+rows(b, """lyminc-mm3-01 | 4000 | 0
+lyminc-mm3-02 | 4050 | 2
+lyminc-mm3-03 | 3950 | 0
+lyminc-mm3-04 | 20000 | 2
+lyminc-mm3-05 | 20200 | 3
+lyminc-mm3-06 | 19800 | 2""")
+# Neutrophil count decreased in /mm3 -- "<LLN - 1500/mm3", "<1500 - 1000", "<1000 - 500", "<500"
+b = block("NEUT", "low", "Neutrophil count decreased", lln=2000.0, uln=7500.0, unit="/mm3")
+rows(b, """neut-mm3-01 | 1500 | 1
+neut-mm3-02 | 1520 | 1
+neut-mm3-03 | 1480 | 2
+neut-mm3-04 | 1000 | 2
+neut-mm3-05 | 1010 | 2
+neut-mm3-06 | 990 | 3
+neut-mm3-07 | 500 | 3
+neut-mm3-08 | 505 | 3
+neut-mm3-09 | 495 | 4""")
+# Platelet count decreased in /mm3 -- "<LLN - 75,000/mm3", "<75,000 - 50,000", "<50,000 - 25,000", "<25,000"
+b = block("PLAT", "low", "Platelet count decreased", lln=150000.0, uln=400000.0, unit="/mm3")
+rows(b, """plat-mm3-01 | 75000 | 1
+plat-mm3-02 | 76000 | 1
+plat-mm3-03 | 74000 | 2
+plat-mm3-04 | 50000 | 2
+plat-mm3-05 | 50500 | 2
+plat-mm3-06 | 49500 | 3
+plat-mm3-07 | 25000 | 3
+plat-mm3-08 | 25250 | 3
+plat-mm3-09 | 24750 | 4""")
+# Platelets in K/uL (not printed: the same dimension as 10e9/L, converted with factor 1)
+b = block("PLAT", "low", "Platelet count decreased", lln=150.0, uln=400.0, unit="K/uL")
+rows(b, """plat-kul-01 | 20 | 4 | issue 10: 20 K/uL = 20 x 10e9/L, '<25.0 x 10e9 /L' = grade 4
+plat-kul-02 | 25 | 3""")
+R(b, "plat-thou-01", 20.0, 4, "THOU/uL (CDISC pilot spelling)", unit="THOU/uL")
+R(b, "plat-gil-01", 20.0, 4, "GI/L (CDISC spelling of 10^9/L)", unit="GI/L")
+R(b, "plat-10mL-01", 20000.0, 4, "10^3/mL = 1/uL: 20,000/uL", unit="10^3/mL")
+R(b, "plat-cells-01", 20000.0, 4, "cells/mm^3", unit="cells/mm^3")
+# CD4 lymphocytes decreased in /mm3 -- "<LLN - 500/mm3", "<500 - 200", "<200 - 50", "<50"
+b = block("CD4", "low", "CD4 lymphocytes decreased", lln=600.0, uln=1500.0, unit="/mm3")
+rows(b, """cd4-mm3-01 | 500 | 1
+cd4-mm3-02 | 505 | 1
+cd4-mm3-03 | 495 | 2
+cd4-mm3-04 | 200 | 2
+cd4-mm3-05 | 202 | 2
+cd4-mm3-06 | 198 | 3
+cd4-mm3-07 | 50 | 3
+cd4-mm3-08 | 50.5 | 3
+cd4-mm3-09 | 49.5 | 4""")
+# Fibrinogen decreased -- G4 "absolute value <50 mg/dL" (LLN 200 mg/dL: 0.25 x LLN = 50 too)
+b = block("FIBRINO", "low", "Fibrinogen decreased", lln=200.0, uln=400.0, unit="mg/dL")
+rows(b, """fib-mgdl-01 | 50 | 3 | exactly 50 mg/dL: <0.5 x LLN (grade 3), not <50
+fib-mgdl-02 | 50.5 | 3
+fib-mgdl-03 | 49.5 | 4""")
+# Hypoalbuminemia in g/dL -- "<LLN - 3 g/dL", "<3 - 2 g/dL", "<2 g/dL"
+b = block("ALB", "low", "Hypoalbuminemia", lln=3.5, uln=5.0, unit="g/dL")
+rows(b, """alb-gdl-01 | 3.0 | 1
+alb-gdl-02 | 3.05 | 1
+alb-gdl-03 | 2.95 | 2
+alb-gdl-04 | 2.0 | 2
+alb-gdl-05 | 2.02 | 2
+alb-gdl-06 | 1.98 | 3""")
+# Cholesterol high in mg/dL -- ">ULN - 300 mg/dL", ">300 - 400", ">400 - 500", ">500"
+b = block("CHOL", "high", "Cholesterol high", uln=200.0, unit="mg/dL")
+rows(b, """chol-mgdl-01 | 300 | 1 | issue 10: 300 mg/dL is grade 1 (7.758 mmol/L would be 2)
+chol-mgdl-02 | 303 | 2
+chol-mgdl-03 | 297 | 1
+chol-mgdl-04 | 400 | 2 | issue 10
+chol-mgdl-05 | 404 | 3
+chol-mgdl-06 | 396 | 2
+chol-mgdl-07 | 500 | 3 | issue 10
+chol-mgdl-08 | 505 | 4
+chol-mgdl-09 | 495 | 3""")
+# Hypertriglyceridemia in mg/dL -- "150 mg/dL - 300 mg/dL", ">300 - 500", ">500 - 1000", ">1000"
+b = block("TRIG", "high", "Hypertriglyceridemia", uln=150.0, unit="mg/dL")
+rows(b, """trig-mgdl-01 | 150 | 1 | 150 mg/dL inclusive (1.69 mmol/L would be 0)
+trig-mgdl-02 | 151 | 1
+trig-mgdl-03 | 149 | 0
+trig-mgdl-04 | 300 | 1
+trig-mgdl-05 | 303 | 2
+trig-mgdl-06 | 297 | 1
+trig-mgdl-07 | 500 | 2
+trig-mgdl-08 | 505 | 3
+trig-mgdl-09 | 495 | 2
+trig-mgdl-10 | 1000 | 3
+trig-mgdl-11 | 1001 | 4 | issue 10: 1001 mg/dL is '>1000 mg/dL' = 4 (11.30 mmol/L would be 3)
+trig-mgdl-12 | 990 | 3""")
+# Hypoglycemia in mg/dL -- "<LLN - 55 mg/dL", "<55 - 40", "<40 - 30", "<30"
+b = block("GLUC", "low", "Hypoglycemia", lln=70.0, uln=100.0, unit="mg/dL")
+rows(b, """gluc-mgdl-01 | 55 | 1
+gluc-mgdl-02 | 55.5 | 1
+gluc-mgdl-03 | 54.5 | 2
+gluc-mgdl-04 | 40 | 2
+gluc-mgdl-05 | 40.4 | 2
+gluc-mgdl-06 | 39.6 | 3
+gluc-mgdl-07 | 30 | 3 | issue 10: 30 mg/dL is '<40 - 30' = 3 (1.665 mmol/L would be 4)
+gluc-mgdl-08 | 30.3 | 3
+gluc-mgdl-09 | 29.7 | 4""")
+# qualified results (issue 12): '<40' proves a value below 40 mg/dL: at least grade 3
+R(b, "gluc-q-01", 40.0, 3, "'<40' mg/dL: below 40 = '<40 - 30' grade 3", qualifier="<")
+R(b, "gluc-q-02", 40.0, 2, "'<=40': 40 itself is possible, grade 2 proven", qualifier="<=")
+R(b, "gluc-q-03", 30.0, 4, "'<30': grade 4", qualifier="<")
+b = block("GLUC", "high", "Hyperglycemia", lln=70.0, uln=100.0, unit="mg/dL")
+R(b, "glucq-hi-01", 40.0, None, "'<40' proves nothing about the high direction: not graded", qualifier="<")
+R(b, "glucq-hi-02", 120.0, 1, "'>120' above the ULN 100: grade 1", qualifier=">")
+R(b, "glucq-hi-03", 100.0, 1, "'>100' is above the ULN itself", qualifier=">")
+R(b, "glucq-hi-04", 100.0, 0, "'>=100' may be 100: grade 0", qualifier=">=")
+# Hypocalcemia in mg/dL -- "<LLN - 8.0 mg/dL", "<8.0 - 7.0", "<7.0 - 6.0", "<6.0"
+b = block("CA", "low", "Hypocalcemia", lln=8.5, uln=10.5, unit="mg/dL")
+rows(b, """ca-lo-mgdl-01 | 8.0 | 1
+ca-lo-mgdl-02 | 8.1 | 1
+ca-lo-mgdl-03 | 7.9 | 2
+ca-lo-mgdl-04 | 7.0 | 2
+ca-lo-mgdl-05 | 7.1 | 2
+ca-lo-mgdl-06 | 6.9 | 3
+ca-lo-mgdl-07 | 6.0 | 3 | issue 10: 6.0 mg/dL is '<7.0 - 6.0' = 3 (1.497 mmol/L would be 4)
+ca-lo-mgdl-08 | 6.1 | 3
+ca-lo-mgdl-09 | 5.9 | 4""")
+# Hypercalcemia in mg/dL -- ">ULN - 11.5 mg/dL", ">11.5 - 12.5", ">12.5 - 13.5", ">13.5"
+b = block("CA", "high", "Hypercalcemia", lln=8.5, uln=10.5, unit="mg/dL")
+rows(b, """ca-hi-mgdl-01 | 11.5 | 1
+ca-hi-mgdl-02 | 11.6 | 2
+ca-hi-mgdl-03 | 11.3 | 1
+ca-hi-mgdl-04 | 12.5 | 2
+ca-hi-mgdl-05 | 12.6 | 3
+ca-hi-mgdl-06 | 12.3 | 2
+ca-hi-mgdl-07 | 13.5 | 3
+ca-hi-mgdl-08 | 13.6 | 4 | issue 10: 13.6 mg/dL is '>13.5 mg/dL' = 4 (3.393 mmol/L would be 3)
+ca-hi-mgdl-09 | 13.3 | 3""")
+# Hypomagnesemia in mg/dL -- "<LLN - 1.2 mg/dL", "<1.2 - 0.9", "<0.9 - 0.7", "<0.7"
+b = block("MG", "low", "Hypomagnesemia", lln=1.6, uln=2.4, unit="mg/dL")
+rows(b, """mg-lo-mgdl-01 | 1.2 | 1
+mg-lo-mgdl-02 | 1.21 | 1
+mg-lo-mgdl-03 | 1.19 | 2
+mg-lo-mgdl-04 | 0.9 | 2
+mg-lo-mgdl-05 | 0.91 | 2
+mg-lo-mgdl-06 | 0.89 | 3
+mg-lo-mgdl-07 | 0.7 | 3 | issue 10: 0.7 mg/dL is '<0.9 - 0.7' = 3 (0.288 mmol/L would be 4)
+mg-lo-mgdl-08 | 0.71 | 3
+mg-lo-mgdl-09 | 0.69 | 4""")
+# Hypermagnesemia in mg/dL -- ">ULN - 3.0 mg/dL", ">3.0 - 8.0", ">8.0"
+b = block("MG", "high", "Hypermagnesemia", lln=1.6, uln=2.4, unit="mg/dL")
+rows(b, """mg-hi-mgdl-01 | 3.0 | 1 | issue 10: 3.0 mg/dL is '>ULN - 3.0' = 1 (1.234 mmol/L would be 3)
+mg-hi-mgdl-02 | 3.05 | 3
+mg-hi-mgdl-03 | 2.95 | 1
+mg-hi-mgdl-04 | 8.0 | 3
+mg-hi-mgdl-05 | 8.1 | 4
+mg-hi-mgdl-06 | 7.9 | 3""")
+# Potassium in mEq/L (not printed: valence 1, converted to mmol/L with factor 1)
+b = block("K", "high", "Hyperkalemia", lln=3.5, uln=5.1, unit="mEq/L")
+R(b, "k-meq-01", 6.1, 3, "6.1 mEq/L = 6.1 mmol/L: '>6.0 - 7.0' grade 3")
+R(b, "k-meq-02", 6.1, 3, "MEQ/L in capitals", unit="MEQ/L")
+
+# ======================================================= value-gradable terms added in issue 10
+# Eosinophilia -- G1 ">ULN and >Baseline" (G3 'steroids initiated' is clinical)
+b = block("EOS", "high", "Eosinophilia", lln=0.0, uln=0.5, baseline=0.3)
+rows(b, """eos-01 | 0.5 | 0 | exactly ULN
+eos-02 | 0.51 | 1 | above ULN and baseline
+eos-03 | 0.49 | 0""")
+R(b, "eos-04", 0.6, 0, "above ULN but not above an abnormal baseline 0.7", baseline=0.7)
+R(b, "eos-05", 0.7, 0, "exactly the baseline", baseline=0.7)
+R(b, "eos-06", 0.71, 1, "just above the baseline", baseline=0.7)
+R(b, "eos-07", 0.6, 1, "no baseline: the ULN alone decides", baseline=None)
+R(b, "eos-08", None, None, "missing value")
+R(b, "eos-09", 0.6, None, "missing ULN", uln=None)
+R(b, "eos-10", 600.0, 1, "600/mm3 (ULN 500, baseline 300)", unit="/mm3", uln=500.0, baseline=300.0)
+# Blood bicarbonate decreased -- G1 "<LLN and no intervention initiated"
+b = block("BICARB", "low", "Blood bicarbonate decreased", lln=22.0, uln=29.0)
+rows(b, """bicarb-01 | 22 | 0 | exactly LLN
+bicarb-02 | 22.2 | 0
+bicarb-03 | 21.8 | 1
+bicarb-04 | 8 | 1 | the only grade""")
+R(b, "bicarb-05", None, None, "missing value")
+R(b, "bicarb-06", 20.0, None, "missing LLN", lln=None)
+R(b, "bicarb-07", 21.0, 1, "mEq/L (valence 1)", unit="mEq/L")
+# Hypophosphatemia / Hyperphosphatemia -- G1 "Laboratory finding only and intervention not indicated"
+b = block("PHOS", "low", "Hypophosphatemia", lln=0.81, uln=1.45)
+rows(b, """phoslo-01 | 0.81 | 0 | exactly LLN
+phoslo-02 | 0.82 | 0
+phoslo-03 | 0.8 | 1
+phoslo-04 | 0.2 | 1 | grades 2-4 are interventions: the value gives 1""")
+R(b, "phoslo-05", None, None, "missing value")
+R(b, "phoslo-06", 0.5, None, "missing LLN", lln=None)
+R(b, "phoslo-07", 2.4, 1, "2.4 mg/dL below LLN 2.5 mg/dL", unit="mg/dL", lln=2.5, uln=4.5)
+b = block("PHOS", "high", "Hyperphosphatemia", lln=0.81, uln=1.45)
+rows(b, """phoshi-01 | 1.45 | 0 | exactly ULN
+phoshi-02 | 1.46 | 1
+phoshi-03 | 1.44 | 0""")
+R(b, "phoshi-04", None, None, "missing value")
+R(b, "phoshi-05", 2.0, None, "missing ULN", uln=None)
+# Cardiac troponin I increased -- G1 ">ULN and below the MI level (manufacturer)", G3 "consistent with MI"
+b = block("TROPONI", "high", "Cardiac troponin I increased", uln=26.0)
+rows(b, """tni-01 | 26 | 0 | exactly ULN
+tni-02 | 26.5 | 1
+tni-03 | 25.5 | 0
+tni-04 | 40 | 1 | exactly the MI level 40 ng/L: not above it
+tni-05 | 40.5 | 3
+tni-06 | 39.5 | 1""")
+R(b, "tni-07", None, None, "missing value")
+R(b, "tni-08", 30.0, None, "missing ULN below the MI level", uln=None)
+R(b, "tni-09", 0.05, 3, "0.05 ng/mL = 50 ng/L: above the MI level", unit="ng/mL", uln=0.026)
+b = block("TROPONT", "high", "Cardiac troponin T increased", uln=10.0)
+rows(b, """tnt-01 | 10 | 0 | exactly ULN
+tnt-02 | 10.1 | 1
+tnt-03 | 9.9 | 0
+tnt-04 | 14 | 1 | exactly the MI level 14 ng/L
+tnt-05 | 14.2 | 3
+tnt-06 | 13.8 | 1""")
+R(b, "tnt-07", None, None, "missing value")
+R(b, "tnt-08", 12.0, None, "missing ULN", uln=None)
+# Methemoglobinemia -- G2 ">ULN" (no grade 1)
+b = block("METHGB", "high", "Methemoglobinemia", uln=1.5)
+rows(b, """methb-01 | 1.5 | 0 | exactly ULN
+methb-02 | 1.52 | 2
+methb-03 | 1.48 | 0""")
+R(b, "methb-04", None, None, "missing value")
+R(b, "methb-05", 3.0, None, "missing ULN", uln=None)
+R(b, "methb-06", 0.03, 2, "FRACTION 0.03 = 3% (ULN 1.5%)", unit="FRACTION", uln=0.015)
+# Chronic kidney disease -- G1 "eGFR <LLN - 60 ml/min/1.73 m2", G2 "59 - 30", G3 "29 - 15", G4 "<15"
+b = block("GFR", "low", "Chronic kidney disease", lln=90.0, unit="mL/min/1.73m2")
+rows(b, """ckd-01 | 90 | 0 | exactly LLN
+ckd-01b | 91 | 0
+ckd-02 | 89 | 1
+ckd-03 | 60 | 1 | '<LLN - 60' includes 60
+ckd-04 | 61 | 1
+ckd-05 | 59 | 2
+ckd-06 | 59.5 | 2 | between the integer ranges: read as <60
+ckd-07 | 30 | 2
+ckd-08 | 30.5 | 2
+ckd-09 | 29.5 | 3
+ckd-10 | 15 | 3
+ckd-11 | 15.2 | 3
+ckd-12 | 14.8 | 4""")
+R(b, "ckd-13", None, None, "missing value")
+R(b, "ckd-14", 70.0, None, "missing LLN", lln=None)
+R(b, "ckd-15", 45.0, 2, "missing LLN but <60: grade 2", lln=None)
+R(b, "ckd-16", 45.0, 2, "spelled ml/min/1.73 m2", unit="ml/min/1.73 m2")
+# Thyroid stimulating hormone increased -- G1 "TSH increased and no intervention initiated"
+b = block("TSH", "high", "Thyroid stimulating hormone increased", lln=0.4, uln=4.0)
+rows(b, """tsh-01 | 4.0 | 0
+tsh-02 | 4.05 | 1
+tsh-03 | 3.95 | 0""")
+R(b, "tsh-04", None, None, "missing value")
+R(b, "tsh-05", 5.0, None, "missing ULN", uln=None)
+R(b, "tsh-06", 5.0, 1, "uIU/mL = mIU/L", unit="uIU/mL")
+# Weight loss -- G1 "5 to <10% from baseline", G2 "10 - <20%", G3 ">=20%" (baseline 80 kg)
+b = block("WEIGHT", "low", "Weight loss", baseline=80.0)
+rows(b, """wtloss-01 | 76 | 1 | exactly 5% loss
+wtloss-02 | 76.5 | 0
+wtloss-03 | 75.5 | 1
+wtloss-04 | 72 | 2 | exactly 10%
+wtloss-05 | 72.5 | 1
+wtloss-06 | 71.5 | 2
+wtloss-07 | 64 | 3 | exactly 20%
+wtloss-08 | 64.5 | 2
+wtloss-09 | 63.5 | 3""")
+R(b, "wtloss-10", None, None, "missing value")
+R(b, "wtloss-11", 70.0, None, "no baseline weight", baseline=None)
+# Weight gain -- G1 "5 - <10% from baseline", G2 "10 - <20%", G3 ">=20%"
+b = block("WEIGHT", "high", "Weight gain", baseline=80.0)
+rows(b, """wtgain-01 | 84 | 1 | exactly 5%
+wtgain-02 | 84.5 | 1
+wtgain-03 | 83.5 | 0
+wtgain-04 | 88 | 2
+wtgain-05 | 88.5 | 2
+wtgain-06 | 87.5 | 1
+wtgain-07 | 96 | 3
+wtgain-08 | 96.5 | 3
+wtgain-09 | 95.5 | 2""")
+R(b, "wtgain-10", None, None, "missing value")
+R(b, "wtgain-11", 90.0, None, "no baseline weight", baseline=None)
+
+
 CASES = [c for blk in BLOCKS for c in blk.rows]
 TERMS = load_terms()
 
 
-def _frame(cases) -> pl.DataFrame:
-    return pl.DataFrame({
+CAT = load_catalogue()
+
+
+def _unit(c: Case) -> str:
+    t = CAT.tests.get(c.test)
+    return c.unit if c.unit is not None else (t.si_unit if t else "")
+
+
+def _si(c: Case, x):
+    if x is None:
+        return None
+    f = CAT.to_si(c.test, _unit(c)) if c.test in CAT.tests else 1.0
+    return x * f
+
+
+def _frame(cases, entered: bool = True) -> pl.DataFrame:
+    """The cases as grade_labs input: SI columns always; with `entered`, also the result as
+    entered (unit, value, lln, uln) so that printed units are graded as printed."""
+    cols = {
         "case": [c.id for c in cases],
         "test_code": [c.test for c in cases],
-        "value_si": [c.value for c in cases],
-        "lln_si": [c.lln for c in cases],
-        "uln_si": [c.uln for c in cases],
-        "baseline_si": [c.baseline for c in cases],
+        "value_si": [_si(c, c.value) for c in cases],
+        "lln_si": [_si(c, c.lln) for c in cases],
+        "uln_si": [_si(c, c.uln) for c in cases],
+        "baseline_si": [_si(c, c.baseline) for c in cases],
         "result_text": [c.text for c in cases],
         "on_anticoagulation": [c.anticoag for c in cases],
-    }, schema={"case": pl.String, "test_code": pl.String, "value_si": pl.Float64, "lln_si": pl.Float64,
-               "uln_si": pl.Float64, "baseline_si": pl.Float64, "result_text": pl.String,
-               "on_anticoagulation": pl.Boolean})
+    }
+    schema = {"case": pl.String, "test_code": pl.String, "value_si": pl.Float64, "lln_si": pl.Float64,
+              "uln_si": pl.Float64, "baseline_si": pl.Float64, "result_text": pl.String,
+              "on_anticoagulation": pl.Boolean}
+    if entered:
+        cols.update({"unit": [_unit(c) for c in cases], "value": [c.value for c in cases],
+                     "lln": [c.lln for c in cases], "uln": [c.uln for c in cases],
+                     "qualifier": [c.qualifier for c in cases]})
+        schema.update({"unit": pl.String, "value": pl.Float64, "lln": pl.Float64, "uln": pl.Float64,
+                       "qualifier": pl.String})
+    return pl.DataFrame(cols, schema=schema)
 
 
 @pytest.fixture(scope="module")
@@ -1009,7 +1385,8 @@ def test_boundary_table(case: Case, graded):
 def test_scalar_reference_agrees(case: Case):
     c = load_criteria().for_test(case.test, case.direction)
     got = grade_value(c, case.value, lln=case.lln, uln=case.uln, baseline=case.baseline,
-                      anticoagulated=bool(case.anticoag), result_text=case.text)
+                      anticoagulated=bool(case.anticoag), result_text=case.text, unit=_unit(case),
+                      qualifier=case.qualifier)
     assert got == case.expected
 
 
@@ -1019,8 +1396,9 @@ def test_every_record_has_a_boundary_block():
     assert not missing, f"records without a boundary table: {missing}"
 
 
-def _threshold_at(r, t, case: Case) -> float | None:
-    """Where threshold t sits for this row, or None if it does not apply to the row."""
+def _threshold_at(r, t, case: Case, unit: str | None) -> float | None:
+    """Where threshold t sits for this row (in the row's unit, which is printed unit `unit`),
+    or None if it does not apply to the row."""
     base = case.baseline if case.baseline and case.baseline > 0 else None
     limit = case.uln if r.direction == "high" else case.lln
     abnormal = base is not None and limit is not None and (base > limit if r.direction == "high" else base < limit)
@@ -1029,15 +1407,32 @@ def _threshold_at(r, t, case: Case) -> float | None:
     if not ok:
         return None
     if t.basis == "abs":
-        return t.value
+        return t.value_in(unit)
     ref = {"uln": case.uln, "lln": case.lln, "baseline": base}[t.basis]
-    return None if ref is None else ref * t.factor + t.offset
+    return None if ref is None else ref * t.factor + t.offset_in(unit)
+
+
+def _rows_in(rec, unit):
+    """Rows of the record entered in printed unit `unit` itself (graded with factor 1)."""
+    rows = [c for b in BLOCKS if (b.test, b.direction) == (rec.test, rec.direction) for c in b.rows]
+    if unit is None:
+        return rows
+    return [c for c in rows if graded_unit(rec, _unit(c), CAT) == (unit, 1.0)]
+
+
+def _coverage_units(rec, t):
+    """Absolute figures and offsets are printed per unit: each needs its own rows. Multiples of
+    the ULN / LLN / baseline are the same in every unit: rows in any unit cover them."""
+    if rec.scale is None and rec.units and (t.basis == "abs" or t.offsets):
+        return list(rec.units)
+    return [None]
 
 
 @pytest.mark.parametrize("rec", load_criteria().records, ids=lambda r: f"{r.test}-{r.direction}")
 def test_every_threshold_has_at_above_and_below_rows(rec):
     """Coverage: each threshold has a row exactly on it and rows just either side (within 2%),
-    among rows of its block that have a value, plus a missing-value row per block."""
+    in every unit CTCAE prints for the term (rows entered in that unit), plus a missing-value row
+    per record and a missing-limit row where a limit is needed."""
     rows = [c for b in BLOCKS if (b.test, b.direction) == (rec.test, rec.direction) for c in b.rows]
     assert any(c.value is None and c.text is None for c in rows), "no missing-value row"
     if rec.needs:
@@ -1051,26 +1446,30 @@ def test_every_threshold_has_at_above_and_below_rows(rec):
             assert t.value in pts, f"no row at {t.describe()}"
             assert any(p < t.value for p in pts) and any(p > t.value for p in pts) or t.grade == max(rec.grades)
             continue
-        at = above = below = False
-        for c in rows:
-            thr = _threshold_at(rec, t, c) if c.value is not None else None
-            if thr is None:
-                continue
-            tol = abs(thr) * 1e-6 + 1e-12
-            at |= abs(c.value - thr) <= tol
-            above |= thr + tol < c.value <= thr * 1.02 + 1e-9
-            below |= thr * 0.98 - 1e-9 <= c.value < thr - tol
-        assert at and above and below, (
-            f"{rec.label} threshold {t.describe()} (grade {t.grade}): at={at} above={above} below={below}")
+        for unit in _coverage_units(rec, t):
+            at = above = below = False
+            for c in _rows_in(rec, unit):
+                thr = _threshold_at(rec, t, c, unit or graded_unit(rec, _unit(c), CAT)[0]) \
+                    if c.value is not None and c.qualifier is None else None
+                if thr is None:
+                    continue
+                tol = abs(thr) * 1e-6 + 1e-12
+                at |= abs(c.value - thr) <= tol
+                above |= thr + tol < c.value <= thr * 1.02 + 1e-9
+                below |= thr * 0.98 - 1e-9 <= c.value < thr - tol
+            assert at and above and below, (
+                f"{rec.label} threshold {t.describe(unit)} (grade {t.grade}) in {unit or 'any unit'}: "
+                f"at={at} above={above} below={below}")
 
 
 # ================================================================================ frame behaviour
 
 def test_output_columns_and_types():
-    out = grade_labs(_frame(CASES[:5]))
+    inp = _frame(CASES[:5])
+    out = grade_labs(inp)
     for name, dtype in OUTPUT_SCHEMA.items():
         assert out.schema[name] == dtype
-    assert out.columns[:8] == _frame(CASES[:5]).columns, "input columns kept, in order"
+    assert out.columns[:len(inp.columns)] == inp.columns, "input columns kept, in order"
 
 
 def test_row_order_is_kept_when_tests_interleave():
@@ -1083,12 +1482,14 @@ def test_row_order_is_kept_when_tests_interleave():
 
 
 def test_unknown_and_null_test_codes_cannot_be_graded():
-    df = pl.DataFrame({"test_code": ["TSH", "NOPE", None], "value_si": [9.0, 1.0, 1.0],
+    df = pl.DataFrame({"test_code": ["AFP", "NOPE", None], "value_si": [9.0, 1.0, 1.0],
                        "lln_si": [0.4, None, None], "uln_si": [4.0, None, None], "baseline_si": [None] * 3},
                       schema_overrides={"baseline_si": pl.Float64})
     out = grade_labs(df)
     for col in OUTPUT_SCHEMA:
-        assert out[col].to_list() == [None, None, None], col
+        if col != "grade_from_qualifier":
+            assert out[col].to_list() == [None, None, None], col
+    assert out["grade_from_qualifier"].to_list() == [False] * 3
 
 
 def test_nan_value_is_missing_not_zero():

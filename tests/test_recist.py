@@ -158,8 +158,9 @@ def test_complete_response_confirmation(ctx_of):
     b = best_response(ctx_of(s)).to_dicts()[0]
     assert (b["best_overall_response"], b["best_response_date"]) == ("CR", day(42).date())
     s = tumor((BASE, [lesion("T1", 30)], None), (day(42), [lesion("T1", 0)], None),
-              (day(70), [lesion("T1", 4)], None))          # 4 mm: back, but < 5 mm over the nadir 0
-    assert best_response(ctx_of(s)).to_dicts()[0]["best_overall_response"] == "PR"   # CR then PR
+              (day(70), [lesion("T1", 4)], None))          # 4 mm: back after a CR (RECIST 1.1 Q&A): PD
+    assert responses(ctx_of(s)) == ["CR", "PD"]
+    assert best_response(ctx_of(s)).to_dicts()[0]["best_overall_response"] == "SD"   # unconfirmed CR, then PD
 
 
 def test_duration_of_response_and_progression_date(ctx_of):

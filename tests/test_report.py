@@ -59,8 +59,8 @@ def test_overview_names_the_study_and_counts_what_the_workbook_holds(demo_view, 
     assert m.generated == "2024-03-15 12:00 UTC" and m.sha256 == demo_result.sha256
     # the data cut is the latest date not after the run date: the typo 2042-01-15 does not move it
     assert m.data_cut == "12-MAR-2024"
-    assert [s.id for s in demo_view.subjects] == [f"00{i}" for i in range(1, 10)]
-    assert demo_view.counts["Subjects"] == 9
+    assert [s.id for s in demo_view.subjects] == [f"{i:03d}" for i in range(1, 11)]
+    assert demo_view.counts["Subjects"] == 10
     assert demo_view.n_findings == len(demo_result.findings)
     assert sum(t for _, _, t in demo_view.findings_matrix) == len(demo_result.findings)
 
@@ -386,3 +386,19 @@ def test_report_command_exits_2_when_the_pdf_cannot_be_written(tmp_path):
     blocker.write_text("a file where the output folder should be")
     r = cli("report", wb, "--out", blocker, "--jobs", "1", "--now", "2026-01-01")
     assert r.exit_code == 2 and "Traceback" not in r.output and str(blocker) in r.stderr
+
+
+def test_subject_010_shows_the_three_response_reads_and_treatment_beyond_progression(demo_result, profile):
+    """Issue 16: iRECIST (and mRECIST) reads in the PDF, treatment beyond progression shown."""
+    from monitor.export import build_tables
+    from monitor.labs.catalogue import load_catalogue
+
+    tables = build_tables(demo_result, load_catalogue(), profile)
+    view = build_view(demo_result, profile, generated=NOW, tool_version="9.9.9", subject="010", tables=tables)
+    (s,) = [s for s in view.subjects if s.id == "010"]
+    assert [(r.recist, r.irecist, r.mrecist.split(" ")[0], r.css) for r in s.responses] == [
+        ("", "", "", ""), ("PD", "iUPD", "SD", "beyond"), ("PR", "iPR", "PR", ""), ("PR", "iPR", "PR", ""),
+        ("PD", "iUPD", "PD", "beyond"), ("PD", "iCPD", "PD", "confirmed")]
+    assert s.derived["Best overall response (iRECIST)"] == "iPR"
+    assert s.derived["Best overall response (mRECIST)"] == "PR"
+    assert s.derived["Treatment beyond progression"].startswith("18 administrations after the first iUPD (18-APR-2023)")

@@ -4,10 +4,18 @@ The criteria are data (one record per term, test and direction) kept beside the 
 text they come from. Thresholds use a small fixed vocabulary (basis, op, factor / offset /
 value, applies) and are never code: `grade.py` turns them into polars expressions.
 
+Units: a record lists every unit CTCAE prints for its term (`units`, SI first) and each
+absolute threshold (and offset) carries its printed figure in each of them, e.g.
+`value = { "g/L" = 100.0, "g/dL" = 10.0, "mmol/L" = 6.2 }` for Anemia grade 2. A result is
+graded on the figures printed in its own unit when CTCAE prints that unit; otherwise it is
+converted to the closest printed unit (`units_for`). Records whose thresholds are all relative
+(x ULN, x baseline) need no units.
+
 The loader refuses a file it cannot trust, naming the record: an unknown op, basis or
 `applies`, a grade outside 1-5 or one CTCAE does not define for the term, a term not in
-terms.csv, a test not in the lab catalogue, a unit that is not the test's SI unit, CTCAE text
-that is missing or differs from terms.csv, thresholds out of grade order or not monotone.
+terms.csv, a test not in the lab catalogue, a printed unit the test cannot convert to, a
+threshold missing a printed unit or whose printed figures disagree (> 10%) once converted, CTCAE
+text that is missing or differs from terms.csv, thresholds out of grade order or not monotone.
 """
 
 from __future__ import annotations
@@ -20,48 +28,17 @@ from importlib import resources
 
 from ..labs.catalogue import Catalogue, load_catalogue, norm_test
 from .terms import Terms, load_terms
+from .thresholds import (  # noqa: F401  (re-exported: the vocabulary is part of this module's API)
+    APPLIES, BASES, GRADES, OPS, PRINTED_AGREEMENT, Threshold, check_monotone, check_printed_agree, parse_threshold)
 
-BASES = ("uln", "lln", "abs", "baseline")
-OPS = (">", ">=", "<", "<=")
 DIRECTIONS = ("low", "high")
-APPLIES = ("always", "baseline_normal", "baseline_abnormal", "anticoagulated", "not_anticoagulated")
-GRADES = (1, 2, 3, 4, 5)
 CTCAE_VERSION = "5.0"
 
-_RECORD_KEYS = {"term", "test", "direction", "unit", "thresholds", "text", "note", "scale"}
-_THRESHOLD_KEYS = {"grade", "basis", "op", "factor", "offset", "value", "unit", "applies", "optional"}
-_OPS_FOR = {"high": (">", ">="), "low": ("<", "<=")}
+_RECORD_KEYS = {"term", "test", "direction", "unit", "units", "thresholds", "text", "note", "scale"}
 
 
 class CriteriaError(ValueError):
     """criteria.toml is malformed; the message names the record and the field."""
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """One way of reaching `grade`: value `op` (factor x limit + offset) or value `op` value."""
-
-    grade: int
-    basis: str                   # uln | lln | abs | baseline
-    op: str                      # > | >= | < | <=
-    factor: float = 1.0          # multiple of the limit / baseline (not for abs)
-    offset: float = 0.0          # added to factor x limit, in the record's unit (not for abs)
-    value: float | None = None   # abs only, in the record's unit
-    applies: str = "always"
-    optional: bool = False       # baseline only: skipped (not "unknown") when there is no baseline
-
-    def describe(self) -> str:
-        """Human form, e.g. `> 3.0 x ULN`, `< 100 g/L`, `> baseline + 20 g/L (baseline abnormal)`."""
-        if self.basis == "abs":
-            s = f"{self.op} {self.value:g}"
-        else:
-            ref = {"uln": "ULN", "lln": "LLN", "baseline": "baseline"}[self.basis]
-            s = f"{self.op} {ref}" if self.factor == 1.0 else f"{self.op} {self.factor:g} x {ref}"
-            if self.offset:
-                s += f" + {self.offset:g}"
-        if self.applies != "always":
-            s += f" ({self.applies.replace('_', ' ')})"
-        return s
 
 
 @dataclass(frozen=True)
@@ -71,12 +48,17 @@ class Criterion:
     term: str
     test: str
     direction: str               # low | high
-    unit: str                    # SI unit of the test (or the scale's name)
+    units: tuple                 # every unit CTCAE prints for the term, SI first (() = relative only)
     thresholds: tuple            # Threshold, ascending grade
     text: dict                   # grade -> verbatim CTCAE v5.0 text (every grade the term defines)
     note: str | None = None
     scale: dict | None = None    # normalised result text -> number (categorical tests)
     index: int = 0               # position in the file (0-based), for messages
+
+    @property
+    def unit(self) -> str | None:
+        """The first printed unit (SI where CTCAE prints one), None for relative-only records."""
+        return self.units[0] if self.units else None
 
     @property
     def grades(self) -> tuple:
@@ -90,7 +72,8 @@ class Criterion:
 
     @property
     def uses_baseline(self) -> bool:
-        return any(t.basis == "baseline" or t.applies.startswith("baseline") for t in self.thresholds)
+        return any(t.basis == "baseline" or t.applies.startswith("baseline")
+                   or (t.also is not None and t.also.basis == "baseline") for t in self.thresholds)
 
     @property
     def label(self) -> str:
@@ -191,9 +174,11 @@ def _record(i: int, rec, terms: Terms, catalogue: Catalogue, vitals: dict, sourc
     unknown = set(rec) - _RECORD_KEYS
     if unknown:
         fail(f"unknown key(s) {sorted(unknown)} (allowed: {sorted(_RECORD_KEYS)})")
-    for k in ("term", "test", "direction", "unit", "thresholds", "text"):
+    for k in ("term", "test", "direction", "thresholds", "text"):
         if k not in rec:
             fail(f"`{k}` is missing")
+    if "unit" in rec and "units" in rec:
+        fail("give `units` (every unit CTCAE prints) or the old single `unit`, not both")
 
     ct = terms.get(term) if isinstance(term, str) else None
     if ct is None or ct.term != term:
@@ -210,7 +195,15 @@ def _record(i: int, rec, terms: Terms, catalogue: Catalogue, vitals: dict, sourc
     si_unit = lab.si_unit if lab is not None else vital["unit"]
 
     scale = rec.get("scale")
-    unit = rec["unit"]
+    units = rec.get("units", [rec["unit"]] if "unit" in rec else [])
+    if not isinstance(units, list) or not all(isinstance(u, str) for u in units) or len(set(units)) != len(units):
+        fail("`units` must be a list of distinct unit strings (the units CTCAE prints for the term)")
+    if scale is None and lab is not None:
+        for u in units:
+            if catalogue.to_si(test, u) is None:
+                fail(f"printed unit {u!r} does not convert to {test}'s SI unit {si_unit!r} (catalogue)")
+    elif scale is None and units and units != [vital["unit"]]:
+        fail(f"vital sign {test} is graded in {vital['unit']!r} only")
     if scale is not None:
         if not isinstance(scale, dict) or not scale:
             fail("`scale` must be a table of result -> number")
@@ -221,8 +214,6 @@ def _record(i: int, rec, terms: Terms, catalogue: Catalogue, vitals: dict, sourc
                 fail(f"scale value for {k!r} must be a number")
         if lab is not None and lab.results and set(lab.results) - set(scale):
             fail(f"scale lacks the catalogue result(s) {sorted(set(lab.results) - set(scale))}")
-    elif unit != si_unit:
-        fail(f"unit {unit!r} is not the SI unit of {test} in the catalogue ({si_unit!r}); grading works on SI values")
 
     # verbatim text: every grade CTCAE defines, exactly as in terms.csv, and nothing else
     text = rec["text"]
@@ -246,11 +237,13 @@ def _record(i: int, rec, terms: Terms, catalogue: Catalogue, vitals: dict, sourc
     ths = rec["thresholds"]
     if not isinstance(ths, list) or not ths:
         fail("`thresholds` must be a non-empty list")
-    parsed = tuple(_threshold(j, t, direction, unit, ct, fail) for j, t in enumerate(ths))
+    parsed = tuple(parse_threshold(j, t, direction, units, ct, fail) for j, t in enumerate(ths))
+    if scale is None and lab is not None:
+        check_printed_agree(parsed, test, catalogue, fail)
     grades = [t.grade for t in parsed]
     if grades != sorted(grades):
         fail(f"thresholds must be ordered by grade, got grades {grades}")
-    _check_monotone(parsed, direction, fail)
+    check_monotone(parsed, direction, fail)
 
     note = rec.get("note")
     if note is not None and (not isinstance(note, str) or not note.strip()):
@@ -258,84 +251,5 @@ def _record(i: int, rec, terms: Terms, catalogue: Catalogue, vitals: dict, sourc
     ungraded = [g for g in ct.grades if g not in grades]
     if ungraded and not note:
         fail(f"a `note` is required: CTCAE grade(s) {ungraded} are not graded from the value; say why")
-    return Criterion(term, test, direction, unit, parsed, texts, note,
+    return Criterion(term, test, direction, tuple(units), parsed, texts, note,
                      dict(scale) if scale is not None else None, i)
-
-
-def _threshold(j: int, t, direction: str, unit: str, ct, fail) -> Threshold:
-    def bad(msg: str):
-        fail(f"thresholds[{j}]: {msg}")
-
-    if not isinstance(t, dict):
-        bad("is not a table")
-    unknown = set(t) - _THRESHOLD_KEYS
-    if unknown:
-        bad(f"unknown key(s) {sorted(unknown)} (allowed: {sorted(_THRESHOLD_KEYS)})")
-    g = t.get("grade")
-    if not isinstance(g, int) or isinstance(g, bool) or g not in GRADES:
-        bad(f"grade {g!r} must be an integer 1-5")
-    if g not in ct.grades:
-        bad(f"grade {g}: CTCAE v5.0 defines no grade {g} for {ct.term} (it has {list(ct.grades)})")
-    basis = t.get("basis")
-    if basis not in BASES:
-        bad(f"unknown basis {basis!r} (use one of {', '.join(BASES)})")
-    op = t.get("op")
-    if op not in OPS:
-        bad(f"unknown op {op!r} (use one of {', '.join(OPS)})")
-    if op not in _OPS_FOR[direction]:
-        bad(f"op {op!r} does not fit direction {direction} (use {' or '.join(_OPS_FOR[direction])})")
-    applies = t.get("applies", "always")
-    if applies not in APPLIES:
-        bad(f"unknown applies {applies!r} (use one of {', '.join(APPLIES)})")
-    optional = t.get("optional", False)
-    if not isinstance(optional, bool):
-        bad("optional must be true or false")
-    if optional and basis != "baseline":
-        bad("optional is only for basis = baseline")
-
-    def num(key, default=None):
-        v = t.get(key, default)
-        if v is None:
-            return None
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            bad(f"{key} must be a finite number, got {v!r}")
-        return float(v)
-
-    if basis == "abs":
-        if "factor" in t or "offset" in t:
-            bad("basis abs takes `value`, not factor/offset")
-        value = num("value")
-        if value is None:
-            bad("basis abs needs `value` (in the record's unit)")
-        if t.get("unit") != unit:
-            bad(f"unit {t.get('unit')!r} of value {value:g} must be the record's unit {unit!r}")
-        return Threshold(g, basis, op, value=value, applies=applies, optional=optional)
-    if "value" in t:
-        bad(f"basis {basis} takes factor (and offset), not `value`")
-    factor, offset = num("factor", 1.0), num("offset", 0.0)
-    if factor <= 0:
-        bad(f"factor must be > 0, got {factor:g}")
-    if offset < 0:
-        bad(f"offset must be >= 0, got {offset:g}")
-    if "offset" in t and t.get("unit") != unit:
-        bad(f"an offset needs unit = {unit!r} (the record's unit)")
-    if "offset" not in t and "unit" in t:
-        bad("unit is only for value or offset")
-    return Threshold(g, basis, op, factor=factor, offset=offset, applies=applies, optional=optional)
-
-
-def _check_monotone(ths: tuple, direction: str, fail) -> None:
-    """Within one basis and `applies`, a higher grade must sit further from normal."""
-    groups: dict = {}
-    for t in ths:
-        groups.setdefault((t.basis, t.applies), []).append(t)
-    for (basis, applies), ts in groups.items():
-        for a, b in zip(ts, ts[1:]):
-            if a.grade == b.grade:
-                fail(f"two {basis} thresholds ({applies}) for grade {a.grade}")
-            ka = (a.value,) if basis == "abs" else (a.factor, a.offset)
-            kb = (b.value,) if basis == "abs" else (b.factor, b.offset)
-            worse = kb > ka if direction == "high" else (kb < ka if basis == "abs" else b.factor < a.factor)
-            if not worse:
-                fail(f"grade {b.grade} threshold ({b.describe()}) is not beyond grade {a.grade}'s "
-                     f"({a.describe()}) for a {direction} term")

@@ -1,8 +1,10 @@
 """CTCAE v5.0 grades of lab values (and blood pressure) as polars expressions.
 
-    grade_labs(df)  adds ctcae_term_low, ctcae_grade_low, ctcae_term_high, ctcae_grade_high and
-                    ctcae_grade to a labs frame (ADaM ATOXDSCL/ATOXGRL/ATOXDSCH/ATOXGRH/ATOXGR)
-    grade_bp(df)    the same for Hypertension from systolic and diastolic blood pressure
+    grade_labs(df)    adds ctcae_term_low, ctcae_grade_low, ctcae_term_high, ctcae_grade_high and
+                      ctcae_grade to a labs frame (ADaM ATOXDSCL/ATOXGRL/ATOXDSCH/ATOXGRH/ATOXGR),
+                      and the printed unit each direction was graded in (unit_graded_*)
+    grade_bp(df)      the same for Hypertension from systolic and diastolic blood pressure
+    grade_weight(df)  Weight loss / Weight gain from a weight and the baseline weight
 
 Grades are Int8: 0 = the value meets no grade (within normal limits, or not far enough out),
 NULL = cannot grade (no value, a needed LLN/ULN or baseline missing, test without criteria).
@@ -15,10 +17,15 @@ How a grade is built (criteria.toml has the thresholds; nothing here knows a ter
     unknown (its limit is missing) and no higher grade is met, the result is NULL. So a platelet
     count of 20 x 10e9/L is grade 4 even without an LLN, but 140 without an LLN is NULL;
   * comparisons allow a relative 1e-9 so that unit-conversion noise (0.7 x 3 = 2.0999...96)
-    never moves a value across a threshold it sits exactly on.
+    never moves a value across a threshold it sits exactly on;
+  * a result entered in a unit CTCAE prints for the term is compared with the figures printed
+    in that unit, exactly as entered; another unit is converted to the closest printed unit
+    (printed.py); a qualified result (`<40`) is graded just beyond its number, only in the
+    direction the qualifier proves.
 
-Performance: the frame is split by test code once and each test's when/then chain runs only on
-its own rows (polars runs the parts in parallel); nothing loops over rows in Python.
+Performance: the frame is split once by (test code, entered unit, qualifier) and each part's
+when/then chain runs only on its own rows with literal thresholds (polars runs the parts in
+parallel); the unit decisions are made once per part, nothing loops over rows in Python.
 `grade_value` is a plain-Python reference of the same rules, for tests, benchmarks and
 explaining one result; it is not for bulk use.
 """
@@ -26,25 +33,32 @@ explaining one result; it is not for bulk use.
 from __future__ import annotations
 
 import functools
-import math
 import operator
 from dataclasses import dataclass
 
 import polars as pl
 
-from ..labs.catalogue import norm_test, norm_test_expr
+from ..labs.catalogue import Catalogue, load_catalogue, norm_test_expr
 from .criteria import Criteria, Criterion, load_criteria
+from .printed import graded_unit, si_to
 
 REL_TOL = 1e-9
+QUALIFIER_NUDGE = 1e-6     # '<40' is graded as a value just below 40 (far beyond REL_TOL)
 REQUIRED_COLUMNS = ("test_code", "value_si", "lln_si", "uln_si", "baseline_si")
-OPTIONAL_COLUMNS = ("result_text", "on_anticoagulation")
+OPTIONAL_COLUMNS = ("result_text", "on_anticoagulation", "unit", "value", "lln", "uln", "qualifier")
 OUTPUT_SCHEMA = {
     "ctcae_term_low": pl.String,
     "ctcae_grade_low": pl.Int8,
     "ctcae_term_high": pl.String,
     "ctcae_grade_high": pl.Int8,
     "ctcae_grade": pl.Int8,
+    "unit_graded_low": pl.String,
+    "unit_graded_high": pl.String,
+    "unit_graded": pl.String,
+    "grade_from_qualifier": pl.Boolean,
 }
+_LOW_QUALIFIERS = ("<", "<=")
+_HIGH_QUALIFIERS = (">", ">=")
 BP_OUTPUT_SCHEMA = {"ctcae_term_high": pl.String, "ctcae_grade_high": pl.Int8, "ctcae_grade": pl.Int8}
 
 _NULL_GRADE = pl.lit(None, dtype=pl.Int8)
@@ -100,18 +114,29 @@ def _value(c: Criterion, inp: Inputs) -> pl.Expr:
     return norm_test_expr(inp.result_text).replace_strict(c.scale, default=None, return_dtype=pl.Float64)
 
 
-def grade_conditions(c: Criterion, inp: Inputs) -> dict:
-    """grade -> nullable Boolean expression: any threshold of that grade met (Kleene OR)."""
+def _threshold_cond(t, v: pl.Expr, inp: Inputs, unit: str | None) -> pl.Expr:
+    if t.basis == "abs":
+        cond = _compare(v, t.op, t.value_in(unit))
+    else:
+        ref = {"uln": inp.uln, "lln": inp.lln, "baseline": inp.baseline}[t.basis]
+        cond = _compare(v, t.op, ref, t.factor, t.offset_in(unit))
+        if t.optional:
+            cond = inp.baseline.is_not_null() & cond
+    if t.also is not None:
+        other = _threshold_cond(t.also, v, inp, unit)
+        if t.also.optional:    # skipped (met) when there is no baseline
+            other = inp.baseline.is_null() | other
+        cond = cond & other
+    return cond
+
+
+def grade_conditions(c: Criterion, inp: Inputs, unit: str | None = None) -> dict:
+    """grade -> nullable Boolean expression: any threshold of that grade met (Kleene OR).
+    `unit`: the printed unit the inputs are in (None: the record's first, or relative only)."""
     v = _value(c, inp)
     conds: dict = {}
     for t in c.thresholds:
-        if t.basis == "abs":
-            cond = _compare(v, t.op, t.value)
-        else:
-            ref = {"uln": inp.uln, "lln": inp.lln, "baseline": inp.baseline}[t.basis]
-            cond = _compare(v, t.op, ref, t.factor, t.offset)
-            if t.optional:
-                cond = inp.baseline.is_not_null() & cond
+        cond = _threshold_cond(t, v, inp, unit)
         a = _applies(c, t.applies, inp)
         if a is not None:
             cond = a & cond
@@ -131,9 +156,9 @@ def grade_chain(conds: dict) -> pl.Expr:
     return expr
 
 
-def criterion_grade_expr(c: Criterion, inp: Inputs) -> pl.Expr:
+def criterion_grade_expr(c: Criterion, inp: Inputs, unit: str | None = None) -> pl.Expr:
     """The Int8 grade of one criterion over whole columns."""
-    return grade_chain(grade_conditions(c, inp))
+    return grade_chain(grade_conditions(c, inp, unit))
 
 
 def worse_grade(term_low: bool, low: pl.Expr, term_high: bool, high: pl.Expr) -> pl.Expr:
@@ -154,12 +179,49 @@ def worse_grade(term_low: bool, low: pl.Expr, term_high: bool, high: pl.Expr) ->
     return _NULL_GRADE
 
 
-def _lab_exprs(low: Criterion | None, high: Criterion | None, inp: Inputs) -> list:
+def _direction_exprs(c: Criterion | None, entered: str | None, qualifier: str | None,
+                     catalogue: Catalogue, anticoagulation: bool, names: tuple) -> tuple:
+    """(grade expression, unit graded) of one record for one part (test, entered unit,
+    qualifier) of the frame. The part's columns: `names` (value, LLN, ULN in the entered unit,
+    or in SI when `entered` is None), v_si, lln_si, uln_si, base (SI)."""
+    if c is None:
+        return _NULL_GRADE, None
+    if qualifier is not None and qualifier not in (_LOW_QUALIFIERS if c.direction == "low" else _HIGH_QUALIFIERS):
+        return _NULL_GRADE, None          # '<40' proves nothing about the high direction
+    unit, k = graded_unit(c, entered, catalogue)
+    if k is None:
+        return _NULL_GRADE, None
+    b = si_to(c, unit, catalogue) if unit is not None else 1.0
+    if unit is None:                      # relative thresholds: the grade is unit-free
+        v, lln, uln, base = pl.col("v_si"), pl.col("lln_si"), pl.col("uln_si"), pl.col("base")
+    else:
+        v, lln, uln = (pl.col(n) for n in names)
+        base = pl.col("base") * b
+        if k != 1.0:
+            v, lln, uln = v * k, lln * k, uln * k
+    if qualifier is not None:             # conservative: just beyond the number, on the proven side
+        v = v * (1.0 - QUALIFIER_NUDGE) if qualifier == "<" else (v * (1.0 + QUALIFIER_NUDGE) if qualifier == ">" else v)
+    inp = Inputs(value=v, lln=lln, uln=uln, baseline=base,
+                 anticoagulated=pl.col("anticoag") if anticoagulation else pl.lit(False),
+                 result_text=pl.col("text"))
+    return criterion_grade_expr(c, inp, unit), unit
+
+
+def _lab_exprs(low: Criterion | None, high: Criterion | None, entered: str | None, qualifier: str | None,
+               catalogue: Catalogue, anticoagulation: bool, names: tuple = ("v", "lln", "uln")) -> list:
+    gl, ul = _direction_exprs(low, entered, qualifier, catalogue, anticoagulation, names)
+    gh, uh = _direction_exprs(high, entered, qualifier, catalogue, anticoagulation, names)
+    has_value = pl.col(names[0]).is_not_null()
     return [
         pl.lit(low.term if low else None, dtype=pl.String).alias("ctcae_term_low"),
-        (criterion_grade_expr(low, inp) if low else _NULL_GRADE).alias("ctcae_grade_low"),
+        gl.alias("ctcae_grade_low"),
         pl.lit(high.term if high else None, dtype=pl.String).alias("ctcae_term_high"),
-        (criterion_grade_expr(high, inp) if high else _NULL_GRADE).alias("ctcae_grade_high"),
+        gh.alias("ctcae_grade_high"),
+        (pl.when(has_value).then(pl.lit(ul, dtype=pl.String)) if ul is not None else pl.lit(None, dtype=pl.String))
+        .alias("unit_graded_low"),
+        (pl.when(has_value).then(pl.lit(uh, dtype=pl.String)) if uh is not None else pl.lit(None, dtype=pl.String))
+        .alias("unit_graded_high"),
+        pl.lit(qualifier is not None, dtype=pl.Boolean).alias("grade_from_qualifier"),
     ]
 
 
@@ -169,21 +231,27 @@ def _f64(name: str) -> pl.Expr:
     return pl.col(name).cast(pl.Float64).fill_nan(None)
 
 
-def _work_inputs(anticoagulation: bool) -> Inputs:
-    return Inputs(value=pl.col("v"), lln=pl.col("lln"), uln=pl.col("uln"), baseline=pl.col("base"),
-                  anticoagulated=pl.col("anticoag") if anticoagulation else pl.lit(False),
-                  result_text=pl.col("text"))
+def unit_graded(low: pl.Expr, high: pl.Expr, unit_low: pl.Expr, unit_high: pl.Expr) -> pl.Expr:
+    """The printed unit of the direction that set ctcae_grade (the high one when it is worse)."""
+    return pl.when(high.fill_null(-1) > low.fill_null(-1)).then(unit_high).otherwise(
+        pl.coalesce(unit_low, unit_high))
 
 
-def grade_labs(df: pl.DataFrame, criteria: Criteria | None = None) -> pl.DataFrame:
-    """`df` plus ctcae_term_low, ctcae_grade_low, ctcae_term_high, ctcae_grade_high, ctcae_grade.
+def grade_labs(df: pl.DataFrame, criteria: Criteria | None = None,
+               catalogue: Catalogue | None = None) -> pl.DataFrame:
+    """`df` plus the OUTPUT_SCHEMA columns (terms, grades, units graded, qualifier flag).
 
     Reads test_code (catalogue code), value_si, lln_si, uln_si, baseline_si (SI unit of the test;
-    baseline = the subject's last value on or before first dose), and when present result_text
-    (categorical results such as dipstick `2+`) and on_anticoagulation (Boolean, for INR; null
-    counts as false). Rows keep their order; existing ctcae_* columns are replaced.
+    baseline = the subject's last value on or before first dose), and when present:
+    `unit`, `value`, `lln`, `uln` (the result as entered: graded on CTCAE's figures printed in
+    that unit, or converted to the closest printed unit, see printed.py); `qualifier` (`<`,
+    `<=`, `>`, `>=`: the result is graded only in the direction the qualifier proves, just
+    beyond the number); `result_text` (categorical results such as dipstick `2+`);
+    `on_anticoagulation` (Boolean, for INR; null counts as false). Rows keep their order;
+    existing output columns are replaced.
     """
     crit = criteria or load_criteria()
+    cat = catalogue or load_catalogue()
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"grade_labs: missing column(s) {', '.join(missing)}")
@@ -191,23 +259,36 @@ def grade_labs(df: pl.DataFrame, criteria: Criteria | None = None) -> pl.DataFra
         return df.with_columns(pl.lit(None, dtype=t).alias(n) for n, t in OUTPUT_SCHEMA.items())
 
     anticoagulation = "on_anticoagulation" in df.columns
+    entered = all(c in df.columns for c in ("unit", "value"))
+    qualified = "qualifier" in df.columns
     base = _f64("baseline_si")
-    work = df.select(
-        pl.col("test_code").cast(pl.String).alias("code"),
-        _f64("value_si").alias("v"),
-        _f64("lln_si").alias("lln"),
-        _f64("uln_si").alias("uln"),
-        pl.when(base > 0).then(base).alias("base"),
-        *([pl.col("on_anticoagulation").cast(pl.Boolean).fill_null(False).alias("anticoag")]
-          if anticoagulation else []),
-    ).with_row_index("__row")
+    cols = [pl.col("test_code").cast(pl.String).alias("code"),
+            _f64("value_si").alias("v_si"), _f64("lln_si").alias("lln_si"), _f64("uln_si").alias("uln_si"),
+            pl.when(base > 0).then(base).alias("base")]
+    keys = ["code"]
+    if entered:        # the result as entered: graded on the figures printed in its unit
+        none = pl.lit(None, dtype=pl.Float64)
+        cols += [pl.col("unit").cast(pl.String).fill_null("").alias("unit"), _f64("value").alias("v"),
+                 (_f64("lln") if "lln" in df.columns else none).alias("lln"),
+                 (_f64("uln") if "uln" in df.columns else none).alias("uln")]
+        keys.append("unit")
+    if qualified:
+        qual = pl.col("qualifier").cast(pl.String)
+        cols.append(pl.when(qual.is_in(["<", "<=", ">", ">="])).then(qual).alias("q"))
+        keys.append("q")
+    if anticoagulation:
+        cols.append(pl.col("on_anticoagulation").cast(pl.Boolean).fill_null(False).alias("anticoag"))
+    work = df.select(cols).with_row_index("__row")
     text = df.get_column("result_text").cast(pl.String) if "result_text" in df.columns else None
-    inp = _work_inputs(anticoagulation)
+    names = ("v", "lln", "uln") if entered else ("v_si", "lln_si", "uln_si")
 
-    # One when/then chain per test, run on that test's rows only (the parts run in parallel).
+    # One when/then chain per (test, entered unit, qualifier), run on those rows only (the parts
+    # run in parallel); a frame has few distinct units, each decided once (printed.py).
     by_test = crit.by_test()
     parts = []
-    for (code,), part in work.partition_by("code", as_dict=True, include_key=False).items():
+    for key, part in work.partition_by(keys, as_dict=True, include_key=False).items():
+        k = dict(zip(keys, key))
+        code, unit, q = k["code"], k.get("unit"), k.get("q")
         recs = by_test.get(code, {}) if code is not None else {}
         low, high = recs.get("low"), recs.get("high")
         lf = part.lazy()
@@ -215,9 +296,11 @@ def grade_labs(df: pl.DataFrame, criteria: Criteria | None = None) -> pl.DataFra
             # result text only where a scale reads it (carrying all strings would double the time)
             lf = lf.with_columns((text.gather(part.get_column("__row")) if text is not None
                                   else pl.lit(None, dtype=pl.String)).alias("text"))
-        parts.append(lf.select("__row", *_lab_exprs(low, high, inp)).with_columns(
+        parts.append(lf.select("__row", *_lab_exprs(low, high, unit, q, cat, anticoagulation, names)).with_columns(
             worse_grade(low is not None, pl.col("ctcae_grade_low"),
-                        high is not None, pl.col("ctcae_grade_high")).alias("ctcae_grade")))
+                        high is not None, pl.col("ctcae_grade_high")).alias("ctcae_grade"),
+            unit_graded(pl.col("ctcae_grade_low"), pl.col("ctcae_grade_high"),
+                        pl.col("unit_graded_low"), pl.col("unit_graded_high")).alias("unit_graded")))
     graded = pl.concat(parts).collect()
     # back to input order: gather by the inverse of the row permutation (cheaper than a sort)
     n = graded.height
@@ -252,90 +335,30 @@ def grade_bp(df: pl.DataFrame, systolic: str = "systolic_bp", diastolic: str = "
     )
 
 
-# ------------------------------------------------------------------------ scalar reference
-
-def _num(x) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return None if math.isnan(x) else x
+WEIGHT_OUTPUT_SCHEMA = {"weight_change_pct": pl.Float64, "ctcae_grade_weight_loss": pl.Int8,
+                        "ctcae_grade_weight_gain": pl.Int8}
 
 
-def _and(a, b):
-    if a is False or b is False:
-        return False
-    if a is None or b is None:
-        return None
-    return True
-
-
-def grade_value(c: Criterion, value=None, *, lln=None, uln=None, baseline=None,
-                anticoagulated: bool = False, result_text: str | None = None) -> int | None:
-    """The grade of one value under one criterion, in plain Python (same rules as the
-    expressions; used by tests and the benchmark baseline, and to explain a single result)."""
-    if c.scale is not None:
-        value = c.scale.get(norm_test(result_text)) if result_text is not None else None
-    v, lln, uln, base = _num(value), _num(lln), _num(uln), _num(baseline)
-    if base is not None and base <= 0:
-        base = None
-    anticoagulated = bool(anticoagulated)
-
-    if base is None:
-        abnormal = False
-    else:
-        limit = uln if c.direction == "high" else lln
-        abnormal = None if limit is None else (base > limit if c.direction == "high" else base < limit)
-
-    def applies(a: str):
-        if a == "always":
-            return True
-        if a == "baseline_abnormal":
-            return abnormal
-        if a == "baseline_normal":
-            return None if abnormal is None else not abnormal
-        return anticoagulated if a == "anticoagulated" else not anticoagulated
-
-    def met(t):
-        a = applies(t.applies)
-        if t.basis == "abs":
-            k = 1.0 + REL_TOL if t.op in (">", "<=") else 1.0 - REL_TOL
-            thr = t.value * k
-        else:
-            ref = {"uln": uln, "lln": lln, "baseline": base}[t.basis]
-            if ref is None:
-                return False if (t.optional or a is False) else None
-            k = 1.0 + REL_TOL if t.op in (">", "<=") else 1.0 - REL_TOL
-            thr = ref * (t.factor * k) + t.offset * k
-        cmp = None if v is None else {">": v > thr, ">=": v >= thr, "<": v < thr, "<=": v <= thr}[t.op]
-        return _and(a, cmp)
-
-    for g in sorted(c.grades, reverse=True):
-        results = [met(t) for t in c.thresholds if t.grade == g]
-        if True in results:
-            return g
-        if None in results:
-            return None
-    return 0
-
-
-def grade_row(row: dict, criteria: Criteria | None = None) -> dict:
-    """One labs row (dict with the grade_labs input keys) -> the five output values, in Python."""
+def grade_weight(df: pl.DataFrame, weight: str = "weight", baseline: str = "baseline_weight",
+                 criteria: Criteria | None = None) -> pl.DataFrame:
+    """`df` plus weight_change_pct and the CTCAE v5.0 Weight loss / Weight gain grades of each
+    weight against the baseline weight (% from baseline; criteria records WEIGHT low / high).
+    A missing weight or baseline cannot be graded (null)."""
     crit = criteria or load_criteria()
-    recs = crit.by_test().get(row.get("test_code"), {}) if row.get("test_code") is not None else {}
-    out = {}
-    for d in ("low", "high"):
-        c = recs.get(d)
-        out[f"ctcae_term_{d}"] = c.term if c else None
-        out[f"ctcae_grade_{d}"] = grade_value(
-            c, row.get("value_si"), lln=row.get("lln_si"), uln=row.get("uln_si"),
-            baseline=row.get("baseline_si"), anticoagulated=bool(row.get("on_anticoagulation")),
-            result_text=row.get("result_text")) if c else None
-    lo, hi = out["ctcae_grade_low"], out["ctcae_grade_high"]
-    has_lo, has_hi = out["ctcae_term_low"] is not None, out["ctcae_term_high"] is not None
-    if has_lo and has_hi:
-        known = [g for g in (lo, hi) if g is not None]
-        worst = max(known) if known else None
-        out["ctcae_grade"] = None if (lo is None or hi is None) and (worst or 0) < 1 else worst
-    else:
-        out["ctcae_grade"] = lo if has_lo else (hi if has_hi else None)
-    return out
+    missing = [c for c in (weight, baseline) if c not in df.columns]
+    if missing:
+        raise ValueError(f"grade_weight: missing column(s) {', '.join(missing)}")
+    w = pl.col(weight).cast(pl.Float64).fill_nan(None)
+    b = pl.col(baseline).cast(pl.Float64).fill_nan(None)
+    b = pl.when(b > 0).then(b)
+    null = pl.lit(None, dtype=pl.Float64)
+    inp = Inputs(w, null, null, b, pl.lit(False), pl.lit(None, dtype=pl.String))
+    return df.with_columns(
+        ((w - b) / b * 100.0).alias("weight_change_pct"),
+        criterion_grade_expr(crit.for_test("WEIGHT", "low"), inp).alias("ctcae_grade_weight_loss"),
+        criterion_grade_expr(crit.for_test("WEIGHT", "high"), inp).alias("ctcae_grade_weight_gain"),
+    )
+
+
+# The plain-Python reference of the same rules (tests, benchmark baseline, explaining one result).
+from .reference import grade_row, grade_value  # noqa: E402,F401

@@ -90,7 +90,8 @@ def _canonical_drugs(frame: pl.DataFrame, profile) -> pl.Expr:
 def fmt_num(e: pl.Expr, digits: int = 1) -> pl.Expr:
     """A number as short text: 200 not 200.0, 15.5, 870.3."""
     r = e.round(digits)
-    return pl.when(r == r.round(0)).then(r.cast(pl.Int64).cast(pl.String)).otherwise(r.cast(pl.String))
+    whole = r.is_finite() & (r == r.round(0)) & (r.abs() < 9e15)   # inf / NaN / huge: never cast to Int64
+    return pl.when(whole).then(r.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(r.cast(pl.String))
 
 
 def _empty(schema: dict) -> pl.DataFrame:

@@ -3,6 +3,17 @@
 Baseline (CTCAE v5.0 baseline-relative grades; ADaM ABLFL convention): the subject's last
 non-missing result for that test on or before the first dose date. First dose = the earliest
 Cycles date with Action Given or Reduced.
+
+Plausibility: a result outside its test's physiological limits (catalogue `plausible`) keeps
+`value` but gets `plausible` false and no `value_si`, so it is never graded (rule LAB009 says
+why on its cell).
+
+Corrected calcium (CTCAE v5.0 Hypocalcemia / Hypercalcemia grade "corrected serum calcium"):
+total calcium + 0.8 x (4 - albumin g/dL) mg/dL, the same as + 0.02 x (40 - albumin g/L) mmol/L
+(Payne RB et al., BMJ 1973;4:643-6), from the albumin of the same subject drawn the same day.
+A calcium entered in mg/dL is corrected with the mg/dL formula, every other unit with the mmol/L
+one. Without a same-day albumin the total calcium is graded as reported and `ca_corrected` is
+false; ionized calcium (CAION) is never corrected.
 """
 
 from __future__ import annotations
@@ -10,6 +21,10 @@ from __future__ import annotations
 import polars as pl
 
 from ..labs.catalogue import Catalogue, with_lab_codes
+
+CA_CORRECTION_MG_DL = 0.8     # mg/dL calcium per g/dL albumin below 4 g/dL (Payne 1973)
+CA_CORRECTION_MMOL_L = 0.02   # mmol/L calcium per g/L albumin below 40 g/L (the same, in SI)
+ALBUMIN_REFERENCE_G_L = 40.0
 
 
 def first_doses(cycles) -> pl.DataFrame:
@@ -25,10 +40,14 @@ def labs_table(labs, cycles, catalogue: Catalogue) -> pl.DataFrame:
     if labs is None or not labs.has("subject", "date", "test", "result"):
         return pl.DataFrame()
     df = with_lab_codes(labs.frame, catalogue)
-    factors = {f"{code}\x1f{u}": f for code, t in catalogue.tests.items() for u, f in t.units.items()}
     si_units = {code: t.si_unit for code, t in catalogue.tests.items()}
-    key = pl.concat_str([pl.col("test_code"), pl.col("unit_norm")], separator="\x1f")
-    factor = key.replace_strict(factors, default=None, return_dtype=pl.Float64)
+    factor = pl.col("unit_factor")
+    lo = {c: t.plausible[0] for c, t in catalogue.tests.items() if t.plausible and t.plausible[0] is not None}
+    hi = {c: t.plausible[1] for c, t in catalogue.tests.items() if t.plausible and t.plausible[1] is not None}
+    raw_si = pl.col("result") * factor
+    plausible = ~((raw_si < pl.col("test_code").replace_strict(lo, default=None, return_dtype=pl.Float64))
+                  | (raw_si > pl.col("test_code").replace_strict(hi, default=None, return_dtype=pl.Float64))
+                  ).fill_null(False)
     lln = pl.col("lln") if "lln" in df.columns else pl.lit(None, dtype=pl.Float64)
     uln = pl.col("uln") if "uln" in df.columns else pl.lit(None, dtype=pl.Float64)
     unit = pl.col("unit") if "unit" in df.columns else pl.lit(None, dtype=pl.String)
@@ -42,7 +61,8 @@ def labs_table(labs, cycles, catalogue: Catalogue) -> pl.DataFrame:
         pl.col("result").alias("value"),
         pl.col("result__q").alias("qualifier"),
         unit.alias("unit"),
-        (pl.col("result") * factor).alias("value_si"),
+        pl.when(plausible).then(raw_si).alias("value_si"),
+        (plausible | pl.col("result").is_null() | factor.is_null()).alias("plausible"),
         pl.col("test_code").replace_strict(si_units, default=None, return_dtype=pl.String).alias("unit_si"),
         lln.alias("lln"),
         uln.alias("uln"),
@@ -58,19 +78,38 @@ def labs_table(labs, cycles, catalogue: Catalogue) -> pl.DataFrame:
             .group_by(["subject", "test"], maintain_order=True)
             .agg(pl.col("value_si").last().alias("baseline_si"), pl.col("date").last().alias("baseline_date")))
     out = out.join(base, on=["subject", "test"], how="left")
-    return out.with_columns(
+    out = out.with_columns(
         (pl.col("baseline_si") / pl.col("_factor")).alias("baseline"),
         ((pl.col("date") == pl.col("baseline_date")) & pl.col("value_si").is_not_null()).fill_null(False)
         .alias("baseline_flag"),
-    ).drop("_factor").sort("row")
+    )
+    return corrected_calcium(out, catalogue).drop("_factor").sort("row")
 
 
-def factor_for(df: pl.DataFrame, factors: dict) -> pl.Expr:
-    """Factor of each row's own unit (to show the baseline in the row's unit)."""
-    from ..labs.catalogue import norm_unit_expr
-
-    key = pl.concat_str([pl.col("test"), norm_unit_expr(pl.col("unit"))], separator="\x1f")
-    return key.replace_strict(factors, default=None, return_dtype=pl.Float64)
+def corrected_calcium(out: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
+    """`corrected` (corrected calcium in the entered unit, null when not corrected),
+    `corrected_si` (the SI value to grade) and `ca_corrected` (true / false on total calcium
+    rows with a value, null on others)."""
+    is_ca = pl.col("test") == "CA"
+    alb = (out.filter((pl.col("test") == "ALB") & pl.col("value_si").is_not_null()
+                      & pl.col("date").is_not_null())
+           .sort("row").group_by(["subject", "date"], maintain_order=True)
+           .agg(pl.col("value_si").first().alias("_alb_g_l")))
+    out = out.join(alb, on=["subject", "date"], how="left")
+    units = out.filter(is_ca).select(pl.col("unit").fill_null("")).unique().to_series().to_list()
+    mg_dl = [u for u in units if catalogue.convert("CA", u, "mg/dL") == 1.0]
+    delta_si = CA_CORRECTION_MMOL_L * (ALBUMIN_REFERENCE_G_L - pl.col("_alb_g_l"))
+    delta = (pl.when(pl.col("unit").fill_null("").is_in(mg_dl))
+             .then(CA_CORRECTION_MG_DL * (ALBUMIN_REFERENCE_G_L - pl.col("_alb_g_l")) / 10.0)
+             .otherwise(delta_si / pl.col("_factor")))
+    ok = is_ca & pl.col("value_si").is_not_null() & pl.col("_alb_g_l").is_not_null()
+    corrected = pl.when(ok).then(pl.col("value") + delta)
+    return out.with_columns(
+        corrected.alias("corrected"),
+        pl.when(ok).then((pl.col("value") + delta) * pl.col("_factor")).otherwise(pl.col("value_si"))
+        .alias("corrected_si"),
+        pl.when(is_ca & pl.col("value_si").is_not_null()).then(ok).alias("ca_corrected"),
+    ).drop("_alb_g_l")
 
 
 def graded_labs(labs, cycles, catalogue: Catalogue) -> pl.DataFrame:
@@ -81,5 +120,9 @@ def graded_labs(labs, cycles, catalogue: Catalogue) -> pl.DataFrame:
         return df
     from ..ctcae.grade import grade_labs
 
-    graded = grade_labs(df.rename({"test": "test_code"}))
-    return graded.rename({"test_code": "test"})
+    # grade the corrected calcium; the table keeps the values as entered beside `corrected`
+    inputs = df.rename({"test": "test_code"}).with_columns(
+        pl.when(pl.col("plausible")).then(pl.coalesce("corrected", "value")).alias("value"),
+        pl.col("corrected_si").alias("value_si"))
+    graded = grade_labs(inputs).rename({"test_code": "test"})
+    return graded.with_columns(df.get_column("value"), df.get_column("value_si")).drop("corrected_si")

@@ -1,4 +1,13 @@
-"""Load the lab test catalogue and match test names and units written by coordinators."""
+"""Load the lab test catalogue and match test names and units written by coordinators.
+
+Units are parsed, not listed (`units.py`, pint): a test accepts any unit whose dimension can be
+converted to its SI unit. The `units` table of a test in tests.toml lists the usual spellings
+with their factor to `si_unit`; each listed unit that parses is also a *bridge* between
+dimensions for that analyte (mg/dL -> mmol/L for calcium is a molar mass, written as data).
+`molar_mass` (g/mol) and `valence` (charge of the ion) add the mass and equivalent bridges
+without listing them. A listed factor that disagrees with the molar mass, the valence or pint's
+own conversion by more than 1% is refused at load, naming the test and the unit.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +19,13 @@ from functools import lru_cache
 from importlib import resources
 
 import polars as pl
+
+from . import units as U
+from .conversion import CatalogueError, bridges as _bridges, plausible as _plausible, reading, to_si_parsed
+
+MAX_DISTINCT_UNITS = 2000   # (test, unit) spellings parsed per workbook; a real one has < 100
+
+
 
 
 @dataclass(frozen=True)
@@ -24,6 +40,18 @@ class LabTest:
     specimen: str = "BLOOD"        # BLOOD (serum, plasma, whole blood) or URINE (CDISC LBSPEC)
     cdisc: str = ""                # the CDISC LBTESTCD (the key unless the code is shared)
     source: str = ""
+    molar_mass: float | None = None       # g/mol, the mass <-> substance bridge
+    valence: int | None = None            # charge of the ion, the eq <-> mol bridge
+    plausible: tuple | None = None        # (low, high) in si_unit: outside = a unit or typing error
+    plausible_source: str | None = None
+    bridges: tuple = field(default=(), compare=False)   # (ParsedUnit, factor to si_unit)
+    unitless_ok: bool = False             # a blank unit is accepted (INR, pH, dipstick)
+
+    @property
+    def accepted(self) -> list[str]:
+        """The unit spellings shown to coordinators (listed ones, SI first)."""
+        labels = [self.si_unit] + [u for u in self.unit_labels.values() if u != self.si_unit]
+        return [u for u in dict.fromkeys(labels) if u]
 
 
 def norm_test(text: str) -> str:
@@ -67,6 +95,7 @@ class Catalogue:
     lookup: dict           # normalised name/alias/code -> code (names of one test only)
     version: str
     shared: dict = field(default_factory=dict)  # normalised name -> (code, ...) by specimen, default first
+    _si_cache: dict = field(default_factory=dict, compare=False, repr=False)   # (code, unit) -> factor
 
     def code_for(self, text: str, specimen: str | None = None, unit: str | None = None,
                  result: str | None = None) -> str | None:
@@ -109,6 +138,44 @@ class Catalogue:
                 out.append(label)
         return out[:n]
 
+    def to_si(self, code: str | None, unit: str | None) -> float | None:
+        """Factor from `unit` (as written) to the test's SI unit; None when it is not a unit of
+        the test (unknown spelling, or a dimension no bridge of the test converts)."""
+        k = (code, "" if unit is None else str(unit))
+        if k not in self._si_cache:
+            t = self.tests.get(code) if code else None
+            f = None if t is None else to_si_parsed(t, k[1])
+            if f is None and t is not None:
+                f = t.units.get(norm_unit(k[1]))          # a listed spelling the parser cannot read
+            self._si_cache[k] = f
+        return self._si_cache[k]
+
+    def convert(self, code: str, unit_from: str | None, unit_to: str | None) -> float | None:
+        """Factor from one unit of the test to another (via the SI unit)."""
+        a, b = self.to_si(code, unit_from), self.to_si(code, unit_to)
+        if a is None or b is None:
+            return None
+        return 1.0 if U.key(unit_from) == U.key(unit_to) else a / b
+
+    def same_dimension(self, code: str, unit_a: str, unit_b: str) -> bool:
+        """Whether two units of a test convert by pint alone (no analyte bridge)."""
+        t = self.tests.get(code)
+        pa = reading(t, unit_a) if t else None
+        pb = reading(t, unit_b) if t else None
+        return pa is not None and pb is not None and U.same_dimension(pa, pb)
+
+    def suggest_unit(self, code: str | None, unit: str | None) -> str | None:
+        """The accepted unit of the test closest in spelling to `unit` (`UL` -> `U/L`)."""
+        t = self.tests.get(code) if code else None
+        if t is None:
+            return None
+        labels = t.accepted
+        keys: dict = {}
+        for x in labels:                      # SI first: it wins a tie
+            keys.setdefault(U.key(x).replace("x", ""), x)
+        got = difflib.get_close_matches(U.key(unit).replace("x", ""), list(keys), n=1, cutoff=0.5)
+        return keys[got[0]] if got else (labels[0] if labels else None)
+
 
 def _name_keys(test: LabTest) -> tuple[list[str], list[str]]:
     """The normalised names a test answers to: code, name, aliases, plus the specimen-qualified
@@ -132,14 +199,21 @@ def parse_catalogue(text: str) -> Catalogue:
     data = tomllib.loads(text)
     tests, names = {}, {}
     for code, t in data["tests"].items():
-        units = {norm_unit(u): float(f) for u, f in t["units"].items()}
-        labels = {norm_unit(u): u for u in t["units"]}
+        listed = dict(t.get("units", {}))
+        units = {norm_unit(u): float(f) for u, f in listed.items()}
+        labels = {norm_unit(u): u for u in listed}
         spec = t.get("specimen", "BLOOD")
         if spec not in SPECIMENS:
             raise ValueError(f"lab test {code}: specimen {spec!r} is not one of {', '.join(SPECIMENS)}")
-        test = LabTest(code, t["name"], tuple(t.get("aliases", ())), t["si_unit"], units, labels,
+        si_unit = t["si_unit"]
+        unitless_ok = any(U.parse_unit(u)[:1] and U.parse_unit(u)[0].unitless for u in [*listed, si_unit])
+        listed_parsed = {u: f for u, f in listed.items() if u != "" and not (
+            U.parse_unit(u) and U.parse_unit(u)[0].unitless)}
+        plausible, psource = _plausible(code, t)
+        test = LabTest(code, t["name"], tuple(t.get("aliases", ())), si_unit, units, labels,
                        tuple(norm_test(r) for r in t.get("results", ())), spec, t.get("code", code),
-                       t.get("source", ""))
+                       t.get("source", ""), t.get("molar_mass"), t.get("valence"), plausible, psource,
+                       _bridges(code, t, si_unit, listed_parsed), unitless_ok)
         tests[code] = test
     generated = {}
     for code, test in tests.items():
@@ -199,12 +273,18 @@ def specimen_class_expr(e):
 
 
 def with_lab_codes(frame, catalogue: "Catalogue"):
-    """Add `test_code` (canonical code or null) and `unit_norm` to a Labs frame.
+    """Add `test_code` (canonical code or null), `unit_norm` and `unit_factor` (the factor from
+    the entered unit to the test's SI unit; null = not a unit of the test) to a Labs frame.
 
     Tests and units have few distinct values: each is normalised once and mapped back. Rows of
     a shared name (pH, Protein ...) are resolved per distinct (name, specimen, unit, categorical
-    result), see Catalogue.code_for.
+    result), see Catalogue.code_for. Units are parsed once per distinct (test, unit) pair.
     """
+    out = _with_test_codes(frame, catalogue)
+    return out.with_columns(unit_factor_expr(out, catalogue).alias("unit_factor"))
+
+
+def _with_test_codes(frame, catalogue: "Catalogue"):
     def by_value(col: str, expr_fn, dtype):
         if col not in frame.columns:
             return pl.lit(None, dtype=dtype)
@@ -234,3 +314,20 @@ def with_lab_codes(frame, catalogue: "Catalogue"):
         resolved[k] = catalogue.resolve(catalogue.shared[tn], sp or None, un, rs or None)
     shared_code = pl.col("_sk").replace_strict(resolved, default=None, return_dtype=pl.String)
     return out.with_columns(pl.coalesce(code, shared_code).alias("test_code")).drop("_tn", "_sk")
+
+
+def pair_key(code: str, unit: str) -> str:
+    return f"{code}\x1f{unit}"
+
+
+def unit_factor_expr(frame, catalogue: "Catalogue", code_col: str = "test_code", unit_col: str = "unit"):
+    """Factor to SI of each row's unit, computed once per distinct (test, unit) pair."""
+    unit = pl.col(unit_col).cast(pl.String).fill_null("") if unit_col in frame.columns else pl.lit("")
+    key = pl.concat_str([pl.col(code_col), unit], separator="\x1f")
+    pairs = (frame.select(pl.col(code_col).cast(pl.String).alias("c"), unit.alias("u"))
+             .filter(pl.col("c").is_not_null() & (pl.col("u").str.len_chars() <= U.MAX_UNIT_CHARS))
+             .group_by("c", "u").len().sort("len", "c", "u", descending=[True, False, False])
+             .head(MAX_DISTINCT_UNITS))   # a hostile sheet of random units must not cost minutes
+    mapping = {pair_key(c, u): catalogue.to_si(c, u) for c, u, _ in pairs.iter_rows()}
+    mapping = {k: v for k, v in mapping.items() if v is not None}
+    return key.replace_strict(mapping, default=None, return_dtype=pl.Float64)

@@ -44,6 +44,8 @@ class Profile:
     lab_ae_terms: dict
     raw: dict = field(repr=False, default_factory=dict)
     recist: dict = field(default_factory=dict)   # RECIST 1.1 thresholds ([recist] table)
+    irecist: dict = field(default_factory=dict)  # iRECIST ([irecist]); empty: no iRECIST read
+    mrecist: dict = field(default_factory=dict)  # mRECIST ([mrecist]); empty: no mRECIST read
     arms: tuple[Arm, ...] = ()   # study design ([[arms]]); () = every subject gets every drug
 
     @property
@@ -189,12 +191,13 @@ def parse_profile(data: dict, path: str) -> Profile:
         _check_when(_need(h, "when", where, dict), f"{where}.when")
         _need(h, "source", where, str)
     recist = _check_recist(_need(data, "recist", "profile file", dict)) if "recist" in data else {}
+    irecist, mrecist = _check_response_reads(data)
     lab_ae = data.get("lab_ae_terms", {})
     if not isinstance(lab_ae, dict):
         raise ProfileError("lab_ae_terms must be a table")
     return Profile(name, str(prof.get("title", name)), str(prof.get("version", "")), path,
                    dict(sched), dict(safety), tuple(drugs), markers, holds, dict(lab_ae), data, recist,
-                   arms=arms)
+                   irecist, mrecist, arms=arms)
 
 
 def _lab_codes() -> set:
@@ -272,14 +275,53 @@ _RECIST_KEYS = {  # key -> (lowest, highest, integer, lowest excluded)
     "pd_increase_pct": (0, None, False, True), "pd_min_increase_mm": (0, None, False, False),
     "node_normal_mm": (0, None, False, True), "confirm_min_days": (0, None, True, False),
     "confirm_max_ne": (0, None, True, False), "sd_min_days": (0, None, True, False),
+    "measurable_min_mm": (0, None, False, True), "slice_max_mm": (0, None, False, True),
+    "node_target_min_mm": (0, None, False, True), "cr_marker_window_days": (0, None, True, False),
 }
+_IRECIST_KEYS = {"confirm_min_days": (0, None, True, False), "confirm_max_days": (0, None, True, False),
+                 "further_increase_mm": (0, None, False, False), "new_target_max": (1, None, True, False),
+                 "new_target_max_per_organ": (1, None, True, False)}
+_MRECIST_KEYS = {"min_viable_mm": (0, None, False, False), "pr_decrease_pct": (0, 100, False, True),
+                 "pd_increase_pct": (0, None, False, True), "pd_min_increase_mm": (0, None, False, False)}
+
+
+def _check_response_reads(data: dict) -> tuple:
+    """[irecist] and [mrecist]: optional tables (absent = that read is not made); when present every
+    key is a number in its range, with a source."""
+    out = []
+    for name, keys in (("irecist", _IRECIST_KEYS), ("mrecist", _MRECIST_KEYS)):
+        t = data.get(name)
+        if t is None:
+            out.append({})
+            continue
+        if not isinstance(t, dict):
+            raise ProfileError(f"{name} must be a table")
+        for key, (lo, hi, integer, lo_open) in keys.items():
+            _number(t, key, name, lo, hi, lo_open=lo_open, integer=integer)
+        _need(t, "source", name, str)
+        out.append(dict(t))
+    if out[0] and out[0]["confirm_max_days"] < out[0]["confirm_min_days"]:
+        raise ProfileError("irecist.confirm_max_days must be >= irecist.confirm_min_days")
+    return tuple(out)
+
+
+# Keys added for issues 16 / 11 (measurability, markers for a CR). RECIST 1.1 fixes their values
+# (section 3.1.1; sections 4.3.3 / 4.4), so a profile written before them gets these, stated here.
+_RECIST_DEFAULTS = {"measurable_min_mm": 10, "slice_max_mm": 5, "node_target_min_mm": 15,
+                    "cr_markers": [], "cr_marker_window_days": 14}   # no markers named: none checked
 
 
 def _check_recist(r: dict) -> dict:
     """[recist]: RECIST 1.1 thresholds and windows, each a number in its range, and a source."""
+    r = {**_RECIST_DEFAULTS, **r}
     for key, (lo, hi, integer, lo_open) in _RECIST_KEYS.items():
         _number(r, key, "recist", lo, hi, lo_open=lo_open, integer=integer)
     _need(r, "source", "recist", str)
+    cm = _need(r, "cr_markers", "recist", list)
+    codes = _lab_codes()
+    for code in cm:
+        if code not in codes:
+            raise ProfileError(f"recist.cr_markers {code!r} is not a lab test code of the catalogue")
     return dict(r)
 
 

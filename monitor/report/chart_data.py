@@ -66,6 +66,8 @@ def subject_charts(d, sid, ctab, crows, first) -> list:
             resp.setdefault(x, t["inv_response"])
         if t["lesion_type"] == "New":
             new.add(x)
+    from .view_response import computed_sums   # the computed RECIST 1.1 sums when the table exists
+    sums = {x: v for x, v in computed_sums(d.tables, sid).items() if x <= d.today} or sums
     if not d.has_tumour:
         pass                      # a study without tumour assessments: no target-lesion panel
     elif sums:

@@ -130,6 +130,7 @@ class SubjectView:
     lab_units: str = ""  # "ALT U/L, AST U/L, ...": the subject's usual unit of each test
     derived: dict = field(default_factory=dict)  # label -> text, from protocol tables when present
     arm: str = ""        # the subject's arm (studies with [[arms]])
+    responses: list = field(default_factory=list)  # [ResponseRow]: RECIST 1.1 / iRECIST / mRECIST (view_response.py)
 
 
 @dataclass

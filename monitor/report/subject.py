@@ -58,6 +58,9 @@ def subject_view(d, sid: str) -> SubjectView:
     sv.arm = arm.name if arm is not None else as_text(srow.get("arm"))
     sv.charts = subject_charts(d, sid, ctab, crows, first)
     sv.derived = derived(d, sid)
+    from .view_response import response_rows, response_summary   # tumour response reads, one call site
+    sv.derived.update(response_summary(d.tables, sid))
+    sv.responses = response_rows(d.tables, sid)
     return sv
 
 

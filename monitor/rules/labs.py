@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from ..derive.exposure import cached
-from ..labs.catalogue import norm_test_expr
+from ..labs.catalogue import MAX_DISTINCT_UNITS, norm_test_expr, pair_key
 from .base import emit, quoted
 
 
@@ -56,20 +56,31 @@ def lab_test_unknown(ctx):
 def lab_unit_unknown(ctx):
     """A result's unit is not one the monitor knows for that test.
 
-    *What it does*: checks the unit against the test's accepted units (e.g. BILI: umol/L or
-    mg/dL; AFP: ng/mL or IU/mL), ignoring case, spaces and `x10^9/L` vs `10^9/L`.
+    *What it does*: parses the unit (pint; lab spellings such as `K/uL`, `10*3/uL`, `cells/mm3`,
+    `mg/24 hr`, `MEQ/L` are read) and checks that it converts to the test's SI unit, directly or
+    through the analyte's molar mass or valence (BILI: umol/L or mg/dL; AFP: ng/mL or IU/mL);
+    suggests the closest accepted unit (`UL` for ALT: did you mean U/L?).
     *Why it matters*: grading converts units with analyte-specific factors; an unknown unit
     would give a silently wrong grade, so the value is not graded instead.
     *Example*: ALT in `mg/dL`.
     """
     sd, df = _labs(ctx)
-    pairs = [f"{code}\x1f{u}" for code, t in ctx.catalogue.tests.items() for u in t.units]
-    key = pl.concat_str([pl.col("test_code"), pl.col("unit_norm")], separator="\x1f")
-    bad = df.filter(pl.col("test_code").is_not_null() & pl.col("unit").is_not_null() & ~key.is_in(pairs))
-    units = {code: ", ".join(u for u in t.unit_labels.values() if u) for code, t in ctx.catalogue.tests.items()}
+    bad = df.filter(pl.col("test_code").is_not_null() & pl.col("unit").is_not_null() & pl.col("unit_factor").is_null())
+    if not bad.height:
+        return None
+    units = {code: ", ".join(t.accepted) for code, t in ctx.catalogue.tests.items()}
+    pairs = (bad.group_by("test_code", pl.col("unit").cast(pl.String)).len()
+             .sort("len", "test_code", "unit", descending=[True, False, False]).head(MAX_DISTINCT_UNITS))
+    pairs = pairs.select("test_code", "unit")        # the most frequent spellings get a hint
+    hint = {pair_key(c, u): s for c, u in pairs.iter_rows()
+            if (s := ctx.catalogue.suggest_unit(c, u)) is not None}
+    key = pl.concat_str([pl.col("test_code"), pl.col("unit").cast(pl.String)], separator="\x1f")
     return emit(sd, bad, "unit", pl.lit("Unit ") + quoted(pl.col("unit__raw")) + pl.lit(" is not a unit for ")
                 + pl.col("test_code") + pl.lit(" (accepted: ")
-                + pl.col("test_code").replace_strict(units, default="").fill_null("") + pl.lit(")."))
+                + pl.col("test_code").replace_strict(units, default="").fill_null("") + pl.lit(", or any "
+                "spelling of their dimension)."),
+                suggestion=pl.lit("Did you mean ") + key.replace_strict(hint, default=None, return_dtype=pl.String)
+                + pl.lit("?"))
 
 
 def lab_unit_missing(ctx):
@@ -82,7 +93,7 @@ def lab_unit_missing(ctx):
     *Example*: BILI `25`, Unit blank.
     """
     sd, df = _labs(ctx)
-    unitless = [code for code, t in ctx.catalogue.tests.items() if "" in t.units]
+    unitless = [code for code, t in ctx.catalogue.tests.items() if t.unitless_ok]
     bad = df.filter(pl.col("result").is_not_null() & pl.col("unit").is_null()
                     & pl.col("test_code").is_not_null() & ~pl.col("test_code").is_in(unitless))
     return emit(sd, bad, "unit", pl.lit("Unit is blank for ") + pl.col("test_code") + pl.lit(" result ")
@@ -202,3 +213,49 @@ def lab_normal_limit_missing(ctx):
                             key=pl.concat_str([pl.col("subject__raw"), pl.col("date__raw"), pl.col("test__raw"),
                                                pl.lit(side)], separator="|")))
     return pl.concat(out) if out else None
+
+
+def lab_result_implausible(ctx):
+    """A result lies outside the physiological limits of its test, once converted to SI.
+
+    *What it does*: compares each result (in the test's SI unit) with the plausibility range of
+    the lab catalogue (`plausible`, each with its source) and suggests the unit in which the
+    number would be plausible. The result is not graded.
+    *Why it matters*: a value beyond physiology is a unit or typing error; graded as entered it
+    would be a false grade 4 or hide a real one (hemoglobin `128 g/dL` meant 128 g/L: graded
+    as 1280 g/L it is "normal" for anaemia and absurd for everything else).
+    *Example*: HGB `128` with Unit `g/dL`: "128 g/dL is not a plausible hemoglobin; did you
+    mean g/L?".
+    """
+    sd = ctx.sheet("Labs")
+    labs = ctx.labs
+    if not labs.height or "plausible" not in labs.columns:
+        return None
+    bad = labs.filter(~pl.col("plausible"))
+    if not bad.height:
+        return None
+    cat = ctx.catalogue
+    bad = bad.with_columns(pl.concat_str([pl.col("test"), pl.col("unit").cast(pl.String).fill_null(""),
+                                          pl.col("value").cast(pl.String)], separator="\x1f").alias("_k"))
+    hints = {}
+    distinct = bad.select("_k", "test", "value").unique().sort("_k").head(MAX_DISTINCT_UNITS)
+    for k, code, value in distinct.iter_rows():      # few rows; a hostile sheet is capped
+        t = cat.tests.get(code)
+        lo, hi = t.plausible
+        fits = [u for u in t.accepted if (f := cat.to_si(code, u)) is not None
+                and (lo is None or value * f >= lo) and (hi is None or value * f <= hi)]
+        if fits:
+            hints[k] = fits[0]
+    rng = {c: f"{t.plausible[0]:g} - {t.plausible[1]:g} {t.si_unit}" for c, t in cat.tests.items() if t.plausible
+           and None not in t.plausible}
+    names = {c: t.name.lower() for c, t in cat.tests.items()}
+    df = sd.frame.join(bad.select(pl.col("row").alias("_row"), "_k", pl.col("test").alias("_code")), on="_row")
+    return emit(sd, df, "result",
+                pl.col("result__raw").str.slice(0, 30) + pl.lit(" ") + pl.col("unit__raw").fill_null("").str.slice(0, 30)
+                + pl.lit(" is not a plausible ") + pl.col("_code").replace_strict(names, default="result")
+                + pl.lit(" (physiological range ") + pl.col("_code").replace_strict(rng, default="?")
+                + pl.lit("); it is not graded."),
+                suggestion=pl.coalesce(
+                    pl.lit("Did you mean ") + pl.col("_k").replace_strict(hints, default=None, return_dtype=pl.String)
+                    + pl.lit("? Otherwise check the number."),
+                    pl.lit("Check the number and its unit.")))

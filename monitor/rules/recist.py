@@ -31,6 +31,9 @@ def investigator_response_differs(ctx):
     compares it with the Investigator response on that date; a different response is reported on
     the first row carrying it. An assessment that cannot be computed (NE: a lesion not
     measured, see RECIST004) is not compared. Non-CR/non-PD (non-target disease only) matches SD.
+    After a complete response any lesion back is PD; with a 0 mm nadir the 5 mm rule decides and
+    no percentage is shown; a CR with a tumour marker above its ULN is PR; non-measurable
+    baseline targets (RECIST006) are read as non-targets (docs/tumour_response.md).
     *Why it matters*: response and progression dates drive the primary endpoints (ORR, PFS); a
     response that does not follow from the measurements is a query for the site and the
     radiologist (Eisenhauer 2009, RECIST 1.1 sections 4.3-4.4).
@@ -39,9 +42,11 @@ def investigator_response_differs(ctx):
     a = assessments(ctx)
     if not a.height or "time_point_response" not in a.columns:
         return None
+    cols = ["time_point_response", "sum_diameters", "sum_measured", "n_targets", "n_measured", "baseline_sum",
+            "nadir_sum", "pct_from_baseline", "pct_from_nadir", "mm_from_nadir", "new_lesions", "non_target_response",
+            "reappeared_after_cr", "markers_above_uln", "markers_text"]
     comp = a.filter(pl.col("time_point_response").is_not_null() & (pl.col("time_point_response") != "NE")).select(
-        "subject", "date", "time_point_response", "sum_diameters", "baseline_sum", "nadir_sum",
-        "pct_from_baseline", "pct_from_nadir", "new_lesions", "non_target_response")
+        "subject", "date", *cols)
     les = lesions(ctx).filter(pl.col("inv_response").is_not_null()).select("row", "subject", "date", "inv_response")
     j = les.join(comp, on=["subject", "date"])
     norm = lambda c: pl.col(c).replace(SAME)  # noqa: E731
@@ -49,22 +54,41 @@ def investigator_response_differs(ctx):
            .group_by("subject", "date", "inv_response", maintain_order=True).first())
     if not bad.height:
         return None
-    sd, df = _frame(ctx, bad, ["time_point_response", "sum_diameters", "baseline_sum", "nadir_sum",
-                               "pct_from_baseline", "pct_from_nadir", "new_lesions", "non_target_response"])
-    why = (pl.lit("sum ") + fmt_num(pl.col("x_sum_diameters")).fill_null("?") + pl.lit(" mm, ")
-           + fmt_num(pl.col("x_pct_from_baseline")).fill_null("?") + pl.lit("% from baseline ")
-           + fmt_num(pl.col("x_baseline_sum")).fill_null("?") + pl.lit(" mm, ")
-           + fmt_num(pl.col("x_pct_from_nadir")).fill_null("?") + pl.lit("% from nadir ")
-           + fmt_num(pl.col("x_nadir_sum")).fill_null("?") + pl.lit(" mm")
-           + pl.when(pl.col("x_new_lesions")).then(pl.lit(", new lesion")).otherwise(pl.lit(""))
-           + pl.when(pl.col("x_non_target_response").is_not_null())
-           .then(pl.lit(", non-target ") + pl.col("x_non_target_response")).otherwise(pl.lit("")))
+    sd, df = _frame(ctx, bad, cols)
     return emit(sd, df, "inv_response", pl.lit("Investigator response ") + quoted(pl.col("inv_response__raw"))
                 + pl.lit(" on ") + pl.col("date").cast(pl.String) + pl.lit(" but RECIST 1.1 gives ")
-                + pl.col("x_time_point_response") + pl.lit(" (") + why + pl.lit(")."),
+                + pl.col("x_time_point_response") + pl.lit(" (") + _why() + pl.lit(")."),
                 suggestion=pl.lit("Check the measurements and the response with the site radiologist."),
                 key=pl.concat_str([pl.col("subject__raw"), pl.col("date__raw"), pl.col("inv_response")],
                                   separator="|"))
+
+
+def _why() -> pl.Expr:
+    """The numbers behind a computed response; a number that is undefined is left out, never shown
+    as 0, inf or ?: an unmeasured scan has no sum, a 0 mm nadir no percentage."""
+    x = lambda c: pl.col(f"x_{c}")  # noqa: E731
+    mm = lambda c: fmt_num(x(c)) + pl.lit(" mm")  # noqa: E731
+    total = (pl.when(x("n_targets") == 0).then(pl.lit("no target lesions"))
+             .when(x("sum_diameters").is_not_null()).then(pl.lit("sum ") + mm("sum_diameters"))
+             .when(x("sum_measured").is_not_null())
+             .then(pl.lit("sum of the measured targets ") + mm("sum_measured") + pl.lit(" (") + x("n_measured").cast(
+                 pl.String) + pl.lit(" of ") + x("n_targets").cast(pl.String) + pl.lit(")"))
+             .otherwise(pl.lit("no target measured")))
+    base = (pl.when(x("pct_from_baseline").is_not_null())
+            .then(pl.lit(", ") + fmt_num(x("pct_from_baseline")) + pl.lit("% from baseline ") + mm("baseline_sum")))
+    nadir = (pl.when(x("pct_from_nadir").is_not_null())
+             .then(pl.lit(", ") + fmt_num(x("pct_from_nadir")) + pl.lit("% from nadir ") + mm("nadir_sum"))
+             .when(x("nadir_sum").is_not_null() & x("mm_from_nadir").is_not_null())
+             .then(pl.lit(", nadir ") + mm("nadir_sum") + pl.lit(", ") + fmt_num(x("mm_from_nadir"))
+                   + pl.lit(" mm from it")))
+    return pl.concat_str([
+        total, base, nadir,
+        pl.when(x("new_lesions")).then(pl.lit(", new lesion")),
+        pl.when(x("reappeared_after_cr")).then(pl.lit(", a lesion back after a complete response")),
+        pl.when(x("markers_above_uln") & (x("time_point_response") == "PR") & x("markers_text").is_not_null())
+        .then(pl.lit(", markers not normalised for a CR: ") + x("markers_text")),
+        pl.when(x("non_target_response").is_not_null()).then(pl.lit(", non-target ") + x("non_target_response")),
+    ], separator="", ignore_nulls=True)
 
 
 def _baseline_targets(ctx) -> pl.DataFrame:
@@ -211,3 +235,79 @@ def baseline_scan_out_of_window(ctx):
     return emit(sd, df, "date", msg, suggestion=pl.lit("Check the scan and dose dates; a baseline must be repeated "
                                                        "when it is too old."),
                 key=pl.concat_str([pl.col("subject__raw"), pl.lit("baseline")], separator="|"))
+
+
+def target_lesion_not_measurable(ctx):
+    """A baseline target lesion is below the size RECIST 1.1 needs to measure it.
+
+    *What it does*: checks each baseline Target row (the last scan on or before the first dose)
+    against RECIST 1.1 measurability, thresholds in the profile's `recist` table: a lesion needs
+    a longest diameter >= `measurable_min_mm` (10 mm; with a Slice thickness above `slice_max_mm`
+    (5 mm), at least twice the slice), a lymph node >= `node_target_min_mm` (15 mm) short axis.
+    Reported on the Diameter cell. In the derivation such a lesion is read as a non-target lesion
+    (a node under `node_normal_mm`, 10 mm, as a normal node: left out), never summed as a target.
+    *Why it matters*: small lesions and borderline nodes cannot be measured reproducibly; as
+    targets they move the sum by noise and drive false responses or progressions (RECIST 1.1
+    section 3.1.1 measurable disease; 3.1.2 non-measurable lesions are non-target; 4.2).
+    *Example*: an 8 mm lung nodule, or a 12 mm portocaval node, marked Target at baseline.
+    """
+    from ..derive.recist_lesions import baseline_roles
+
+    r = ctx.profile.recist
+    les = lesions(ctx).filter(pl.col("baseline_date").is_not_null())
+    if not les.height or "diameter" not in ctx.sheet("Tumor").columns:
+        return None
+    bad = baseline_roles(les, r).filter(pl.col("role").is_in(["non-target (not measurable)", "normal node"]))
+    if not bad.height:
+        return None
+    sd, df = _frame(ctx, bad, ["role", "nodal", "min_mm", "diameter"])
+    need = (pl.when(pl.col("x_nodal")).then(pl.lit(f"a lymph node needs >= {fmt_mm(r['node_target_min_mm'])} mm short axis"))
+            .otherwise(pl.lit("a lesion needs >= ") + fmt_num(pl.col("x_min_mm")) + pl.lit(" mm longest diameter")))
+    done = (pl.when(pl.col("x_role") == "normal node")
+            .then(pl.lit(f"under {fmt_mm(r['node_normal_mm'])} mm a node is normal: left out of the response"))
+            .otherwise(pl.lit("read as a non-target lesion, not summed")))
+    return emit(sd, df, "diameter", pl.lit("Baseline target ") + quoted(pl.col("lesion__raw")) + pl.lit(" is ")
+                + fmt_num(pl.col("x_diameter")) + pl.lit(" mm: not measurable (") + need
+                + pl.lit(", RECIST 1.1 section 3.1.1); ") + done + pl.lit("."),
+                suggestion=pl.lit("Record it as Non-target (or, for a node under 10 mm, not at all) and choose "
+                                  "measurable targets."))
+
+
+def fmt_mm(v) -> str:
+    return f"{float(v):g}"
+
+
+def dosed_after_confirmed_progression(ctx):
+    """A study drug was given after iRECIST confirmed progression (iCPD).
+
+    *What it does*: reads response by iRECIST beside RECIST 1.1 (monitor.derive.irecist, profile
+    `irecist`): an unconfirmed progression (iUPD) may be treated beyond, but once a later scan
+    4-8 weeks on confirms it (iCPD) the subject stops. Every administration (Given or Reduced)
+    of a profile drug dated after the scan that confirmed progression is reported on its Date cell.
+    *Why it matters*: iRECIST allows treatment beyond progression only until confirmation (Seymour
+    et al., Lancet Oncol 2017, "treatment beyond iUPD"; anti-PD-1 protocols: discontinue at
+    confirmed progression); dosing after iCPD is a protocol deviation and exposes the patient to a
+    drug that has failed.
+    *Example*: iUPD 2023-08-22, iCPD 2023-10-03 (target sum +9 mm), QL1604 Given 2023-10-24.
+    """
+    from ..derive.exposure import administrations
+    from ..derive.irecist import irecist_best
+
+    if not ctx.profile.irecist:
+        return None
+    best = irecist_best(ctx).filter(pl.col("icpd_date").is_not_null())
+    if not best.height:
+        return None
+    adm = administrations(ctx)
+    adm = adm.filter(pl.col("action").is_in(["Given", "Reduced"]) & pl.col("date").is_not_null())
+    bad = adm.join(best.select("subject", "icpd_date", "first_iupd_date"), on="subject").filter(
+        pl.col("date") > pl.col("icpd_date"))
+    if not bad.height:
+        return None
+    sd = ctx.sheet("Cycles")
+    df = sd.frame.join(bad.select(pl.col("row").alias("_row"), pl.col("drug").alias("x_drug"),
+                                  pl.col("icpd_date").alias("x_icpd")), on="_row")
+    return emit(sd, df, "date", pl.col("x_drug") + pl.lit(" given on ") + pl.col("date").cast(pl.String)
+                + pl.lit(", after iRECIST confirmed progression (iCPD) on the scan of ")
+                + pl.col("x_icpd").cast(pl.String) + pl.lit("."),
+                suggestion=pl.lit("Check the scans and the response; treatment beyond progression ends at iCPD."))

@@ -60,6 +60,8 @@ RULES: tuple[Rule, ...] = (
     Rule("LAB007", "lab-range-inverted", S.MAJOR, labs.lab_range_inverted, (("Labs", ("lln", "uln")),)),
     Rule("LAB008", "lab-normal-limit-missing", S.MAJOR, labs.lab_normal_limit_missing,
          (("Labs", ("test", "result")),)),
+    Rule("LAB009", "lab-result-implausible", S.MAJOR, labs.lab_result_implausible,
+         (("Labs", ("subject", "date", "test", "result")),)),
     # adverse events as entered
     Rule("AE001", "ae-number-duplicated", S.MAJOR, ae.ae_number_duplicated,
          (("AdverseEvents", ("subject", "ae_number")),)),
@@ -160,6 +162,19 @@ BY_CODE = {r.code: r for r in RULES}
 assert len(BY_CODE) == len(RULES), "duplicate rule code"
 
 # ---------------------------------------------------------------------------------------------
+# Tumour response reads (issue 16 / 11): RECIST 1.1 measurability, iRECIST treatment beyond
+# progression. Appended as one block; thresholds in the profile's [recist] / [irecist] tables.
+RULES = RULES + (
+    Rule("RECIST006", "target-lesion-not-measurable", S.MAJOR, recist.target_lesion_not_measurable,
+         (("Tumor", ("subject", "date", "lesion", "lesion_type", "diameter")),)),
+    Rule("RECIST007", "dosed-after-confirmed-progression", S.MAJOR, recist.dosed_after_confirmed_progression,
+         (("Tumor", ("subject", "date", "lesion", "lesion_type")), ("Cycles", _CYC))),
+)
+
+BY_CODE = {r.code: r for r in RULES}
+assert len(BY_CODE) == len(RULES), "duplicate rule code"
+
+# ---------------------------------------------------------------------------------------------
 # Study design (issue 12): arms, placebo, dose levels, continuous dosing, optional sections.
 # A rule whose part of the study is absent from the profile (no [recist], no [[markers]], no
 # cycle length for a daily patch ...) is "not evaluated" with the reason, never a finding.
@@ -176,7 +191,7 @@ PROFILE_NEEDS = {
     "DOSE009": ("schedule.cycle_days", "schedule.window_days"),
     "MK001": ("markers",), "MK002": ("markers",),
     "RECIST001": ("recist",), "RECIST002": ("recist",), "RECIST003": ("recist",),
-    "RECIST004": ("recist",), "RECIST005": ("recist",),
+    "RECIST004": ("recist",), "RECIST005": ("recist",), "RECIST006": ("recist",), "RECIST007": ("recist",),
 }
 RULES = tuple(_replace(r, profile_needs=PROFILE_NEEDS[r.code]) if r.code in PROFILE_NEEDS else r for r in RULES)
 RULES = RULES + (

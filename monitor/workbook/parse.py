@@ -7,6 +7,7 @@ findings; the parsers never guess a type from the data (workbook contract, "Colu
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import polars as pl
@@ -202,10 +203,23 @@ def parse_yesno(s: pl.Expr) -> dict:
 
 
 def choice_map(col: Column) -> dict:
-    m = {norm(c): c for c in col.choices}
+    m = {}
+    for c in col.choices:
+        m.setdefault(norm(c), c)   # "New (equivocal)" normalises to "new": the plain "New" keeps it
     for alias, canon in (col.choice_aliases or {}).items():
         m[norm(alias)] = canon
     return m
+
+
+def _full_norm(text) -> str:
+    """Like norm, but a bracketed tail is kept: 'New (equivocal)' -> 'newequivocal'."""
+    return re.sub(r"[^0-9a-z#]+", "", str(text).lower())
+
+
+def choice_map_full(col: Column) -> dict:
+    """Choices (and aliases) whose bracketed tail is part of the value, matched before choice_map."""
+    pairs = [(c, c) for c in col.choices] + list((col.choice_aliases or {}).items())
+    return {_full_norm(a): c for a, c in pairs if _full_norm(a) != norm(a)}
 
 
 def norm_expr(s: pl.Expr) -> pl.Expr:
@@ -218,6 +232,10 @@ def parse_choice(s: pl.Expr, col: Column) -> dict:
     m = choice_map(col)
     n = norm_expr(s)
     v = n.replace_strict(m, default=None, return_dtype=pl.String)
+    full = choice_map_full(col)
+    if full:
+        f = s.str.to_lowercase().str.replace_all(r"[^0-9a-z#]+", "")
+        v = f.replace_strict(full, default=None, return_dtype=pl.String).fill_null(v)
     err = pl.when(s.is_null() | v.is_not_null()).then(None).otherwise(pl.lit(CHOICE_UNKNOWN))
     return {"value": v, "err": err}
 

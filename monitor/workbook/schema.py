@@ -239,8 +239,9 @@ VITALS = Sheet(
     record_key=("subject", "date"),
 )
 
-LESION_TYPES = ("Target", "Non-target", "New")
-NON_TARGET_STATUS = ("Present", "Absent", "Unequivocal progression")
+LESION_TYPES = ("Target", "Non-target", "New", "New (equivocal)")   # RECIST 1.1 section 4.3.5
+# "Further increase": iRECIST (Seymour 2017) -- non-target disease grew again after an iUPD
+NON_TARGET_STATUS = ("Present", "Absent", "Unequivocal progression", "Further increase")
 RESPONSES = ("CR", "PR", "SD", "PD", "NE")
 
 TUMOR = Sheet(
@@ -249,19 +250,31 @@ TUMOR = Sheet(
         SUBJECT,
         Column("Date", "date", Kind.DATE, True, ("Assessment date", "Scan date"), "Date of the scan."),
         Column("Lesion ID", "lesion", Kind.ID, True, ("Lesion",), "The lesion's ID, the same at every scan."),
-        Column("Lesion type", "lesion_type", Kind.CHOICE, True, ("Type",), "Target, Non-target or New.",
+        Column("Lesion type", "lesion_type", Kind.CHOICE, True, ("Type",), "Target, Non-target, New, or New (equivocal) for a "
+               "possible new lesion (RECIST 1.1 section 4.3.5: progression from the date first seen once a "
+               "later scan confirms it as New).",
                choices=LESION_TYPES, choice_aliases={"nontarget": "Non-target", "nt": "Non-target",
-                                                      "t": "Target"}),
+                                                      "t": "Target", "equivocal": "New (equivocal)",
+                                                      "equivocal new": "New (equivocal)",
+                                                      "new equivocal": "New (equivocal)"}),
         Column("Location", "location", Kind.TEXT, False, ("Site", "Organ"), "Organ or site.", width=16),
         Column("Diameter", "diameter", Kind.NUMBER, False, ("Longest diameter", "LD"),
-               "Target lesions: longest diameter (short axis for lymph nodes).", min=0, max=500,
-               unit="mm", width=12),
-        Column("Non-target status", "nt_status", Kind.CHOICE, False, doc="Present, Absent or "
-               "Unequivocal progression.", choices=NON_TARGET_STATUS,
+               "Target lesions: longest diameter (short axis for lymph nodes); measured new lesions.",
+               min=0, max=500, unit="mm", width=12),
+        Column("Non-target status", "nt_status", Kind.CHOICE, False, doc="Present, Absent, "
+               "Unequivocal progression, or Further increase (iRECIST: grew again after an unconfirmed "
+               "progression).", choices=NON_TARGET_STATUS,
                choice_aliases={"up": "Unequivocal progression", "progression": "Unequivocal progression"},
                width=18),
         Column("Investigator response", "inv_response", Kind.CHOICE, False, ("Response", "Overall response"),
                "CR, PR, SD, PD or NE for the assessment date.", choices=RESPONSES, width=12),
+        Column("Slice thickness", "slice_mm", Kind.NUMBER, False, ("CT slice thickness", "Slice"),
+               "Optional: CT/MRI slice thickness; above 5 mm a lesion must be twice the slice to be "
+               "measurable (RECIST 1.1 section 3.1.1).", min=0, max=20, unit="mm", width=10),
+        Column("Viable diameter", "viable", Kind.NUMBER, False, ("Viable tumour diameter", "Enhancing diameter",
+                                                                  "mRECIST diameter"),
+               "Optional, HCC: longest diameter of the viable (arterially enhancing) tumour, 0 when no "
+               "enhancement is left (mRECIST, Lencioni & Llovet 2010).", min=0, max=500, unit="mm", width=12),
     ),
     required=False,
     doc="Optional: RECIST 1.1, one row per lesion per assessment.",
