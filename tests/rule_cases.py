@@ -675,6 +675,7 @@ CASES += [
           allow=("WB211",), comment="1028 without an arm: 54 mg in period 2 is Xan_Lo's level, not a deviation"),
     pbad("DOSE002", "arm-unknown-dose-at-no-level", steps(cell("Subjects", 1, "Arm", None), cell(C, 4, "Dose", 70)),
          "Cycles!F6", allow=("WB211",), comment="70 mg is no arm's level in period 2 (54 or 81)"),
+]
 
 # ------------------------------------------------------------------ RECIST006 / RECIST007 (issues 16, 11)
 # 1001: T1 45 mm at baseline (03-05), NT1 present; first dose 03-10, last dose 03-31.
