@@ -10,6 +10,7 @@ import tomllib
 import pytest
 
 from builders import PILOT_PROFILE, delete_column, pilot_study, set_cell, set_cells, where
+from builders import d as d_
 from monitor.derive.exposure import administrations, exposure
 from monitor.profile.profile import ProfileError, bundled_profiles, load_profile, parse_profile
 
@@ -224,3 +225,17 @@ def test_subject_chart_layout_has_only_the_panels_of_the_study(keys, rows):
         assert boxes == BOXES                                          # the seed study's 2 x 2 grid, unchanged
     for left, bottom, width, height in boxes.values():
         assert 0 < bottom and bottom + height < 1 and left + width < 1
+
+
+@pytest.mark.parametrize("sheet, idx, header, value", [
+    ("Cycles", 4, "Dose", "inf"), ("Cycles", 4, "Dose", "nan"), ("Cycles", 4, "Dose", 1e308),
+    ("Cycles", 4, "Cycle", None), ("Cycles", 4, "End date", d_(1900, 1, 1)), ("Cycles", 4, "Drug", None),
+    ("Subjects", 1, "Arm", "  "), ("Subjects", 1, "Arm", None), ("Cycles", 0, "Dose", 0.0),
+])
+def test_design_rules_never_crash_on_edge_values(run, sheet, idx, header, value):
+    """WB211, DOSE012 and the dose plan with the pilot profile on edge cells (the seed study has no
+    arms, so tests/test_rules_never_crash.py does not drive them): findings maybe, never WB000."""
+    s = pilot_study()
+    set_cell(s, sheet, idx, header, value)
+    res = run(s, prof=PILOT_PROFILE)
+    assert not [f for f in res.findings if f.rule == "WB000"], [f.message for f in res.findings]
