@@ -50,6 +50,52 @@ def render_readme(text: str) -> str:
     return text
 
 
+def profile_rule_table(profile=None) -> str:
+    """The bundled profile's hold and stop rules as a table: drug, condition, action, source
+    (docs/protocol_rules.md; generated so the document cannot drift from the TOML)."""
+    from .derive.holds import describe_rule
+    from .labs.catalogue import load_catalogue
+    from .profile.profile import load_profile
+
+    prof = profile or load_profile()
+    units = {code: t.si_unit for code, t in load_catalogue().tests.items()}
+    lines = ["| # | drug | condition | action | source |", "| --- | --- | --- | --- | --- |"]
+    for i, h in enumerate(prof.hold_rules):
+        text = describe_rule(h, units)
+        cond = text.split(" for ", 1)[1]
+        action = "hold" if h["action"] == "hold" else "permanently discontinue"
+        extra = [x for x in ("until_grade", "steroid_max_mg") if x in h["when"]]
+        if extra and ", until" in cond:
+            cond, _, tail = cond.partition(", until")
+            action += ", until" + tail
+        elif "; resume" in cond:
+            cond, _, tail = cond.partition("; resume")
+            action += "; resume" + tail
+        if len(h["terms"]) > 3:
+            cond += f" ({len(h['terms'])} CTCAE terms)"
+        lines.append(f"| {i} | {h['drug']} | {cond.replace('|', '/')} | {action} | {h['source'].replace('|', '/')} |")
+    lines += ["", "| group | CTCAE v5.0 terms | source |", "| --- | --- | --- |"]
+    for name, g in prof.ae_groups.items():
+        terms = g["terms_resolved"]
+        if len(terms) > 45:   # e.g. every term outside one SOC: the definition, not 800 names
+            spec = "; ".join(f"{k} {', '.join(map(repr, g[k]))}" for k in ("terms", "socs", "patterns",
+                                                                             "exclude_terms", "exclude_socs") if k in g)
+            shown = f"{len(terms)} terms: {spec}"
+        else:
+            shown = ", ".join(terms)
+        lines.append(f"| {name} | {shown} | {g['source'].replace('|', '/')} |")
+    red = prof.dose_reduction
+    if red.get("not_allowed"):
+        lines += ["", f"No dose reduction allowed (DOSE010): {', '.join(red['not_allowed'])} ({red['source']})."]
+    return "\n".join(lines)
+
+
+def render_protocol_rules(text: str) -> str:
+    """Replace the generated block of docs/protocol_rules.md (between BEGIN/END markers)."""
+    pat = re.compile(r"(<!-- BEGIN GENERATED HOLD RULES -->\n).*?(<!-- END GENERATED HOLD RULES -->)", re.S)
+    return pat.sub(lambda m: m.group(1) + profile_rule_table() + "\n" + m.group(2), text)
+
+
 def rule_doc(rule) -> str:
     """A rule's documentation for the terminal: code, name, severity, then What / Why / Example."""
     import inspect

@@ -80,6 +80,11 @@ sample_sheets/README.md (and printed by --check).
     DOSE007 dosed-after-off-treatment    004  off-treatment date typed 19-AUG for 19-SEP-2023
     DOSE008 cycle-number-skipped         006  cycle 10 visit without dosing rows
     DOSE009 cycle-number-repeated        005  QL1604 "cycle 7 Discontinued" entered again at the end
+    DOSE010 dose-reduction-not-allowed   004  bevacizumab Reduced to 7.5 mg/kg (the label allows none)
+    DOSE011 dosed-on-steroids-above-limit 003 QL1604 resumed after pneumonitis on prednisone 20 mg/day
+    MK003 marker-uln-missing             006  AFP of cycle 14 entered without its ULN
+    DOSE006 (HCC liver rule)             006  QL1604 given after ALT 11x / bilirubin 3.5x ULN on a
+                                             3.2x / 2.1x baseline (anti-PD-1 label for HCC: stop)
     MK001 / MK002                     001 and others  confirmed marker response / progression (the
                                            clinical signals of 001's published course are expected)
     RECIST001 investigator-response-differs  003  PR called at -23% (SD)
@@ -96,7 +101,8 @@ results (Neg, Trace, 1+ .. 3+), Child-Pugh as class or score, partial AE dates.
 
 Clinical stories for the rules still to come (CTCAE grading, dosing, markers, RECIST):
     001  the published case: PR for 18 months, AFP 1210 -> <10, PIVKA-II 2480 -> ~30, PD FEB-2024
-         (lung lesion), grade 1 hypothyroidism / proteinuria / hypertension; one 7-day delay
+         (lung lesion), grade 1 hypothyroidism / proteinuria / hypertension; one 7-day delay;
+         bevacizumab 675 mg as published (no weight in the case: 45 kg, so 15 mg/kg x 45 kg)
     002  immune-mediated hepatitis, ALT 6.1x ULN (grade 3) -> QL1604 held 2 cycles, prednisone; PD
     003  bevacizumab grade 3 hypertension 168/104 -> bevacizumab held, amlodipine; bev dosed in mg
     004  proteinuria 3+ and 2.5 g/24h -> bevacizumab held, then reduced to 7.5 mg/kg; PD
@@ -133,7 +139,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from monitor.workbook.schema import (  # noqa: E402  (the contract is the source of the headers)
-    ADVERSE_EVENTS, CYCLES, LABS, STUDY, SUBJECTS, TUMOR, VITALS, columns_for)
+    ADVERSE_EVENTS, CONMEDS, CYCLES, LABS, STUDY, SUBJECTS, TUMOR, VITALS, columns_for)
 
 OUT_DIR = ROOT / "sample_sheets"
 DEMO = OUT_DIR / "demo_study.xlsx"
@@ -298,6 +304,10 @@ class Patient:
         self.wb.aes.append(row)
         return row
 
+    def conmed(self, drug, dose, start, end=None, unit="mg/day", indication=None):
+        self.wb.conmeds.append({"subject": self.sid, "drug": drug, "dose": dose, "unit": unit,
+                                "start": D(start), "end": D(end) if end else None, "indication": indication})
+
     def scan(self, d, lesions, response=None, all_rows=True):
         """lesions: (id, type, location, diameter or None, non-target status or None)."""
         d = D(d)
@@ -363,6 +373,7 @@ def q3w(start: str, n: int, extra: dict | None = None) -> dict:
 class Study:
     def __init__(self):
         self.subjects, self.cycles, self.labs, self.aes, self.vitals, self.tumor = [], [], [], [], [], []
+        self.conmeds = []
 
     def find(self, rows, **match):
         hits = [r for r in rows if all(r.get(k) == v for k, v in match.items())]
@@ -400,6 +411,9 @@ def demo() -> Study:
     return st
 
 
+BEV_001 = {"dose": 675, "unit": "mg", "weight": 45}    # the published dose: 15 mg/kg x 45 kg
+
+
 def s001(st):
     """The published case: 64 M, HBV, HCC resected 2015, recurrence 2022 with lung and spinal
     metastases; Child-Pugh A (5), ECOG 1, BCLC C; PR for 18 months, PD in February 2024."""
@@ -407,7 +421,10 @@ def s001(st):
     # request; later visits sometimes a day or two late (inside the +/-3 day window).
     cyc = q3w("2022-07-05", 28, {11: 7, 14: 1, 16: 1, 18: 2, 20: 1, 22: 1, 24: 1, 26: 1, 27: 1})
     stop = cyc[28] + timedelta(days=21)                 # cycle 29, not given: progression
-    p = Patient(st, "001", "M", 64, 68, D("2022-06-20"), "A", "C", 1, stop,
+    # The case report gives bevacizumab 675 mg per cycle and no body weight. 675 mg is 15 mg/kg at
+    # 45 kg, so 001 weighs 45 kg (a small man; weight stable within +/-1 kg) and every bevacizumab
+    # dose is entered as the published 675 mg with the 45 kg it was calculated on.
+    p = Patient(st, "001", "M", 64, 45, D("2022-06-20"), "A", "C", 1, stop,
                 "Progressive disease (RECIST 1.1): growth of right lower lobe lung metastasis")
     lag = {c: 2 if c % 4 == 0 else 1 for c in cyc}
     pre = {c: cyc[c] - timedelta(days=lag[c]) for c in cyc}
@@ -431,8 +448,8 @@ def s001(st):
     # blood pressure normal, then grade 1 hypertension (130s/80s) from cycle 11 (31-JAN-2023)
     p.vit["sbp"] = [(D("2022-06-01"), 113), (cyc[10], 115), (cyc[11], 131), (D("2024-03-01"), 130)]
     p.vit["dbp"] = [(D("2022-06-01"), 72), (cyc[10], 74), (cyc[11], 84), (D("2024-03-01"), 83)]
-    p.vit["weight"] = [(D("2022-06-01"), 68), (D("2022-12-01"), 68.8), (D("2023-08-01"), 69.3),
-                       (D("2024-02-20"), 68.1)]
+    p.vit["weight"] = [(D("2022-06-01"), 45), (D("2022-12-01"), 45.6), (D("2023-08-01"), 45.9),
+                       (D("2024-02-20"), 45.2)]
     p.ecog = [(D("2000-01-01"), 1), (D("2022-11-01"), 0)]
 
     p.draw(scr, PANEL + ("FT4", "INR"))                                # screening
@@ -443,9 +460,9 @@ def s001(st):
             why = (f"Planned {_clin(cyc[10] + timedelta(days=21))}, given 7 days later at the "
                    "patient's request (family travel after the Spring Festival)")
             p.cycle(c, d, lag=lag[c], extra_tests=extra, ql={"action": "Delayed", "reason": why},
-                    bev={"action": "Delayed", "reason": why})
+                    bev={"action": "Delayed", "reason": why, **BEV_001})
         else:
-            p.cycle(c, d, lag=lag[c], extra_tests=extra)
+            p.cycle(c, d, lag=lag[c], extra_tests=extra, bev=BEV_001)
     for drug in DRUGS:
         p.dose(29, stop, drug, "Discontinued", reason="Progressive disease (RECIST 1.1) on 20-FEB-2024 CT")
     p.vitals(stop)
@@ -557,8 +574,13 @@ def s003(st):
     p.ecog = [(D("2000-01-01"), 0)]
     p.draw(D("2022-09-06"), PANEL + ("INR",))
     p.vitals(D("2022-09-06"))
+    # immune-related pneumonitis grade 2 six days after cycle 10: QL1604 held at cycle 11,
+    # prednisone 60 mg/day (~1 mg/kg) tapered over 6 weeks; DOSE011: QL1604 resumed at cycle 12 while
+    # still on prednisone 20 mg/day (ASCO 2021: resume at <= 10 mg/day)
+    pneu = cyc[10] + timedelta(days=6)
     for c, d in cyc.items():
-        p.cycle(c, d, bev="skip")
+        p.cycle(c, d, bev="skip", ql=("Held", "Pneumonitis grade 2 (immune-related); prednisone 1 mg/kg")
+                if c == 11 else None)
         if c == 5:
             p.dose(c, d, "Bevacizumab", "Held", label="Avastin",
                    reason="Hypertension grade 3 (168/104 mmHg); amlodipine started")
@@ -590,6 +612,12 @@ def s003(st):
     # AE001: the hypertension also numbered 2
     p.ae("Hypertension", 3, cyc[5], cyc[6], verbatim="Hypertension 168/104 mmHg", bev="Y",
          action="Drug interrupted", number=2)
+    p.ae("Pneumonitis", 2, pneu, pneu + timedelta(days=27), verbatim="Immune-related pneumonitis (CT: ground-glass)",
+         ql="Y", action="Drug interrupted", irae="Y", number=4)
+    for start, days, mg in ((1, 14, 60), (15, 14, 40), (29, 14, 20), (43, 14, 10), (57, 14, 5)):
+        p.conmed("Prednisone", mg, pneu + timedelta(days=start), pneu + timedelta(days=start + days - 1),
+                 indication="Immune-related pneumonitis (taper)")
+    p.conmed("Amlodipine", 5, cyc[5], indication="Hypertension")
     # WB110: outcome "Resolving" is not on the list (Recovering)
     p.ae("Hypertension", 2, cyc[6] + timedelta(days=1), verbatim="Hypertension on amlodipine",
          bev="Y", outcome="Resolving", number=3)
@@ -729,7 +757,17 @@ def s006(st):
     p.set("WBC", ("2022-10-28", 4.1), ("2022-12-14", 3.2), (low, 2.3), (rec, 3.0), ("2023-02-01", 3.8),
           ("2024-03-01", 3.9))
     p.set("ALB", ("2022-10-28", 36.2))
-    p.set("BILI", ("2022-10-28", 18.4))
+    # cirrhosis: ALT ~3.2x, AST ~3x and bilirubin ~2.1x ULN from screening on, stable (no Hy's law:
+    # multiples of the abnormal baseline). Cycle 18's panel: ALT 11x with bilirubin 3.5x ULN (immune
+    # hepatitis) -- CTCAE grade 1-2 against that baseline, but the anti-PD-1 label for HCC says
+    # permanently discontinue (> 10x ULN; bilirubin > 3x ULN). DOSE006: QL1604 still given at cycle 18.
+    hep = cyc[18] - timedelta(days=1)
+    p.set("ALT", ("2022-10-28", 128), (cyc[17], 130), (hep, 440), (cyc[19] - timedelta(days=1), 180),
+          (cyc[21], 132), ("2024-03-01", 128))
+    p.set("AST", ("2022-10-28", 118), (cyc[17], 120), (hep, 380), (cyc[19] - timedelta(days=1), 160),
+          (cyc[21], 120), ("2024-03-01", 118))
+    p.set("BILI", ("2022-10-28", 43), (cyc[17], 43), (hep, 71.8), (cyc[19] - timedelta(days=1), 50),
+          (cyc[21], 44), ("2024-03-01", 43))
     p.set("TSH", ("2022-10-28", 1.6))
     p.vit["weight"] = [(D("2022-10-01"), 66), (D("2024-03-01"), 67)]
     p.draw(D("2022-10-28"), PANEL + ("INR",))
@@ -743,8 +781,17 @@ def s006(st):
                     bev={"action": "Delayed", "reason": why})
         elif c == 10:   # DOSE008: the visit happened (labs, vitals) but its dosing rows were never entered
             p.cycle(c, d, ql="skip", bev="skip")
+        elif c == 18:
+            p.cycle(c, d, lag=1)
+        elif c == 19:
+            p.cycle(c, d, lag=1, ql=("Discontinued", "Immune-mediated hepatitis: ALT 11x ULN with bilirubin "
+                                                    f"3.5x ULN on {_clin(hep)}"))
+        elif c > 19:
+            p.cycle(c, d, ql="skip")
         else:
             p.cycle(c, d)
+    p.ae("Hepatobiliary disorders - Other, specify", 2, hep, cyc[21], verbatim="immune-mediated hepatitis",
+         ql="Y", action="Drug withdrawn", irae="Y")
     # LAB006: a second PLAT for 05-JAN-2023: 148 (a typo of 48)
     st.duplicate(st.labs, {"subject": "006", "date": low, "test": "PLAT"}, result=148)
     # WB202: the panel of 12-JAN-2023 entered under subject "06"
@@ -756,6 +803,8 @@ def s006(st):
     st.patch(st.vitals, {"subject": "006", "date": cyc[12]}, ecog="1.5")
     p.markers(("2022-10-28", 612.0, 940), (low, 388.1, 602), (p.pre[8], 295.5, 455), (p.pre[14], 301.2, 470),
               (p.pre[21], 318.6, 488))
+    # MK003: the AFP of cycle 14's panel entered without its ULN
+    st.patch(st.labs, {"subject": "006", "date": p.pre[14], "test": "AFP"}, uln=None)
     for d, t1, resp in [("2022-10-28", 48, None), ("2022-12-16", 44, "SD"), ("2023-02-24", 41, "SD"),
                         ("2023-04-28", 40, "SD"), ("2023-06-30", 42, "SD"), ("2023-09-01", 41, "SD"),
                         ("2023-11-03", 43, "SD"), ("2024-01-05", 42, "SD")]:
@@ -1058,6 +1107,8 @@ def write_demo(path: Path = DEMO) -> Path:
         st.vitals, key=lambda r: (_sortsubj(r["subject"]), _when(r))))
     write_sheet(wb.create_sheet("Tumor"), TUMOR.columns, sorted(
         st.tumor, key=lambda r: (_sortsubj(r["subject"]), r["date"])))    # lesions in scan order
+    write_sheet(wb.create_sheet("ConMeds"), CONMEDS.columns, sorted(
+        st.conmeds, key=lambda r: (_sortsubj(r["subject"]), r["start"])))
     save_deterministic(wb, path)
     return path
 

@@ -106,6 +106,11 @@ def valid_study() -> Sheets:
             [1001, d(2025, 5, 12), "T1", "Target", "Liver segment VII", 38, None, "SD"],
             [1001, d(2025, 5, 12), "NT1", "Non-target", "Portal vein thrombus", None, "Present", "SD"],
         ],
+        "ConMeds": [
+            ["Subject ID", "Drug", "Dose", "Unit", "Start date", "End date", "Indication"],
+            [1002, "Prednisone", 60, "mg/day", d(2025, 4, 2), d(2025, 4, 15), "immune hepatitis"],
+            [1002, "Prednisone", 10, "mg/day", d(2025, 4, 16), None, "immune hepatitis, taper"],
+        ],
     }
 
 

@@ -404,8 +404,14 @@ CASES: list[Case] = [
         comment="baseline 56 > ULN: CTCAE grades ALT 248 by baseline (4.4 x, grade 2)"),
     good("AE102", "graded-as-lab", cell(AE, 2, "Grade", 3)),
 
-    bad("VS001", "grade-3-systolic", cells(V, 2, Systolic_BP=160), "Vitals!C4"),
-    good("VS001", "grade-2", cells(V, 2, Systolic_BP=159, Diastolic_BP=99)),
+    bad("VS001", "grade-3-systolic", lambda s: copy_row(s, V, 2, Date=d(2025, 4, 4), Systolic_BP=160), "Vitals!C6",
+        comment="1002 on treatment (first dose 03-17, baseline 118/76): grade 3 at >= 160 (CTCAE v5.0)"),
+    good("VS001", "grade-2", lambda s: copy_row(s, V, 2, Date=d(2025, 4, 4), Systolic_BP=159, Diastolic_BP=99)),
+    good("VS001", "baseline-reading", cells(V, 2, Systolic_BP=165, Diastolic_BP=100),
+         comment="the reading of the first-dose day is the baseline: known hypertension, not treatment-emergent"),
+    good("VS001", "stable-baseline-grade-3", steps(cells(V, 2, Systolic_BP=165, Diastolic_BP=100),
+                                                   lambda s: copy_row(s, V, 2, Date=d(2025, 4, 4))),
+         comment="grade 3 at baseline and again on treatment: not worse than baseline"),
     good("VS001", "covered-by-hypertension-ae", cells(V, 1, Systolic_BP=165, Diastolic_BP=100),
          comment="1001's Hypertension AE starts in April 2025; 31 March is within 3 days"),
 ]
@@ -525,7 +531,8 @@ CASES += [
                                                              Grade=3, Onset_date=d(2025, 3, 20)),
         "Cycles!H4", comment="hold_rules[2]: stop QL1604 after grade >= 3 pneumonitis (ASCO/NCCN irAE 2021)"),
     good("DOSE006", "pneumonitis-grade-2", lambda s: copy_row(s, AE, 0, AE_number=3, CTCAE_term="Pneumonitis",
-                                                              Grade=2, Onset_date=d(2025, 3, 20))),
+                                                              Grade=2, Onset_date=d(2025, 3, 20)),
+         allow=("DOSE005",), comment="grade 2 is a hold (ASCO 2021 table 6), not a stop"),
     bad("DOSE006", "immune-hepatic-failure-grade-4",
         lambda s: copy_row(s, AE, 0, AE_number=3, CTCAE_term="Hepatic failure", Grade=4,
                            Onset_date=d(2025, 3, 20), Immune_related="Y"), "Cycles!H4"),
@@ -555,19 +562,19 @@ CASES += [
          comment="within a cycle: a delayed visit"),
 
     # ------------------------------------------------------------------ MK001 / MK002 tumour markers
-    bad("MK001", "afp-minus-50-pct-confirmed", afp((d(2025, 4, 1), 625.15), (d(2025, 4, 20), 600)), "Labs!D17",
-        comment="1250.3 x 0.5 = 625.15 (markers[0].response_fall_pct 50, confirmed by the next result)"),
-    good("MK001", "afp-minus-49.99-pct", afp((d(2025, 4, 1), 625.3), (d(2025, 4, 20), 630))),
+    bad("MK001", "afp-minus-50-pct-confirmed", afp((d(2025, 4, 1), 625.15), (d(2025, 4, 29), 600)), "Labs!D17",
+        comment="1250.3 x 0.5 = 625.15 (markers[0].response_fall_pct 50, confirmed >= 28 days later, markers[0].confirm_interval_days)"),
+    good("MK001", "afp-minus-49.99-pct", afp((d(2025, 4, 1), 625.3), (d(2025, 4, 29), 630))),
     good("MK001", "afp-fall-unconfirmed", afp((d(2025, 4, 1), 600),), comment="no next result yet"),
-    bad("MK001", "afp-below-limit-confirms", afp((d(2025, 4, 1), 600), (d(2025, 4, 20), "<10")), "Labs!D17"),
-    good("MK001", "afp-above-limit-cannot-confirm", afp((d(2025, 4, 1), 600), (d(2025, 4, 20), ">500")),
+    bad("MK001", "afp-below-limit-confirms", afp((d(2025, 4, 1), 600), (d(2025, 4, 29), "<10")), "Labs!D17"),
+    good("MK001", "afp-above-limit-cannot-confirm", afp((d(2025, 4, 1), 600), (d(2025, 4, 29), ">500")),
          comment="'>500' may be above 625"),
-    bad("MK002", "afp-plus-25-pct-over-nadir", afp((d(2025, 4, 1), 10), (d(2025, 4, 20), 12.5), (d(2025, 5, 10), 13)),
+    bad("MK002", "afp-plus-25-pct-over-nadir", afp((d(2025, 4, 1), 10), (d(2025, 4, 29), 12.5), (d(2025, 5, 27), 13)),
         "Labs!D18", allow=("MK001",),
         comment="nadir 10 x 1.25 = 12.5 > ULN 7, then 13 (markers[0].progression_rise_pct 25, confirmed)"),
-    good("MK002", "afp-plus-24.9-pct", afp((d(2025, 4, 1), 10), (d(2025, 4, 20), 12.49), (d(2025, 5, 10), 13)),
+    good("MK002", "afp-plus-24.9-pct", afp((d(2025, 4, 1), 10), (d(2025, 4, 29), 12.49), (d(2025, 5, 27), 13)),
          allow=("MK001",), comment="the 13 is a first rise, not yet confirmed"),
-    good("MK002", "afp-rise-below-uln", afp((d(2025, 4, 1), 4), (d(2025, 4, 20), 5.5), (d(2025, 5, 10), 6.5)),
+    good("MK002", "afp-rise-below-uln", afp((d(2025, 4, 1), 4), (d(2025, 4, 29), 5.5), (d(2025, 5, 27), 6.5)),
          allow=("MK001",), comment="progression_above_uln: 6.5 < ULN 7"),
 
     # ------------------------------------------------------------------ RECIST 1.1
@@ -714,3 +721,117 @@ CASES += [
     good("RECIST007", "confirm-27-days-too-early", icpd_then_dose(d(2025, 6, 17), confirm_day=d(2025, 6, 8)),
          allow=_DOSING, comment="06-08 is 27 days after the iUPD (< irecist.confirm_min_days 28): not a confirmation"),
 ]
+
+# =====================================================================================================
+# Issue 11: safety logic that fits HCC patients. Treatment-emergent reconciliation (on/after the first
+# dose and worse than baseline), baseline-aware Hy's law (FDA 2009 DILI guidance; mDISH), labels without
+# dose reduction, steroids on resuming (ASCO 2021), marker ULN. Valid-study facts used:
+#   1001 first dose 2025-03-10 (baseline labs 03-07: PLAT 142, ALT 32 ...); ALT 45 on 03-28
+#   1002 first dose 2025-03-17; baseline SGPT 36 (0.9 x ULN 40) on 03-14; ALT 248 (6.2 x ULN) on 04-01;
+#        AE ALT increased grade 3 immune 04-01..04-20; QL1604 held at C2 (04-04);
+#        ConMeds prednisone 60 mg/day 04-02..04-15, then 10 mg/day from 04-16 (ConMeds rows 2, 3)
+# Appended rows: Cycles 12, Labs 17, AdverseEvents 5, ConMeds 4.
+
+CM = "ConMeds"
+
+
+def bili_1002(day, value):
+    """A total bilirubin of 1002 (ULN 20.5 umol/L) appended at Labs row 17."""
+    return lambda s: copy_row(s, L, 2, Subject_ID=1002, Date=day, Result=value)
+
+
+def alp_1002(day, value):
+    """An ALP of 1002 (ULN 130 U/L) appended."""
+    return lambda s: copy_row(s, L, 0, Subject_ID=1002, Date=day, Test="ALP", Result=value, LLN=40, ULN=130)
+
+
+def ql1604_c3_1002(pred_mg, drug="Prednisone"):
+    """1002 resumes QL1604 at C3 on 04-25 (AE over 04-20, ALT 40 on 04-24) on `pred_mg` mg/day."""
+    return steps(lambda s: copy_row(s, C, 4, Cycle=3, Date=d(2025, 4, 25)),
+                 lambda s: copy_row(s, L, 11, Date=d(2025, 4, 24), Result=40),
+                 cells(CM, 1, Drug=drug, Dose=pred_mg))
+
+
+CASES += [
+    # ------------------------------------------------------------------ LAB101 treatment-emergent only
+    good("LAB101", "screening-platelets-45", cell(L, 4, "Result", 45),
+         comment="cirrhotic platelets 45 (grade 3) at screening: medical history, not a new AE"),
+    good("LAB101", "stable-platelets-45", steps(cell(L, 4, "Result", 45),
+                                                lambda s: copy_row(s, L, 4, Date=d(2025, 3, 28))),
+         comment="the same grade 3 on treatment as at baseline: not worse than baseline"),
+    bad("LAB101", "platelets-worse-than-baseline", steps(cell(L, 4, "Result", 60),
+                                                         lambda s: copy_row(s, L, 4, Date=d(2025, 3, 28), Result=45)),
+        "Labs!D17", comment="baseline 60 (grade 2) -> 45 (grade 3, CTCAE v5.0 < 50) on treatment"),
+    good("LAB101", "own-ctcae-term", steps(cell(L, 4, "Result", 60),
+                                           lambda s: copy_row(s, L, 4, Date=d(2025, 3, 28), Result=45),
+                                           lambda s: copy_row(s, AE, 0, AE_number=3,
+                                                              CTCAE_term="Platelet count decreased", Grade=3,
+                                                              Onset_date=d(2025, 3, 28), End_date=d(2025, 4, 2))),
+         comment="an AE coded with the lab's own CTCAE term reports it"),
+
+    # ------------------------------------------------------------------ LAB102 Hy's law (FDA 2009 DILI guidance)
+    bad("LAB102", "alt-exactly-3x", steps(cell(L, 11, "Result", 120), bili_1002(d(2025, 4, 1), 41.5)), "Labs!D13",
+        allow=("AE102",), comment="'3-fold or greater': 120 / 40 = 3.0 counts (the AE grade 3 is now above lab grade 1)"),
+    good("LAB102", "alt-2.99x", steps(cell(L, 11, "Result", 119.6), bili_1002(d(2025, 4, 1), 41.5)),
+         allow=("AE102",)),
+    good("LAB102", "screening-draw", steps(cell(L, 9, "Result", 248), bili_1002(d(2025, 3, 14), 41.5)),
+         allow=("AE102",), comment="ALT 6.2 x and bilirubin 2.02 x ULN before the first dose: not on treatment; "
+                                   "ALT 248 on 04-01 is then 1 x its abnormal baseline"),
+    good("LAB102", "stable-abnormal-baseline",
+         steps(cell(L, 9, "Result", 128), bili_1002(d(2025, 3, 14), 43), cell(L, 11, "Result", 128),
+               bili_1002(d(2025, 4, 1), 43)), allow=("AE102",),
+         comment="the issue's HCC patient: ALT 3.2 x and bilirubin 2.1 x ULN before and after the first dose"),
+    bad("LAB102", "abnormal-baseline-tripled", steps(cell(L, 9, "Result", 80), bili_1002(d(2025, 4, 1), 41.5)),
+        "Labs!D13", allow=("AE102",), comment="baseline ALT 80 (2 x ULN): 248 = 3.1 x baseline (mDISH)"),
+    good("LAB102", "abnormal-baseline-2.9x", steps(cell(L, 9, "Result", 86), bili_1002(d(2025, 4, 1), 41.5)),
+         allow=("AE102",), comment="248 / 86 = 2.88 x baseline although 6.2 x ULN"),
+    good("LAB102", "cholestatic-alp-2x", steps(bili_1002(d(2025, 4, 1), 41.5), alp_1002(d(2025, 4, 1), 260)),
+         comment="ALP 2.0 x ULN on the same draw: cholestasis, not the Hy's law pattern (ALP < 2x ULN)"),
+    bad("LAB102", "alp-1.99x", steps(bili_1002(d(2025, 4, 1), 41.5), alp_1002(d(2025, 4, 1), 258.7)), "Labs!D13"),
+    bad("LAB102", "alp-on-another-draw", steps(bili_1002(d(2025, 4, 1), 41.5), alp_1002(d(2025, 4, 2), 300)),
+        "Labs!D13", comment="safety.hys_law_alp_window_days 0: ALP from the same draw only"),
+
+    # ------------------------------------------------------------------ LAB103 TSH, treatment-emergent
+    good("LAB103", "tsh-high-at-screening", lambda s: copy_row(s, L, 0, Test="TSH", Result=12.4, Unit="mIU/L",
+                                                               LLN=0.4, ULN=4.2)),
+    good("LAB103", "tsh-high-at-baseline-and-on-treatment",
+         steps(lambda s: copy_row(s, L, 0, Test="TSH", Result=12.4, Unit="mIU/L", LLN=0.4, ULN=4.2),
+               lambda s: copy_row(s, L, 8, Test="TSH", Result=15, Unit="mIU/L", LLN=0.4, ULN=4.2))),
+    bad("LAB103", "tsh-high-baseline-then-low",
+        steps(lambda s: copy_row(s, L, 0, Test="TSH", Result=12.4, Unit="mIU/L", LLN=0.4, ULN=4.2),
+              lambda s: copy_row(s, L, 8, Test="TSH", Result=0.3, Unit="mIU/L", LLN=0.4, ULN=4.2)), "Labs!D18"),
+    good("LAB103", "tsh-increased-ae",
+         steps(lambda s: copy_row(s, L, 8, Test="TSH", Result=12.4, Unit="mIU/L", LLN=0.4, ULN=4.2),
+               lambda s: copy_row(s, AE, 0, AE_number=3, CTCAE_term="Thyroid stimulating hormone increased",
+                                  Onset_date=d(2025, 3, 28), End_date=None, Ongoing="Y"))),
+
+    # ------------------------------------------------------------------ DOSE010 labels without dose reduction
+    bad("DOSE010", "ql1604-reduced", cells(C, 0, Dose=150, Action="Reduced", Reason="hepatitis"), "Cycles!H2",
+        comment="PD-1 label section 2: no dose reduction (profile dose_reduction.not_allowed)"),
+    bad("DOSE010", "bevacizumab-reduced", cells(C, 1, Dose=7.5, Action="Reduced", Reason="proteinuria"),
+        "Cycles!H3", comment="Avastin PI 2.4: no dose reduction"),
+    good("DOSE010", "given-at-full-dose", nothing),
+
+    # ------------------------------------------------------------------ DOSE011 resumed on steroids (ASCO 2021)
+    bad("DOSE011", "resumed-on-prednisone-10.5", ql1604_c3_1002(10.5), "Cycles!H12",
+        comment="ALT AE over, ALT 1 x ULN, but prednisone 10.5 mg/day > 10 (hold_rules steroid_max_mg)"),
+    good("DOSE011", "resumed-on-prednisone-10", ql1604_c3_1002(10)),
+    bad("DOSE011", "resumed-on-methylprednisolone-8.5", ql1604_c3_1002(8.5, "Methylprednisolone"), "Cycles!H12",
+        comment="8.5 mg x 1.25 = 10.6 mg/day prednisone-equivalent ([steroids])"),
+    good("DOSE011", "resumed-on-methylprednisolone-8", ql1604_c3_1002(8, "Methylprednisolone"),
+         comment="8 mg x 1.25 = 10.0 mg/day prednisone-equivalent: at the limit"),
+
+    # ------------------------------------------------------------------ MK003 marker ULN blank
+    bad("MK003", "afp-uln-blank", cell(L, 6, "ULN", None), "Labs!G8",
+        comment="progression then uses markers[0].uln 10 ng/mL"),
+    good("MK003", "afp-uln-entered", nothing),
+]
+
+# Cases above whose mutation now also meets an issue-11 rule (a real consequence, allowed here).
+_HCC_ALLOW = {
+    "WB205-bad-reduced-dose-nd": ("DOSE010",), "WB207-bad-reduced-no-reason": ("DOSE010",),
+    "DOSE002-good-reduced-documented": ("DOSE010",), "DOSE002-bad-reduced-but-above": ("DOSE010",),
+    "LAB008-good-afp-without-uln": ("MK003",),
+    "DOSE005-good-alt-recovered-ae-ended-on-dose-day": ("DOSE011",),   # QL1604 given on prednisone 60 mg
+}
+CASES[:] = [replace(c, allow=c.allow + _HCC_ALLOW.get(c.test_id, ())) for c in CASES]

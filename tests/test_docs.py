@@ -41,3 +41,15 @@ def test_profile_names_only_ctcae_v5_terms():
     assert named
     for t in named:
         assert terms.get(t) is not None, f"profile names {t!r}, not a CTCAE v5.0 term"
+
+
+def test_protocol_rules_doc_lists_the_profile_rules_and_is_current():
+    from monitor.docs import render_protocol_rules
+    from monitor.profile.profile import load_profile
+
+    doc = Path(__file__).resolve().parent.parent / "docs" / "protocol_rules.md"
+    text = doc.read_text("utf-8")
+    assert "<!-- BEGIN GENERATED HOLD RULES -->" in text
+    assert render_protocol_rules(text) == text, "docs/protocol_rules.md is stale: run scripts/gen_docs.py"
+    for h in load_profile().hold_rules:
+        assert h["source"] in text

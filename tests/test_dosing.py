@@ -24,7 +24,8 @@ import polars as pl
 import pytest
 
 from builders import TODAY, codes, copy_row, delete_column, fresh, rename_sheet, set_cell, set_cells, where, write
-from monitor.derive.exposure import administrations, describe_rule, exposure
+from monitor.derive.exposure import administrations, exposure
+from monitor.derive.holds import describe_rule
 from monitor.profile.profile import ProfileError, bundled_profiles, load_profile, parse_profile
 
 C, L, AE, V, S = "Cycles", "Labs", "AdverseEvents", "Vitals", "Subjects"
@@ -201,9 +202,9 @@ QL_GIVEN = dict(Dose=200, Unit="mg", Action="Given", Reason=None)
 
 
 @pytest.mark.parametrize("alt, fires", [
-    (120, False),        # 3.0 x ULN 40: CTCAE v5.0 grade 1 (> ULN - 3.0 x ULN)
-    (120.5, True),       # > 3.0 x ULN: grade 2 -> hold QL1604 (hold_rules[0])
-], ids=["3.0x-grade-1", "3.01x-grade-2"])
+    (120, False),        # 3.0 x ULN 40: not above 3 x ULN
+    (120.5, True),       # > 3 x ULN, normal baseline -> hold QL1604 (hold_rules[0], PD-1 label)
+], ids=["3.0x", "3.01x"])
 def test_lab_hold_uses_the_ctcae_grade_of_the_latest_result(run, alt, fires):
     s = fresh()
     set_cells(s, C, 6, **QL_GIVEN)                               # 1002 QL1604 given on 04-04
@@ -219,7 +220,8 @@ def test_hold_message_names_evidence_rule_and_source(run):
     set_cells(s, C, 6, **QL_GIVEN)
     (f,) = [f for f in run(s).findings if f.rule == "DOSE005"]
     assert f.message.startswith("QL1604 given on 2025-04-04 during a hold: ")
-    assert "hold QL1604 for ALT or AST grade >= 2" in f.message and "Protocol 6.4" in f.message
+    assert "hold QL1604 for ALT or AST > 3 x ULN (baseline <= 1 x ULN)" in f.message and "PD-1 label" in f.message
+    assert "ALT 6.2 x ULN (baseline 0.9 x ULN) on 2025-04-01" in f.message
     assert f.column == "Action" and f.severity == "major"
 
 
@@ -286,7 +288,7 @@ def test_bleeding_stops_bevacizumab_for_good_even_after_it_ended(run):
     result = run(s)
     (f,) = [f for f in result.findings if f.rule == "DOSE006"]
     assert (f.cell, f.severity, f.subject) == ("H5", "critical", "1001")
-    assert "Upper gastrointestinal hemorrhage grade 3" in f.message and "prescribing information" in f.message
+    assert "Upper gastrointestinal hemorrhage grade 3" in f.message and "Avastin PI 2.4" in f.message
 
 
 def test_dose_after_a_discontinued_row_of_the_same_drug(run):
@@ -420,22 +422,22 @@ def _profile_text(old: str, new: str) -> str:
 
 
 @pytest.mark.parametrize("old, new, message", [
-    ('ae_terms = ["Pneumonitis"], min_grade = 3', 'ae_terms = ["Pneumonitis"], min_grade = 7',
-     "hold_rules[2].when.min_grade must be 1-5, found 7"),
+    ('ae_terms = ["Pneumonitis"], min_grade = 3 }', 'ae_terms = ["Pneumonitis"], min_grade = 7 }',
+     "hold_rules[11].when.min_grade must be 1-5, found 7"),
     ('lab = ["UPROT24"], min_value = 2.0', 'lab = ["UPROT42"], min_value = 2.0',
-     "hold_rules[3].when.lab 'UPROT42' is not a lab test code of the catalogue"),
+     "hold_rules[32].when.lab 'UPROT42' is not a lab test code of the catalogue"),
     ('lab = ["UPROT24"], min_value = 2.0', 'lab = ["UPROT24"], min_value = -2.0',
-     "hold_rules[3].when.min_value must be > 0, found -2.0"),
+     "hold_rules[32].when.min_value must be > 0, found -2.0"),
     ('ae_terms = ["Hypertension"], min_grade = 3', 'ae_terms = ["Hypertension"]',
-     "hold_rules[4].when needs min_grade or min_value"),
+     "hold_rules[33].when needs min_grade or min_value"),
     ('ae_terms = ["Hypertension"], min_grade = 3', 'ae_terms = ["Hypertension"], grade = 3',
-     "hold_rules[4].when.grade is not a known key"),
+     "hold_rules[33].when.grade is not a known key"),
     ('ae_terms = ["Nephrotic syndrome"], min_grade = 1', 'min_grade = 1',
-     "hold_rules[7].when needs lab or ae_terms"),
+     "hold_rules[43].when needs lab or ae_terms"),
     ('ae_terms = ["Nephrotic syndrome"], min_grade = 1', 'ae_terms = [], min_grade = 1',
-     "hold_rules[7].when.ae_terms must be a non-empty list of text"),
+     "hold_rules[43].when.ae_terms must be a non-empty list of text"),
     ('min_grade = 4, immune_related = true', 'min_grade = 4, immune_related = "yes"',
-     "hold_rules[1].when.immune_related must be true/false"),
+     "hold_rules[9].when.immune_related must be true/false"),
 ])
 def test_broken_hold_rule_is_an_error_naming_the_key(tmp_path, old, new, message):
     import tomllib
@@ -450,20 +452,24 @@ def test_broken_hold_rule_stops_the_cli_with_exit_2(tmp_path):
     import sys
 
     prof = tmp_path / "p.toml"
-    prof.write_text(_profile_text('ae_terms = ["Pneumonitis"], min_grade = 3',
-                                  'ae_terms = ["Pneumonitis"], min_grade = 0'))
+    prof.write_text(_profile_text('ae_terms = ["Pneumonitis"], min_grade = 3 }',
+                                  'ae_terms = ["Pneumonitis"], min_grade = 0 }'))
     wb = write(tmp_path / "w.xlsx", fresh())
     p = subprocess.run([sys.executable, "-m", "monitor", "check", str(wb), "--profile", str(prof),
                         "--out", str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
-    assert p.returncode == 2 and "hold_rules[2].when.min_grade must be 1-5" in p.stderr
+    assert p.returncode == 2 and "hold_rules[11].when.min_grade must be 1-5" in p.stderr
 
 
 def test_hold_rules_read_as_words(profile):
     texts = [describe_rule(h, {"UPROT24": "g/24h"}) for h in profile.hold_rules]
-    assert texts[0] == ("hold QL1604 for ALT or AST grade >= 2, or AE Alanine aminotransferase increased / "
-                        "Aspartate aminotransferase increased grade >= 2")
-    assert texts[1].startswith("permanently discontinue QL1604 for immune-related AE Hepatic failure")
-    assert texts[3] == "hold Bevacizumab for UPROT24 >= 2 g/24h"
+    assert texts[0] == "hold QL1604 for ALT or AST > 3 x ULN (baseline <= 1 x ULN)"
+    assert texts[2] == "hold QL1604 for ALT or AST > 5 x ULN (baseline > 1 and <= 3 x ULN)"
+    assert texts[9] == "permanently discontinue QL1604 for immune-related AE group immune_hepatitis grade >= 4"
+    assert texts[10] == ("hold QL1604 for AE Pneumonitis grade >= 2, until grade <= 1; "
+                         "resume on prednisone <= 10 mg/day")
+    assert texts[32] == "hold Bevacizumab for UPROT24 >= 2 g/24h"
+    assert texts[35] == "permanently discontinue Bevacizumab for AE group bleeding grade >= 3"
+    assert "not back to grade <= 1 within 12 weeks" in texts[31]
 
 
 def test_a_profile_can_add_a_hold_rule_as_data(run, tmp_path):

@@ -3,7 +3,9 @@ results as bounds, unit changes, doubling / halving times, the markers table, pr
 
 Sources (bundled profile [[markers]]):
   AFP       response_fall_pct 50, progression_rise_pct 25, progression_above_uln true
-            (AFP criteria in HCC trials: Personeni 2012; Chan 2009; Zhu 2019 REACH-2)
+            (AFP criteria in HCC trials: Personeni 2012; Chan 2009; Zhu 2019 REACH-2);
+            uln 10 ng/mL for a blank site ULN, min_baseline 20 ng/mL (Chan 2009), confirm_interval_days
+            28 (mirrors RECIST 1.1 4.6), trend_min_points 3 and trend_min_change_pct 25
   PIVKA2    the same (Kim 2015; Ueno 2016)
   1 IU/mL AFP = 1.21 ng/mL (WHO 1st International Standard 72/225; lab catalogue)
 Valid study: 1001 AFP 1250.3 ng/mL on 2025-03-07 (ULN 7), first dose 2025-03-10 -> baseline;
@@ -49,7 +51,7 @@ def _profile_with(tmp_path, old, new):
     return load_profile(path)
 
 
-A1, A2, A3 = d(2025, 4, 1), d(2025, 4, 20), d(2025, 5, 10)
+A1, A2, A3 = d(2025, 4, 1), d(2025, 4, 29), d(2025, 5, 27)   # 28 days apart: confirm_interval_days
 ONE_AFP = (pl.col("marker") == "AFP") & (pl.col("subject") == "1001")
 
 
@@ -74,7 +76,7 @@ def test_response_boundaries(run, points, at):
 def test_response_from_a_greater_than_baseline(run):
     """1003's baseline is '>1210': the fall is at least the one from 1210, so 605 (-50% of 1210)
     counts; a '<' baseline could be anything lower and never gives a response."""
-    s = with_afp((d(2025, 5, 1), 605), (d(2025, 5, 22), 600), subject_row=13)
+    s = with_afp((d(2025, 5, 1), 605), (d(2025, 5, 29), 600), subject_row=13)
     assert where(run(s), "MK001") == ["Labs!D17"]
     s = with_afp((A1, 100), (A2, 90))
     set_cell(s, L, 6, "Result", "<1300")
@@ -92,7 +94,7 @@ def test_response_message(run):
     (f,) = [f for f in run(with_afp((A1, 625.15), (A2, 600))).findings if f.rule == "MK001"]
     assert f.severity == "info" and f.column == "Result" and f.subject == "1001"
     assert f.message.startswith("AFP '625.15' on 2025-04-01: -50% from the baseline 1250.3 ng/mL (2025-03-07), "
-                                "confirmed on 2025-04-20: marker response (fall >= 50%; AFP response criteria")
+                                "confirmed on 2025-04-29: marker response (fall >= 50%; AFP response criteria")
 
 
 # ------------------------------------------------------------------ MK002 progression (>= 25% over nadir, > ULN)
@@ -118,14 +120,16 @@ def test_progression_needs_a_uln_unless_the_profile_says_otherwise(tmp_path, run
     result = check(write(tmp_path / "w.xlsx", s), prof)
     assert where(result, "MK002") == ["Labs!D18"]
     s = with_afp((A1, 10), (A2, 12.5), (A3, 13), ULN=None)
-    assert where(run(s), "MK002") == []                     # no ULN: cannot say 'above the ULN'
+    prof = _profile_with(tmp_path, "uln = 10                      #", "uln = 12.5                    #")
+    result = check(write(tmp_path / "w2.xlsx", s), prof)
+    assert where(result, "MK002") == []                     # blank ULN -> profile ULN 12.5: not above it
 
 
 def test_progression_message(run):
     (f,) = [f for f in run(with_afp((A1, 10), (A2, 12.5), (A3, 13))).findings if f.rule == "MK002"]
     assert f.severity == "major" and f.cell == "D18"
-    assert f.message.startswith("AFP '12.5' on 2025-04-20: +25% over the nadir 10 ng/mL and above the ULN 7 ng/mL, "
-                                "confirmed on 2025-05-10: marker progression (rise >= 25%")
+    assert f.message.startswith("AFP '12.5' on 2025-04-29: +25% over the nadir 10 ng/mL and above the ULN 7 ng/mL, "
+                                "confirmed on 2025-05-27: marker progression (rise >= 25%")
 
 
 def test_marker_findings_once_per_subject_and_marker(run):
@@ -165,16 +169,16 @@ def test_trend_fit_is_least_squares_on_log_values(ctx_of):
 
 
 def test_trend_min_points_from_the_profile(tmp_path, ctx_of):
-    prof = _profile_with(tmp_path, "trend_min_points = 2          #", "trend_min_points = 4          #")
+    prof = _profile_with(tmp_path, "trend_min_points = 3          #", "trend_min_points = 4          #")
     s = with_afp((d(2025, 5, 1), 10), (d(2025, 5, 31), 20), (d(2025, 6, 30), 40))
     (row,) = marker_summary(ctx_of(s, prof)).filter(ONE_AFP).to_dicts()
     assert row["trend_points"] == 3 and row["doubling_time_days"] is None
 
 
 def test_qualified_results_are_left_out_of_the_fit(ctx_of):
-    s = with_afp((d(2025, 5, 1), 10), (d(2025, 5, 31), 20), (d(2025, 6, 30), ">40"))
+    s = with_afp((d(2025, 5, 1), 10), (d(2025, 5, 31), 20), (d(2025, 6, 30), 40), (d(2025, 7, 30), ">80"))
     (row,) = marker_summary(ctx_of(s)).filter(ONE_AFP).to_dicts()
-    assert row["trend_points"] == 2 and row["doubling_time_days"] == pytest.approx(30.0)
+    assert row["trend_points"] == 3 and row["doubling_time_days"] == pytest.approx(30.0)
 
 
 def test_markers_table_rows_and_summary(ctx_of):
@@ -226,10 +230,13 @@ def test_markers_not_evaluated_without_the_action_column(run):
      "markers[0].progression_rise_pct must be > 0, found -25"),
     ('progression_above_uln = true  #', 'progression_above_uln = "yes"  #',
      "markers[0].progression_above_uln must be true/false"),
-    ('trend_min_points = 2          #', 'trend_min_points = 1          #',
-     "markers[0].trend_min_points must be >= 2, found 1"),
-    ('trend_min_points = 2          #', 'trend_min_points = 2.5          #',
-     "markers[0].trend_min_points must be a whole number, found 2.5"),
+    ('trend_min_points = 3          #', 'trend_min_points = 2          #',
+     "markers[0].trend_min_points must be >= 3, found 2"),
+    ('trend_min_points = 3          #', 'trend_min_points = 3.5          #',
+     "markers[0].trend_min_points must be a whole number, found 3.5"),
+    ('confirm_interval_days = 28    #', 'confirm_interval_days = 27.5    #',
+     "markers[0].confirm_interval_days must be a whole number, found 27.5"),
+    ('uln = 10                      #', 'uln = -10                     #', "markers[0].uln must be >= 0, found -10"),
     ('test = "AFP"', 'test = "AFP2"', "markers[0].test 'AFP2' is not a lab test code of the catalogue"),
     ('progression_rise_pct = 25\nprogression_above_uln = true\n', 'progression_rise_pct = 25\n',
      "markers[1].progression_above_uln is missing"),
@@ -242,3 +249,60 @@ def test_broken_marker_settings_are_errors_naming_the_key(old, new, message):
     with pytest.raises(ProfileError) as e:
         parse_profile(tomllib.loads(text.replace(old, new, 1)), "p.toml")
     assert message in str(e.value)
+
+
+# ------------------------------------------------------------------ issue 11: ULN fallback, confirmation interval,
+# minimum baseline, doubling time only from a real rise
+
+def test_blank_uln_falls_back_to_the_profile_uln_and_is_reported(run):
+    """The issue's example: AFP 20 -> 60 -> 150 ng/mL with the ULN blank is progression (profile ULN
+    10 ng/mL), and every blank ULN is an MK003 finding on its ULN cell."""
+    s = fresh()
+    set_cells(s, L, 6, Result=20, ULN=None)                           # baseline 20 on 03-07, ULN blank
+    for day, v in ((A1, 60), (A2, 150)):
+        copy_row(s, L, 6, Date=day, Result=v)
+    result = run(s)
+    assert where(result, "MK002") == ["Labs!D17"]
+    assert where(result, "MK003") == ["Labs!G17", "Labs!G18", "Labs!G8"]
+    (f,) = [f for f in result.findings if f.rule == "MK003" and f.cell == "G17"]
+    assert "profile's ULN 10 ng/mL" in f.message
+
+
+@pytest.mark.parametrize("gap, fires", [(27, False), (28, True)], ids=["27-days", "28-days"])
+def test_confirmation_needs_the_profile_interval(run, gap, fires):
+    """confirm_interval_days 28: a fall confirmed 27 days later is not yet a response."""
+    from datetime import timedelta
+
+    s = with_afp((A1, 600), (A1 + timedelta(days=gap), 590))
+    assert where(run(s), "MK001") == (["Labs!D17"] if fires else [])
+
+
+def test_a_result_in_between_that_breaks_the_criterion_breaks_the_confirmation(run):
+    s = with_afp((A1, 600), (d(2025, 4, 15), 700), (A2, 590))       # 700 (-44%) in between
+    assert where(run(s), "MK001") == []
+
+
+@pytest.mark.parametrize("baseline, fires", [(19.9, False), (20, True)], ids=["19.9", "20"])
+def test_response_needs_the_profile_minimum_baseline(run, baseline, fires):
+    """min_baseline 20 ng/mL (Chan 2009): a fall from a near-normal baseline is not a response."""
+    s = with_afp((A1, 9), (A2, 8))
+    set_cell(s, L, 6, "Result", baseline)
+    assert where(run(s), "MK001") == (["Labs!D17"] if fires else [])
+
+
+@pytest.mark.parametrize("values, doubling", [
+    ((1251, 1252, 1253), None),               # flat (+0.2%): the old fit gave a doubling time of years
+    ((1300, 1400, 1562.9), "some"),           # +25.0% over the run (1250.3 -> 1562.9): a real rise
+    ((1300, 1400, 1562.8), None),             # +24.99%
+], ids=["flat", "plus-25", "plus-24.99"])
+def test_doubling_time_only_from_a_real_rise(ctx_of, values, doubling):
+    s = with_afp(*[(d(2025, 4, 1 + 7 * i), v) for i, v in enumerate(values)])
+    (row,) = marker_summary(ctx_of(s)).filter(ONE_AFP).to_dicts()
+    assert row["trend"] == "rising" and row["trend_points"] == 4
+    assert (row["doubling_time_days"] is None) == (doubling is None)
+
+
+def test_doubling_time_needs_three_points(ctx_of):
+    s = with_afp((A1, 10), (A2, 40))                             # falling 1250 -> 10, then one rise
+    (row,) = marker_summary(ctx_of(s)).filter(ONE_AFP).to_dicts()
+    assert row["trend_points"] == 2 and row["doubling_time_days"] is None

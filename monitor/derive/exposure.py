@@ -3,7 +3,7 @@
     administrations(ctx)  one row per Cycles row of a profile drug (aliases resolved): the dose in
                           mg, the dose the protocol expects, the weight used and the current
                           weight, the interval since the previous administration, the latest
-                          pre-dose lab, and the hold / permanent-discontinuation state (holds()).
+                          pre-dose lab, and the hold / permanent-discontinuation state (derive/holds.py).
     exposure(ctx)         one row per subject and drug: cycles received, dose intensity, delays,
                           reductions, holds, time on treatment (built in derive/intensity.py).
     dosing_table(ctx)     administrations with the exposure columns: the `dosing` export table.
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import polars as pl
 
-from ..ctcae.terms import norm_term
 
 GIVEN_ACTIONS = ("Given", "Reduced")
 REL_TOL = 1e-9   # comparisons at a threshold are not moved by floating-point noise
@@ -273,6 +272,8 @@ def build_administrations(ctx) -> pl.DataFrame:
     df = _with_doses(ctx, df)
     df = _with_intervals(ctx, df)
     df = _with_predose_labs(ctx, df)
+    from .holds import holds   # the hold rules live in derive/holds.py (they import helpers from here)
+
     df = df.join(holds(ctx, df), on="row", how="left")
     return df.sort("row")
 
@@ -280,184 +281,6 @@ def build_administrations(ctx) -> pl.DataFrame:
 def administrations(ctx) -> pl.DataFrame:
     """Every Cycles row of a profile drug with its derived dosing facts (cached per check)."""
     return cached(ctx, "administrations", build_administrations)
-
-
-# ------------------------------------------------------------------------------ hold rules
-
-def describe_rule(h: dict, units: dict | None = None) -> str:
-    """A hold rule in words, from its data: 'hold QL1604 for ALT or AST grade >= 2, or AE ...'.
-    `units`: lab code -> SI unit, shown after a minimum value."""
-    w = h["when"]
-    parts = []
-    if "lab" in w:
-        labs = " or ".join(w["lab"])
-        unit = (units or {}).get(w["lab"][0], "")
-        parts.append(f"{labs} >= {w['min_value']:g} {unit}".rstrip() if "min_value" in w
-                     else f"{labs} grade >= {w['min_grade']}")
-    if "ae_terms" in w:
-        terms = w["ae_terms"]
-        shown = " / ".join(terms[:3]) + (f" (+{len(terms) - 3} terms)" if len(terms) > 3 else "")
-        irae = "immune-related " if w.get("immune_related") else ""
-        parts.append(f"{irae}AE {shown} grade >= {w['min_grade']}")
-    verb = "hold" if h["action"] == "hold" else "permanently discontinue"
-    return f"{verb} {h['drug']} for " + ", or ".join(parts)
-
-
-def _ae_episodes(ctx) -> pl.DataFrame:
-    """One row per AE matching a hold rule: rule, subject, start (latest possible onset day),
-    stop (earliest possible end day; null = ongoing; unknown ends are dropped for holds), text."""
-    schema = {"rule": pl.Int64, "subject": pl.String, "start": pl.Date, "stop": pl.Date, "open": pl.Boolean,
-              "evidence": pl.String}
-    sd = ctx.sheet("AdverseEvents")
-    if sd is None or not sd.has("subject", "term", "grade", "onset"):
-        return _empty(schema)
-    rows = []
-    for i, h in enumerate(ctx.profile.hold_rules):
-        w = h["when"]
-        for t in w.get("ae_terms", ()):
-            rows.append((i, norm_term(t), int(w["min_grade"]), bool(w.get("immune_related", False))))
-    if not rows:
-        return _empty(schema)
-    rules = pl.DataFrame(rows, schema={"rule": pl.Int64, "term_norm": pl.String, "min_grade": pl.Int64,
-                                       "immune_only": pl.Boolean}, orient="row")
-    f = sd.frame
-    ongoing = opt(f, "ongoing", pl.Boolean)
-    immune = opt(f, "immune", pl.Boolean)
-    end_lo = pl.col("end__lo") if "end__lo" in f.columns else pl.lit(None, dtype=pl.Date)
-    aes = f.select(
-        pl.col("subject"), pl.col("term").str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
-        .alias("term_norm"), pl.col("grade").cast(pl.Int64).alias("grade"),
-        pl.col("onset__hi").alias("start"), end_lo.alias("stop"),
-        (end_lo.is_null() & ongoing.fill_null(True)).alias("open"), immune.fill_null(False).alias("immune"),
-        pl.col("_row").alias("ae_row"), pl.col("term").alias("term"),
-    ).filter(pl.col("subject").is_not_null() & pl.col("start").is_not_null() & pl.col("grade").is_not_null())
-    j = aes.join(rules, on="term_norm").filter(
-        (pl.col("grade") >= pl.col("min_grade")) & (pl.col("immune") | ~pl.col("immune_only")))
-    return j.select(
-        "rule", "subject", "start", "stop", "open",
-        (pl.lit("AE ") + pl.col("term") + pl.lit(" grade ") + pl.col("grade").cast(pl.String)
-         + pl.when(pl.col("immune")).then(pl.lit(", immune-related")).otherwise(pl.lit(""))
-         + pl.lit(" from ") + pl.col("start").cast(pl.String) + pl.lit(" (AdverseEvents row ")
-         + pl.col("ae_row").cast(pl.String) + pl.lit(")")).alias("evidence"))
-
-
-def _lab_rules(ctx) -> pl.DataFrame:
-    rows = []
-    for i, h in enumerate(ctx.profile.hold_rules):
-        w = h["when"]
-        for t in w.get("lab", ()):
-            rows.append((i, t, w.get("min_grade"), float(w["min_value"]) if "min_value" in w else None))
-    return pl.DataFrame(rows, schema={"rule": pl.Int64, "test": pl.String, "min_grade": pl.Int64,
-                                      "min_value": pl.Float64}, orient="row")
-
-
-def _lab_results(ctx, tests: list) -> pl.DataFrame:
-    """subject, test, lab_date, grade, value_si, unit_si: the worst result per subject, test and day
-    (a null grade or value = cannot tell, never 'normal')."""
-    labs = ctx.labs
-    schema = {"subject": pl.String, "test": pl.String, "lab_date": pl.Date, "grade": pl.Int64,
-              "value_si": pl.Float64, "unit_si": pl.String}
-    if not labs.height or "ctcae_grade" not in labs.columns or not tests:
-        return _empty(schema)
-    return (labs.filter(pl.col("test").is_in(tests) & pl.col("date").is_not_null() & pl.col("subject").is_not_null())
-            .group_by("subject", "test", "date")
-            .agg(pl.col("ctcae_grade").cast(pl.Int64).max().alias("grade"), pl.col("value_si").max(),
-                 pl.col("unit_si").first())
-            .rename({"date": "lab_date"}).sort("lab_date"))
-
-
-def _lab_met(lab: pl.DataFrame) -> pl.Expr:
-    by_grade = pl.col("grade") >= pl.col("min_grade")
-    by_value = pl.col("value_si") >= pl.col("min_value") * (1 - REL_TOL)
-    return (pl.when(pl.col("min_value").is_not_null()).then(by_value).otherwise(by_grade)).fill_null(False)
-
-
-def _lab_evidence() -> pl.Expr:
-    what = (pl.when(pl.col("min_value").is_not_null())
-            .then(fmt_num(pl.col("value_si"), 2) + pl.lit(" ") + pl.col("unit_si").fill_null(""))
-            .otherwise(pl.lit("CTCAE grade ") + pl.col("grade").cast(pl.String)))
-    return pl.col("test") + pl.lit(" ") + what + pl.lit(" on ") + pl.col("lab_date").cast(pl.String)
-
-
-def holds(ctx, adm: pl.DataFrame) -> pl.DataFrame:
-    """Per administration row: the first active *hold* rule (hold_rule, hold_evidence) and the
-    earliest permanent discontinuation before the dose (discontinued_since, discontinued_evidence:
-    a discontinue rule met, or a Discontinued row of the drug in Cycles).
-
-    A hold is active on dose date D when the latest result on or before D of one of the rule's
-    labs meets it (grade >= min_grade, or value >= min_value in the SI unit), or when an AE of one
-    of its terms (grade >= min_grade, immune-related if asked) started before D (latest possible
-    onset day) and had not ended by D (earliest possible end day; open while ongoing).
-    A discontinue rule applies from the day after it was first met (lab date or AE onset).
-    """
-    out_schema = {"row": pl.Int64, "hold_rule": pl.Int64, "hold_rule_text": pl.String, "hold_source": pl.String,
-                  "hold_evidence": pl.String, "discontinued_since": pl.Date, "discontinued_rule_text": pl.String,
-                  "discontinued_source": pl.String, "discontinued_evidence": pl.String}
-    rules = ctx.profile.hold_rules
-    units = {code: t.si_unit for code, t in ctx.catalogue.tests.items()}
-    a = adm.filter(pl.col("administered") & pl.col("date").is_not_null()).select("row", "subject", "drug", "date")
-    if a.height == 0:
-        return _empty(out_schema)
-    meta = pl.DataFrame({"rule": list(range(len(rules))), "rule_drug": [h["drug"] for h in rules],
-                         "rule_action": [h["action"] for h in rules],
-                         "rule_text": [describe_rule(h, units) for h in rules],
-                         "rule_source": [h["source"] for h in rules]},
-                        schema={"rule": pl.Int64, "rule_drug": pl.String, "rule_action": pl.String,
-                                "rule_text": pl.String, "rule_source": pl.String})
-    cand = []   # (row, rule, evidence, since) for every condition met
-    # lab conditions: the latest result on or before the dose
-    lr = _lab_rules(ctx)
-    if lr.height:
-        lab = _lab_results(ctx, lr.get_column("test").unique().to_list())
-        per = (a.join(meta.select("rule", pl.col("rule_drug").alias("drug")), on="drug")
-               .join(lr, on="rule"))
-        if lab.height and per.height:
-            latest = _latest_before(per, lab, "date", "lab_date", by=["subject", "test"])
-            latest = latest.join(meta.select("rule", "rule_action"), on="rule")
-            held = latest.filter((pl.col("rule_action") == "hold") & _lab_met(latest))
-            cand.append(held.select("row", "rule", _lab_evidence().alias("evidence"),
-                                    pl.col("lab_date").alias("since")))
-            # discontinue: the first result that met it, before the dose
-            first = (lab.join(lr.join(meta.filter(pl.col("rule_action") == "discontinue").select("rule"), on="rule"),
-                              on="test")
-                     .filter(_lab_met(lab)).sort("lab_date")
-                     .group_by("subject", "rule", maintain_order=True).first())
-            if first.height:
-                d = (per.select("row", "subject", "rule", "date").unique()
-                     .join(first, on=["subject", "rule"]).filter(pl.col("lab_date") < pl.col("date")))
-                cand.append(d.select("row", "rule", _lab_evidence().alias("evidence"),
-                                     pl.col("lab_date").alias("since")))
-    # AE conditions
-    ep = _ae_episodes(ctx)
-    if ep.height:
-        j = (a.join(meta.select("rule", pl.col("rule_drug").alias("drug"), "rule_action"), on="drug")
-             .join(ep, on=["rule", "subject"])
-             .filter(pl.col("start") < pl.col("date")))
-        active = (pl.col("rule_action") == "discontinue") | pl.col("open") | (pl.col("stop") > pl.col("date"))
-        cand.append(j.filter(active).select("row", "rule", "evidence", pl.col("start").alias("since")))
-    # a Discontinued row of the drug in Cycles: no dose of that drug afterwards
-    disc = adm.filter((pl.col("action") == "Discontinued") & pl.col("date").is_not_null()).select(
-        "subject", "drug", pl.col("date").alias("since"), pl.col("row").alias("disc_row"))
-    cyc = (a.join(disc, on=["subject", "drug"]).filter(pl.col("since") < pl.col("date"))
-           .select("row", pl.lit(-1, dtype=pl.Int64).alias("rule"),
-                   (pl.lit("Action Discontinued on ") + pl.col("since").cast(pl.String) + pl.lit(" (Cycles row ")
-                    + pl.col("disc_row").cast(pl.String) + pl.lit(")")).alias("evidence"), "since"))
-    cand.append(cyc)
-    c = pl.concat([x.select("row", "rule", "evidence", "since") for x in cand])
-    meta_c = pl.concat([meta, pl.DataFrame({"rule": [-1], "rule_drug": [None], "rule_action": ["discontinue"],
-                                            "rule_text": [None], "rule_source": [None]}, schema=meta.schema)])
-    c = c.join(meta_c, on="rule")
-    hold = (c.filter(pl.col("rule_action") == "hold").sort(["row", "rule", "since"], descending=[False, False, True])
-            .group_by("row", maintain_order=True).first()
-            .select("row", pl.col("rule").alias("hold_rule"), pl.col("rule_text").alias("hold_rule_text"),
-                    pl.col("rule_source").alias("hold_source"), pl.col("evidence").alias("hold_evidence")))
-    stop = (c.filter(pl.col("rule_action") == "discontinue").sort(["row", "since", "rule"])
-            .group_by("row", maintain_order=True).first()
-            .select("row", pl.col("since").alias("discontinued_since"),
-                    pl.col("rule_text").alias("discontinued_rule_text"),
-                    pl.col("rule_source").alias("discontinued_source"),
-                    pl.col("evidence").alias("discontinued_evidence")))
-    return hold.join(stop, on="row", how="full", coalesce=True).select(list(out_schema))
 
 
 def exposure(ctx) -> pl.DataFrame:

@@ -101,7 +101,7 @@ DOSING_COLUMNS = (
     "planned_dose_mg", "cycles_weight", "weight_used", "weight_source", "weight_current",
     "weight_current_date", "weight_change_pct", "previous_date", "interval_days", "expected_interval_days",
     "delay_recorded", "last_lab_date", "days_since_lab", "hold_rule_text", "hold_evidence",
-    "discontinued_since", "discontinued_evidence",
+    "discontinued_since", "discontinued_evidence", "steroid_evidence",
 )
 
 

@@ -31,11 +31,19 @@ SCHEMA = {"row": pl.Int64, "subject": pl.String, "marker": pl.String, "date": pl
 
 def _settings(ctx) -> pl.DataFrame:
     rows = [(m["test"], float(m["response_fall_pct"]), float(m["progression_rise_pct"]),
-             bool(m["progression_above_uln"]), int(m["trend_min_points"]), m["source"])
+             bool(m["progression_above_uln"]), int(m["trend_min_points"]), m["source"],
+             _f(m.get("uln")), float(m.get("min_baseline", 0)), int(m.get("confirm_interval_days", 0)),
+             float(m.get("trend_min_change_pct", 0)))
             for m in ctx.profile.markers]
     return pl.DataFrame(rows, schema={"marker": pl.String, "fall_pct": pl.Float64, "rise_pct": pl.Float64,
-                                      "above_uln": pl.Boolean, "min_points": pl.Int64, "source": pl.String},
+                                      "above_uln": pl.Boolean, "min_points": pl.Int64, "source": pl.String,
+                                      "profile_uln": pl.Float64, "min_baseline": pl.Float64,
+                                      "confirm_days": pl.Int64, "min_change_pct": pl.Float64},
                         orient="row")
+
+
+def _f(v):
+    return None if v is None else float(v)
 
 
 def build_marker_results(ctx) -> pl.DataFrame:
@@ -50,6 +58,9 @@ def build_marker_results(ctx) -> pl.DataFrame:
           .select("row", "subject", pl.col("test").alias("marker"), "date", "result_text", "value", "qualifier",
                   "unit", "value_si", "unit_si", "uln_si", "first_dose")
           .join(sets, on="marker")
+          # a blank site ULN (MK003) falls back to the profile's ULN for the marker (SI unit)
+          .with_columns(pl.col("uln_si").is_null().alias("uln_from_profile"),
+                        pl.coalesce("uln_si", "profile_uln").alias("uln_si"))
           .sort("subject", "marker", "date", "row")
           .with_columns(
               # bounds of the true value: '<x' is below x, '>x' above x
@@ -77,17 +88,41 @@ def build_marker_results(ctx) -> pl.DataFrame:
         ((pl.col("value_si") - pl.col("baseline")) / pl.col("baseline") * 100).alias("pct_from_baseline"),
         ((pl.col("value_si") - pl.col("nadir_before")) / pl.col("nadir_before") * 100).alias("pct_from_nadir"),
         (pl.col("on_treatment") & (pl.col("baseline_lo") > 0)
+         & (pl.col("baseline_lo") >= pl.col("min_baseline") * (1 - REL_TOL))
          & (pl.col("value_hi") <= pl.col("baseline_lo") * fall * (1 + REL_TOL))).fill_null(False).alias("response_met"),
         (pl.col("on_treatment") & (pl.col("value_lo") >= pl.col("nadir_hi") * rise * (1 - REL_TOL)) & uln_ok)
         .fill_null(False).alias("progression_met"),
     )
-    nxt = lambda c: pl.col(c).shift(-1).over(g)  # noqa: E731
-    df = df.with_columns(
-        (pl.col("response_met") & nxt("response_met").fill_null(False)).alias("response_confirmed"),
-        (pl.col("progression_met") & nxt("progression_met").fill_null(False)).alias("progression_confirmed"),
-        nxt("date").alias("next_date"),
-    )
-    return df
+    # confirmed: a result at least `confirm_days` later (0: the next result) meets the criterion and
+    # so does every result in between (both in the same run of consecutive results meeting it)
+    df = df.with_columns(pl.int_range(pl.len()).over(g).alias("_i"))
+    for flag in ("response", "progression"):
+        met = pl.col(f"{flag}_met")
+        df = df.with_columns((met != met.shift(1).over(g)).fill_null(True).cum_sum().over(g).alias(f"_{flag}_run"))
+    target = (pl.when(pl.col("confirm_days") > 0).then(pl.col("date") + pl.duration(days=pl.col("confirm_days")))
+              .otherwise(pl.col("date") + pl.duration(days=1)))
+    left = df.select("row", *g, target.alias("_target"), "_i").sort("_target")
+    right = df.select(*g, pl.col("date").alias("_cdate"), pl.col("_i").alias("_ci"), "response_met", "progression_met",
+                      "_response_run", "_progression_run").sort("_cdate")
+    right = right.rename({c: f"_c_{c}" for c in ("response_met", "progression_met", "_response_run",
+                                                 "_progression_run")})
+    conf = left.join_asof(right, left_on="_target", right_on="_cdate", by=g, strategy="forward",
+                          check_sortedness=False)
+    # with confirm_days 0 the confirming result is the next one (the same day counts too)
+    nxt = df.select("row", pl.col("_i").shift(-1).over(g).alias("_next_i"), pl.col("date").shift(-1).over(g)
+                    .alias("_next_date"))
+    df = df.join(conf.select("row", "_cdate", "_ci", *[c for c in conf.columns if c.startswith("_c_")]),
+                 on="row", how="left").join(nxt, on="row", how="left")
+    zero = pl.col("confirm_days") == 0
+    ci = pl.when(zero).then(pl.col("_next_i")).otherwise(pl.col("_ci"))
+    out = []
+    for flag in ("response", "progression"):
+        same = pl.when(zero).then(pl.col(f"{flag}_met").shift(-1).over(g)).otherwise(
+            pl.col(f"_c_{flag}_met") & (pl.col(f"_c__{flag}_run") == pl.col(f"_{flag}_run")))
+        out.append((pl.col(f"{flag}_met") & ci.is_not_null() & same.fill_null(False)).alias(f"{flag}_confirmed"))
+    df = df.with_columns(out).with_columns(
+        pl.when(zero).then(pl.col("_next_date")).otherwise(pl.col("_cdate")).alias("next_date"))
+    return df.drop([c for c in df.columns if c.startswith("_")])
 
 
 def marker_results(ctx) -> pl.DataFrame:
@@ -112,9 +147,13 @@ def _trend(df: pl.DataFrame) -> pl.DataFrame:
     y = pl.col("value_si").log()
     fit = s.group_by(g).agg(
         pl.len().alias("trend_points"), pl.col("date").min().alias("trend_start"), pl.col("date").max().alias("trend_end"),
-        pl.col("_last_sign").first().alias("_dir"), pl.col("min_points").first(),
+        pl.col("_last_sign").first().alias("_dir"), pl.col("min_points").first(), pl.col("min_change_pct").first(),
+        pl.col("value_si").sort_by("date").first().alias("_first"), pl.col("value_si").sort_by("date").last().alias("_last"),
         (((t - t.mean()) * (y - y.mean())).sum() / ((t - t.mean()) ** 2).sum()).alias("_slope"))
-    ok = (pl.col("trend_points") >= pl.col("min_points")) & (pl.col("_slope").abs() > 0)
+    # a doubling / halving time needs >= trend_min_points results and a real change over the run
+    # (first to last >= trend_min_change_pct): a flat series has no doubling time
+    ok = ((pl.col("trend_points") >= pl.col("min_points")) & (pl.col("_slope").abs() > 0)
+          & ((pl.col("_last") / pl.col("_first") - 1).abs() * 100 >= pl.col("min_change_pct") * (1 - REL_TOL)))
     return fit.select(
         *g, "trend_points", "trend_start", "trend_end",
         pl.when(pl.col("_dir") > 0).then(pl.lit("rising")).when(pl.col("_dir") < 0).then(pl.lit("falling"))
@@ -162,7 +201,7 @@ def marker_summary(ctx) -> pl.DataFrame:
 RESULT_COLUMNS = ("row", "subject", "marker", "date", "result_text", "value", "qualifier", "unit", "value_si",
                   "unit_si", "uln_si", "on_treatment", "baseline", "baseline_date", "nadir_before",
                   "pct_from_baseline", "pct_from_nadir", "response_met", "response_confirmed",
-                  "progression_met", "progression_confirmed")
+                  "progression_met", "progression_confirmed", "uln_from_profile")
 
 
 def markers_table(ctx) -> pl.DataFrame:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from . import design
+from . import design, safety_rules
 from .design import Arm, ArmDrug, DesignError
 
 DEFAULT_PROFILE = "ql1604_bev_hcc"
@@ -46,6 +46,10 @@ class Profile:
     recist: dict = field(default_factory=dict)   # RECIST 1.1 thresholds ([recist] table)
     irecist: dict = field(default_factory=dict)  # iRECIST ([irecist]); empty: no iRECIST read
     mrecist: dict = field(default_factory=dict)  # mRECIST ([mrecist]); empty: no mRECIST read
+    # issue 11: named CTCAE term groups, drugs without dose reduction, prednisone equivalents
+    ae_groups: dict = field(default_factory=dict)
+    dose_reduction: dict = field(default_factory=dict)
+    steroids: dict = field(default_factory=dict)
     arms: tuple[Arm, ...] = ()   # study design ([[arms]]); () = every subject gets every drug
 
     @property
@@ -181,6 +185,7 @@ def parse_profile(data: dict, path: str) -> Profile:
         _check_marker(m, f"markers[{i}]")
     holds = tuple(data.get("hold_rules", ()))
     names = {d.name for d in drugs}
+    groups = safety_rules.parse_groups(data)
     for i, h in enumerate(holds):
         where = f"hold_rules[{i}]"
         drug = _need(h, "drug", where, str)
@@ -190,6 +195,7 @@ def parse_profile(data: dict, path: str) -> Profile:
             raise ProfileError(f"{where}.action must be 'hold' or 'discontinue', found {h['action']!r}")
         _check_when(_need(h, "when", where, dict), f"{where}.when")
         _need(h, "source", where, str)
+    holds = tuple(safety_rules.finish_rule(h, f"hold_rules[{i}]", groups) for i, h in enumerate(holds))
     recist = _check_recist(_need(data, "recist", "profile file", dict)) if "recist" in data else {}
     irecist, mrecist = _check_response_reads(data)
     lab_ae = data.get("lab_ae_terms", {})
@@ -197,7 +203,9 @@ def parse_profile(data: dict, path: str) -> Profile:
         raise ProfileError("lab_ae_terms must be a table")
     return Profile(name, str(prof.get("title", name)), str(prof.get("version", "")), path,
                    dict(sched), dict(safety), tuple(drugs), markers, holds, dict(lab_ae), data, recist,
-                   irecist, mrecist, arms=arms)
+                   irecist, mrecist, ae_groups=groups,
+                   dose_reduction=safety_rules.parse_dose_reduction(data, names),
+                   steroids=safety_rules.parse_steroids(data), arms=arms)
 
 
 def _lab_codes() -> set:
@@ -231,11 +239,16 @@ def _check_marker(m, where: str) -> None:
     _number(m, "response_fall_pct", where, 0, 100, lo_open=True)
     _number(m, "progression_rise_pct", where, 0, lo_open=True)
     _need(m, "progression_above_uln", where, bool)
-    _number(m, "trend_min_points", where, 2, integer=True)
+    _number(m, "trend_min_points", where, 3, integer=True)
     _need(m, "source", where, str)
+    # issue 11: fallback ULN (a blank site ULN), minimum baseline, confirmation interval, real rise
+    for key, integer in (("uln", False), ("min_baseline", False), ("confirm_interval_days", True),
+                         ("trend_min_change_pct", False)):
+        if key in m:
+            _number(m, key, where, 0, integer=integer)
 
 
-_WHEN_KEYS = ("lab", "ae_terms", "min_grade", "min_value", "immune_related")
+_WHEN_KEYS = safety_rules.WHEN_KEYS
 
 
 def _check_when(w: dict, where: str) -> None:
@@ -244,8 +257,9 @@ def _check_when(w: dict, where: str) -> None:
     unknown = sorted(set(w) - set(_WHEN_KEYS))
     if unknown:
         raise ProfileError(f"{where}.{unknown[0]} is not a known key ({', '.join(_WHEN_KEYS)})")
-    if "lab" not in w and "ae_terms" not in w:
-        raise ProfileError(f"{where} needs lab or ae_terms")
+    has_ae = any(k in w for k in safety_rules.AE_KEYS)
+    if "lab" not in w and not has_ae:
+        raise ProfileError(f"{where} needs lab or ae_terms (or ae_socs, ae_patterns, ae_groups)")
     for key in ("lab", "ae_terms"):
         if key in w:
             v = _need(w, key, where, list)
@@ -261,12 +275,13 @@ def _check_when(w: dict, where: str) -> None:
         _number(w, "min_value", where, 0, lo_open=True)
         if "lab" not in w:
             raise ProfileError(f"{where}.min_value needs lab")
-    if "min_grade" not in w and "min_value" not in w:
-        raise ProfileError(f"{where} needs min_grade or min_value")
-    if "ae_terms" in w and "min_grade" not in w:
+    if not any(k in w for k in ("min_grade", "min_value", "x_uln_above", "x_uln_at_least")):
+        raise ProfileError(f"{where} needs min_grade or min_value (or x_uln_above, x_uln_at_least)")
+    if has_ae and "min_grade" not in w:
         raise ProfileError(f"{where}.ae_terms needs min_grade")
     if "immune_related" in w:
         _need(w, "immune_related", where, bool)
+    safety_rules.check_when_extra(w, where, _number)
 
 
 _RECIST_KEYS = {  # key -> (lowest, highest, integer, lowest excluded)

@@ -178,10 +178,12 @@ def dosed_during_hold(ctx):
     """A drug was given while one of the profile's hold rules was active.
 
     *What it does*: evaluates every `hold_rules` entry with action `hold` on each dose date:
-    the latest result on or before the date of one of the rule's labs at or above its grade (or
-    value), or an adverse event of one of its CTCAE terms at or above its grade that started
-    before the dose and had not ended. Reported on the Action cell with the evidence and the
-    rule's source.
+    the latest on-treatment draw on or before the date of one of the rule's labs that met it
+    (CTCAE grade, SI value, or multiple of ULN within a baseline band, as the anti-PD-1 label
+    bands HCC hepatitis) and was not since resolved (grade <= `until_grade`), or an adverse event
+    of the rule's CTCAE terms (named, by SOC, by pattern or by group) at or above its grade that
+    started before the dose and had not come back to `until_grade`. Reported on the Action cell
+    with the evidence and the rule's source.
     *Why it matters*: dosing through a hold (e.g. anti-PD-1 with grade 2 ALT increase,
     bevacizumab with proteinuria >= 2 g/24 h or grade 3 hypertension) exposes the subject to
     the toxicity the rule protects against (protocol 6.4; ASCO/NCCN irAE guideline 2021;
@@ -201,13 +203,15 @@ def dosed_during_hold(ctx):
 def dosed_after_permanent_discontinuation(ctx):
     """A drug was given after a condition that requires stopping it for good.
 
-    *What it does*: evaluates every `hold_rules` entry with action `discontinue` (e.g. grade 4
-    immune hepatitis or grade >= 3 pneumonitis for QL1604; grade >= 3 bleeding, GI perforation,
-    arterial thromboembolism or nephrotic syndrome for bevacizumab): any later dose of the drug
-    is reported on its Action cell; so is a dose after an Action Discontinued row of that drug.
+    *What it does*: evaluates every `hold_rules` entry with action `discontinue` (e.g. ALT/AST
+    > 10 x ULN or bilirubin > 3 x ULN on treatment, grade >= 3 pneumonitis, myocarditis grade >= 2,
+    an irAE not back to grade <= 1 within 12 weeks for QL1604; any CTCAE v5.0 bleeding term grade
+    >= 3, GI perforation, arterial thromboembolism, PRES or nephrotic syndrome for bevacizumab):
+    any later dose of the drug is reported on its Action cell; so is a dose after an Action
+    Discontinued row of that drug.
     *Why it matters*: re-challenge after a permanent-discontinuation event can be fatal and is a
-    critical protocol deviation (protocol 6.4; ASCO/NCCN irAE guideline 2021; bevacizumab
-    prescribing information 2.4).
+    critical protocol deviation (ASCO 2021 irAE guideline; KEYTRUDA / OPDIVO prescribing
+    information section 2, hepatitis in HCC; AVASTIN prescribing information 2.4).
     *Example*: bevacizumab Given on 2023-02-08 after grade 3 oesophageal variceal haemorrhage
     on 2023-01-18.
     """
@@ -324,3 +328,55 @@ def cycle_number_repeated(ctx):
                 + pl.col("x_first_action") + pl.lit(" on ") + pl.col("x_first_date").cast(pl.String)
                 + pl.lit(f"), {gap:g} or more days earlier."),
                 suggestion=pl.lit("Check the cycle number: a later visit is usually the next cycle."))
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 11: labels without dose reduction, and resuming on steroids above the limit.
+
+def dose_reduction_not_allowed(ctx):
+    """A drug whose label allows no dose reduction was given as Reduced.
+
+    *What it does*: reports each administration with Action Reduced of a drug listed in the
+    profile's `dose_reduction.not_allowed` (QL1604 and bevacizumab), on its Action cell.
+    *Why it matters*: anti-PD-1 antibodies and bevacizumab are withheld or discontinued for
+    toxicity, never given at a lower dose (KEYTRUDA / OPDIVO prescribing information section 2:
+    "No dose reduction ... is recommended"; AVASTIN prescribing information 2.4: no dose
+    reduction for adverse reactions); a reduced dose is a protocol deviation.
+    *Example*: bevacizumab 7.5 mg/kg, Action Reduced, for proteinuria.
+    """
+    drugs = list(ctx.profile.dose_reduction.get("not_allowed", ()))
+    a = _counted(administrations(ctx)).filter((pl.col("action") == "Reduced") & pl.col("drug").is_in(drugs))
+    if not drugs or not a.height:
+        return None
+    sd, df = _rows(ctx, a)
+    src = ctx.profile.dose_reduction.get("source", "")
+    return emit(sd, df, "action", pl.col("x_drug") + pl.lit(" given as Reduced on ") + pl.col("x_date").cast(pl.String)
+                + pl.lit(" (dose ") + pl.col("dose__raw").fill_null("?") + pl.lit(" ") + pl.col("x_unit").fill_null("")
+                + pl.lit(f"): its label allows no dose reduction ({src})."),
+                suggestion=pl.lit("Withhold or discontinue per the hold rules instead; if given reduced, report the "
+                                  "deviation."))
+
+
+def dosed_on_steroids_above_limit(ctx):
+    """A drug was resumed after an immune-related AE while the steroid dose was above the rule's limit.
+
+    *What it does*: for hold rules with `steroid_max_mg` (anti-PD-1 pneumonitis, colitis, hepatitis,
+    nephritis, skin), finds doses given after an AE of the rule, once its hold is over, while the
+    systemic corticosteroids of the ConMeds sheet started since that AE's onset sum to more than
+    the limit (10 mg/day prednisone-equivalent; the profile's [steroids] table converts
+    methylprednisolone, dexamethasone ...). Not evaluated without a ConMeds sheet.
+    *Why it matters*: anti-PD-1 therapy is resumed only when the irAE is back to grade <= 1 and
+    the steroid taper has reached prednisone <= 10 mg/day (ASCO 2021 irAE guideline, Schneider et
+    al. J Clin Oncol 2021; KEYTRUDA / OPDIVO prescribing information section 2).
+    *Example*: pneumonitis grade 2 from 2023-03-01, resolved 03-20; QL1604 given on 03-28 while
+    on prednisone 30 mg/day.
+    """
+    a = _counted(administrations(ctx)).filter(pl.col("steroid_evidence").is_not_null()
+                                               & pl.col("hold_evidence").is_null()
+                                               & pl.col("discontinued_since").is_null())
+    if not a.height:
+        return None
+    sd, df = _rows(ctx, a)
+    return emit(sd, df, "action", _hold_message("on steroids above the limit", "x_steroid_rule_text",
+                                                "x_steroid_evidence", "x_steroid_source"),
+                suggestion=pl.lit("Check the ConMeds doses; resume only once the taper reaches the limit."))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..findings import Severity as S
 from . import adverse_events as ae
-from . import cells, labs, references as ref, safety, structure as st
+from . import cells, labs, liver, references as ref, safety, structure as st
 from .base import Rule
 
 RULES: tuple[Rule, ...] = (
@@ -86,7 +86,7 @@ RULES: tuple[Rule, ...] = (
     # CTCAE v5.0 safety reconciliation (graded labs and vitals against adverse events)
     Rule("LAB101", "lab-grade-without-ae", S.MAJOR, safety.lab_grade_without_ae,
          (("Labs", ("subject", "date", "test", "result")), ("AdverseEvents", ("subject", "term", "onset")))),
-    Rule("LAB102", "potential-hys-law", S.CRITICAL, safety.potential_hys_law,
+    Rule("LAB102", "potential-hys-law", S.CRITICAL, liver.potential_hys_law,
          (("Labs", ("subject", "date", "test", "result", "uln")),)),
     Rule("LAB103", "tsh-abnormal-without-thyroid-ae", S.MINOR, safety.tsh_abnormal_without_thyroid_ae,
          (("Labs", ("subject", "date", "test", "result")), ("AdverseEvents", ("subject", "term", "onset")))),
@@ -158,6 +158,17 @@ RULES = RULES + (
          (("Tumor", ("subject", "date")), ("Cycles", _CYC))),
 )
 
+# Issue 11 (HCC safety): labels without dose reduction, steroids on resuming, marker ULN.
+RULES = RULES + (
+    Rule("DOSE010", "dose-reduction-not-allowed", S.MAJOR, dosing.dose_reduction_not_allowed,
+         (("Cycles", _CYC),)),
+    Rule("DOSE011", "dosed-on-steroids-above-limit", S.MAJOR, dosing.dosed_on_steroids_above_limit,
+         (("Cycles", _CYC), ("AdverseEvents", ("subject", "term", "grade", "onset")),
+          ("ConMeds", ("subject", "drug", "dose", "start")))),
+    Rule("MK003", "marker-uln-missing", S.MAJOR, mk.marker_uln_missing,
+         (("Labs", ("subject", "date", "test", "result")),)),
+)
+
 BY_CODE = {r.code: r for r in RULES}
 assert len(BY_CODE) == len(RULES), "duplicate rule code"
 
@@ -189,7 +200,7 @@ PROFILE_NEEDS = {
     "DOSE004": ("schedule.predose_lab_days",),
     "DOSE005": ("hold_rules",),
     "DOSE009": ("schedule.cycle_days", "schedule.window_days"),
-    "MK001": ("markers",), "MK002": ("markers",),
+    "MK001": ("markers",), "MK002": ("markers",), "MK003": ("markers",),
     "RECIST001": ("recist",), "RECIST002": ("recist",), "RECIST003": ("recist",),
     "RECIST004": ("recist",), "RECIST005": ("recist",), "RECIST006": ("recist",), "RECIST007": ("recist",),
 }

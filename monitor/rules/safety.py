@@ -1,6 +1,11 @@
-"""Safety reconciliation rules: CTCAE lab grades against adverse events, Hy's law.
+"""Safety reconciliation rules: CTCAE lab grades and blood pressure against adverse events.
 
-They read the derived labs table (ctx.labs: SI values, baseline, CTCAE v5.0 grades).
+They read the derived labs table (ctx.labs: SI values, baseline, CTCAE v5.0 grades) and count
+treatment-emergent values only: on or after the subject's first dose and worse than the baseline
+(the last value on or before the first dose). A screening abnormality (cirrhotic platelets) and
+the same stable abnormality at every visit are medical history, not new adverse events (ICH E2A;
+CTCAE v5.0 grades relative to baseline; the treatment-emergent convention of ICH E9 / ADaM TRTEMFL).
+Hy's law (LAB102) is in rules/liver.py.
 """
 
 from __future__ import annotations
@@ -24,16 +29,25 @@ def _graded_long(ctx) -> pl.DataFrame:
 
 
 def _build_graded_long(ctx) -> pl.DataFrame:
-    """One row per lab result and graded direction: row, subject, date, test, lab_term, lab_grade."""
+    """One row per lab result and graded direction: row, subject, date, test, lab_term, lab_grade,
+    and `emergent`: on or after the first dose and above the baseline grade of that term (the
+    grade of the baseline draw; 0 when there is none)."""
     labs = ctx.labs
     if not labs.height or "ctcae_grade" not in labs.columns:
         return pl.DataFrame(schema={"row": pl.Int64, "subject": pl.String, "date": pl.Date, "test": pl.String,
-                                    "lab_term": pl.String, "lab_grade": pl.Int64, "result_text": pl.String})
-    parts = [labs.select("row", "subject", "date", "test", "result_text",
+                                    "lab_term": pl.String, "lab_grade": pl.Int64, "result_text": pl.String,
+                                    "emergent": pl.Boolean})
+    parts = [labs.select("row", "subject", "date", "test", "result_text", "first_dose", "baseline_flag",
                          pl.col(f"ctcae_term_{side}").alias("lab_term"),
                          pl.col(f"ctcae_grade_{side}").cast(pl.Int64).alias("lab_grade"))
              for side in ("low", "high")]
-    return pl.concat(parts).filter(pl.col("lab_term").is_not_null() & pl.col("lab_grade").is_not_null())
+    long = pl.concat(parts).filter(pl.col("lab_term").is_not_null() & pl.col("lab_grade").is_not_null())
+    base = (long.filter(pl.col("baseline_flag")).group_by("subject", "test", "lab_term")
+            .agg(pl.col("lab_grade").max().alias("baseline_grade")))
+    long = long.join(base, on=["subject", "test", "lab_term"], how="left")
+    emergent = ((pl.col("date") >= pl.col("first_dose"))
+                & (pl.col("lab_grade") > pl.col("baseline_grade").fill_null(0))).fill_null(False)
+    return long.with_columns(emergent.alias("emergent")).drop("first_dose", "baseline_flag", "baseline_grade")
 
 
 def _aes(ctx) -> pl.DataFrame:
@@ -71,19 +85,23 @@ def _accepted_terms(ctx) -> pl.DataFrame:
 
 
 def lab_grade_without_ae(ctx):
-    """A lab value reaches the profile's CTCAE grade (default 3) and no adverse event reports it.
+    """A treatment-emergent lab value reaches the profile's CTCAE grade (default 3) and no adverse event reports it.
 
-    *What it does*: for each result graded at or above `safety.lab_ae_min_grade` (or the
-    per-term value in `safety.lab_ae_min_grade_by_term`, e.g. Proteinuria 2), looks for an AE
+    *What it does*: for each result on or after the first dose, graded above the baseline grade
+    of its term and at or above `safety.lab_ae_min_grade` (or the per-term value in
+    `safety.lab_ae_min_grade_by_term`, e.g. Proteinuria 2), looks for an AE
     of the same subject with that CTCAE term, a term the profile maps to it (e.g. Hepatic
     failure for ALT), or, for ALT/AST, an 'Other, specify' term whose verbatim names immune
     hepatitis, whose onset-end period covers the draw date +/- `safety.lab_ae_tolerance_days`.
     *Why it matters*: a grade 3 lab abnormality is an adverse event under CTCAE v5.0 and must be
     recorded and graded (ICH E2A; protocol AE definition); a missing AE under-reports toxicity.
-    *Example*: ALT 250 U/L (ULN 40, 6.25 x ULN, grade 3) with no AE around that date.
+    Screening values and a baseline abnormality that does not get worse are not reported; an AE
+    coded with the lab's own CTCAE term (Platelet count decreased) reports it.
+    *Example*: ALT 250 U/L (ULN 40, 6.25 x ULN, grade 3; baseline grade 0) with no AE around that
+    date; not: platelets 45 x 10^9/L at screening and at every visit of a cirrhotic patient.
     """
     sd = ctx.sheet("Labs")
-    long = _graded_long(ctx)
+    long = _graded_long(ctx).filter(pl.col("emergent"))
     by_term = {norm_term(k): int(v) for k, v in ctx.profile.safety.get("lab_ae_min_grade_by_term", {}).items()}
     min_default = int(ctx.profile.safety["lab_ae_min_grade"])
     long = long.with_columns(_norm(pl.col("lab_term")).alias("lab_norm"))
@@ -162,47 +180,6 @@ def ae_grade_above_lab_grade(ctx):
     return _ae_grade_rule(ctx, lower=False)
 
 
-def potential_hys_law(ctx):
-    """ALT or AST above 3 x ULN with total bilirubin above 2 x ULN: a potential Hy's law case.
-
-    *What it does*: pairs each ALT/AST > 3 x ULN with a bilirubin > 2 x ULN of the same subject
-    on the same draw or within `safety.hys_law_window_days`; notes ALP (< 2 x ULN supports
-    hepatocellular injury).
-    *Why it matters*: Hy's law predicts a high risk of fatal drug-induced liver injury; potential
-    cases need expedited evaluation (FDA Guidance: Drug-Induced Liver Injury, 2009).
-    *Example*: ALT 180 U/L (ULN 40) on 2023-02-01 and bilirubin 50 umol/L (ULN 21) on 2023-02-03.
-    """
-    sd = ctx.sheet("Labs")
-    labs = ctx.labs
-    if not labs.height:
-        return None
-    x = (pl.col("value_si") / pl.col("uln_si"))
-    trans = labs.filter(pl.col("test").is_in(["ALT", "AST"]) & (x > 3)).select(
-        "row", "subject", "date", "test", x.alias("x_uln"))
-    bili = labs.filter((pl.col("test") == "BILI") & (x > 2)).select(
-        "subject", pl.col("date").alias("bili_date"), x.alias("bili_x"))
-    alp = labs.filter(pl.col("test") == "ALP").select("subject", pl.col("date").alias("alp_date"), x.alias("alp_x"))
-    win = int(ctx.profile.safety["hys_law_window_days"])
-    pairs = trans.join(bili, on="subject").filter(
-        (pl.col("bili_date") - pl.col("date")).dt.total_days().abs() <= win)
-    if not pairs.height:
-        return None
-    pairs = (pairs.sort(["row", "bili_x"], descending=[False, True]).group_by("row", maintain_order=True).first())
-    pairs = pairs.join(alp, on="subject", how="left").with_columns(
-        (pl.col("alp_date") - pl.col("date")).dt.total_days().abs().alias("_d"))
-    pairs = pairs.sort(["row", "_d"], nulls_last=True).group_by("row", maintain_order=True).first()
-    df = sd.frame.join(pairs.rename({"row": "_row"}), on="_row")
-    alp_txt = (pl.when(pl.col("alp_x").is_null()).then(pl.lit(" ALP not available."))
-               .when(pl.col("alp_x") < 2).then(pl.lit(" ALP ") + pl.col("alp_x").round(1).cast(pl.String)
-                                                + pl.lit(" x ULN (< 2: hepatocellular pattern)."))
-               .otherwise(pl.lit(" ALP ") + pl.col("alp_x").round(1).cast(pl.String) + pl.lit(" x ULN (>= 2).")))
-    return emit(sd, df, "result", pl.lit("Potential Hy's law: ") + pl.col("test") + pl.lit(" ")
-                + pl.col("x_uln").round(1).cast(pl.String) + pl.lit(" x ULN on ") + pl.col("date").cast(pl.String)
-                + pl.lit(" with bilirubin ") + pl.col("bili_x").round(1).cast(pl.String) + pl.lit(" x ULN on ")
-                + pl.col("bili_date").cast(pl.String) + pl.lit(".") + alp_txt,
-                suggestion=pl.lit("Evaluate for drug-induced liver injury and report per the protocol."))
-
-
 def _uncovered(ctx, hits: pl.DataFrame, terms: list) -> pl.DataFrame:
     """Rows of `hits` (subject, date, _row) with no AE of one of `terms` covering the date
     (+/- the profile's tolerance)."""
@@ -213,15 +190,37 @@ def _uncovered(ctx, hits: pl.DataFrame, terms: list) -> pl.DataFrame:
     return hits.join(covered.select("_row").unique(), on="_row", how="anti")
 
 
+def _first_dose(ctx) -> pl.DataFrame:
+    from ..derive.labs import first_doses
+
+    return first_doses(ctx.sheet("Cycles"))
+
+
+def _emergent(df: pl.DataFrame, ctx, state: str, worse) -> pl.DataFrame:
+    """Rows of `df` (subject, date, `state`) on or after the first dose whose state is worse than the
+    baseline's (the last row on or before the first dose); `worse(state, baseline_state)` -> Expr."""
+    fd = _first_dose(ctx)
+    df = df.join(fd, on="subject", how="left")
+    base = (df.filter(pl.col("first_dose").is_not_null() & (pl.col("date") <= pl.col("first_dose"))
+                      & pl.col(state).is_not_null())
+            .sort("date", "_row").group_by("subject", maintain_order=True).last()
+            .select("subject", pl.col(state).alias("_baseline_state")))
+    df = df.join(base, on="subject", how="left")
+    return df.filter(((pl.col("date") >= pl.col("first_dose")) & worse(pl.col(state), pl.col("_baseline_state")))
+                     .fill_null(False))
+
+
 def hypertension_without_ae(ctx):
-    """Blood pressure reaches CTCAE v5.0 grade 3 Hypertension and no Hypertension AE covers it.
+    """Treatment-emergent blood pressure reaches CTCAE v5.0 grade 3 Hypertension and no Hypertension AE covers it.
 
     *What it does*: grades each Vitals reading with the adult CTCAE v5.0 Hypertension thresholds
-    (grade 3: systolic >= 160 or diastolic >= 100 mmHg) and looks for a Hypertension AE of the
-    subject whose period covers the date (+/- the profile tolerance).
+    (grade 3: systolic >= 160 or diastolic >= 100 mmHg); a reading on or after the first dose,
+    of grade 3 or more and above the baseline reading's grade (the last on or before the first
+    dose), needs a Hypertension AE of the subject whose period covers the date (+/- the profile
+    tolerance). Hypertension known before the first dose that does not get worse is history.
     *Why it matters*: hypertension is the commonest bevacizumab toxicity; grade 3 requires holding
     bevacizumab (prescribing information 2.4), so it must be recorded as an AE.
-    *Example*: Vitals 168/102 mmHg on 2023-01-10 with no Hypertension AE.
+    *Example*: baseline 128/82, then 168/102 mmHg on 2023-01-10 with no Hypertension AE.
     """
     from ..ctcae.grade import grade_bp
 
@@ -232,6 +231,7 @@ def hypertension_without_ae(ctx):
     if not df.height:
         return None
     graded = grade_bp(df.with_columns(pl.col("sbp").alias("systolic_bp"), pl.col("dbp").alias("diastolic_bp")))
+    graded = _emergent(graded, ctx, "ctcae_grade_high", lambda g, b: g > b.fill_null(0))
     hits = graded.filter(pl.col("ctcae_grade_high") >= 3)
     bad = _uncovered(ctx, hits, ["Hypertension"])
     return emit(sd, bad, "sbp", pl.lit("Blood pressure ") + pl.col("sbp__raw").fill_null("?") + pl.lit("/")
@@ -241,24 +241,31 @@ def hypertension_without_ae(ctx):
                 suggestion=pl.lit("Record the AE (and check the bevacizumab hold rule)."))
 
 
-THYROID_TERMS = ["Hypothyroidism", "Hyperthyroidism", "Endocrine disorders - Other, specify"]
+THYROID_TERMS = ["Hypothyroidism", "Hyperthyroidism", "Endocrine disorders - Other, specify",
+                 "Thyroid stimulating hormone increased"]
 
 
 def tsh_abnormal_without_thyroid_ae(ctx):
-    """TSH is outside the site's normal range and the subject has no thyroid adverse event.
+    """A treatment-emergent TSH outside the site's normal range and no thyroid adverse event.
 
-    *What it does*: flags TSH results below LLN or above ULN when no Hypothyroidism,
-    Hyperthyroidism or 'Endocrine disorders - Other, specify' (thyroiditis) AE covers the date.
+    *What it does*: flags TSH results on or after the first dose below LLN or above ULN, unless
+    the baseline TSH (the last on or before the first dose) was already out on the same side,
+    when no Hypothyroidism, Hyperthyroidism, 'Endocrine disorders - Other, specify' (thyroiditis)
+    or Thyroid stimulating hormone increased AE covers the date.
     *Why it matters*: thyroid dysfunction is among the commonest immune-related AEs of anti-PD-1
-    antibodies (ASCO irAE guideline 2021); an abnormal TSH needs an AE or a documented reason.
-    *Example*: TSH 12.4 mIU/L (ULN 4.2) with no thyroid AE.
+    antibodies (ASCO irAE guideline 2021); a new abnormal TSH needs an AE or a documented reason.
+    A TSH already high before the first dose is history.
+    *Example*: baseline TSH 2.1, then 12.4 mIU/L (ULN 4.2) with no thyroid AE.
     """
     sd, labs = ctx.sheet("Labs"), ctx.lab_rows
     if not ("lln" in labs.columns or "uln" in labs.columns):
         return None
     lln = pl.col("lln") if "lln" in labs.columns else pl.lit(None, dtype=pl.Float64)
     uln = pl.col("uln") if "uln" in labs.columns else pl.lit(None, dtype=pl.Float64)
-    hits = labs.filter((pl.col("test_code") == "TSH") & ((pl.col("result") < lln) | (pl.col("result") > uln)))
+    tsh = labs.filter((pl.col("test_code") == "TSH") & pl.col("result").is_not_null()).with_columns(
+        pl.when(pl.col("result") > uln).then(pl.lit("high")).when(pl.col("result") < lln).then(pl.lit("low"))
+        .when(lln.is_not_null() | uln.is_not_null()).then(pl.lit("normal")).alias("_tsh_state"))
+    hits = _emergent(tsh, ctx, "_tsh_state", lambda s, b: (s != "normal") & (s != b.fill_null("normal")))
     bad = _uncovered(ctx, hits, THYROID_TERMS)
     return emit(sd, bad, "result", pl.lit("TSH ") + quoted(pl.col("result__raw"))
                 + pl.when(pl.col("result") > uln).then(pl.lit(" is above ULN ") + uln.cast(pl.String))

@@ -281,7 +281,29 @@ TUMOR = Sheet(
     record_key=("subject", "date", "lesion"),
 )
 
-SHEETS: tuple[Sheet, ...] = (STUDY, SUBJECTS, CYCLES, LABS, ADVERSE_EVENTS, VITALS, TUMOR)
+CONMEDS = Sheet(
+    "ConMeds",
+    (
+        SUBJECT,
+        Column("Drug", "drug", Kind.TEXT, True, ("Medication", "Drug name", "CMTRT"),
+               "Concomitant medication, generic name (prednisone, methylprednisolone ...).", width=20),
+        Column("Dose", "dose", Kind.NUMBER, False, ("Daily dose",), "Total daily dose, a number > 0.",
+               min=0, max=100000, width=10),
+        Column("Unit", "unit", Kind.TEXT, False, ("Dose unit",), "Unit of the daily dose: mg or mg/day.",
+               required_if="a dose is entered", width=10),
+        Column("Start date", "start", Kind.DATE, True, ("Start",), "First day taken at this dose."),
+        Column("End date", "end", Kind.DATE, False, ("Stop date", "End"), "Last day taken at this dose; "
+               "blank while ongoing."),
+        Column("Indication", "indication", Kind.TEXT, False, ("Reason",), "What it is given for "
+               "(e.g. immune-related pneumonitis).", width=24),
+    ),
+    required=False,
+    doc="Optional: concomitant medications, one row per drug and dose period (a steroid taper is one row "
+        "per dose step); the hold rules' steroid condition reads systemic corticosteroids from it.",
+    record_key=("subject", "drug", "start"),
+)
+
+SHEETS: tuple[Sheet, ...] = (STUDY, SUBJECTS, CYCLES, LABS, ADVERSE_EVENTS, VITALS, TUMOR, CONMEDS)
 SHEETS_BY_NAME = {s.name: s for s in SHEETS}
 SHEET_ALIASES = {
     "Subjects": ("Subject", "Patients", "Demographics"),
@@ -290,6 +312,7 @@ SHEET_ALIASES = {
     "AdverseEvents": ("AE", "AEs", "Adverse events"),
     "Vitals": ("Vital signs",),
     "Tumor": ("Tumour", "RECIST", "Tumor assessments"),
+    "ConMeds": ("CM", "Concomitant medications", "Con meds"),
 }
 
 
