@@ -53,7 +53,7 @@ def test_pilot_study_has_no_findings_and_only_the_absent_sections_are_not_evalua
     assert "schedule.predose_lab_days" in why["DOSE004"]
     assert "schedule.weight_change_pct" in why["DOSE003"]
     assert "[[hold_rules]]" in why["DOSE005"]
-    assert {c for c in why if c.startswith(("MK", "RECIST"))} == {"MK001", "MK002", *(f"RECIST00{i}" for i in range(1, 8))}
+    assert {c for c in why if c.startswith(("MK", "RECIST"))} == {"MK001", "MK002", "MK003", *(f"RECIST00{i}" for i in range(1, 8))}
     # the design rules and the dose check ran
     assert not {"WB211", "DOSE012", "DOSE002", "DOSE006", "DOSE007", "DOSE008"} & set(why)
 
