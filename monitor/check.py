@@ -10,7 +10,7 @@ import polars as pl
 
 from . import __version__
 from .ctcae.terms import load_terms
-from .findings import Finding, Severity, finding_id
+from .findings import TEMPLATE_PARTS, Finding, Severity, finding_id, group_id, per_subject
 from .labs.catalogue import load_catalogue
 from .rules.base import FRAME_SCHEMA, Context
 from .rules.registry import RULE_CRASHED, RULES
@@ -92,12 +92,20 @@ class Result:
         return out
 
 
+_NEEDS_TEXT = {"recist": "tumour assessments ([recist])", "markers": "tumour markers ([[markers]])",
+               "hold_rules": "dose-hold rules ([[hold_rules]])", "arms": "arms ([[arms]]: every subject gets every drug)",
+               "weight_dosing": "weight-based (mg/kg) drug"}
+
+
 def _column_names(sd, keys) -> str:
     names = {c.key: c.name for c in sd.schema.columns}
     return ", ".join(names.get(k, k) for k in keys)
 
 
-def _gated(rule, wb: Workbook) -> str | None:
+def _gated(rule, wb: Workbook, profile=None) -> str | None:
+    for need in getattr(rule, "profile_needs", ()):
+        if profile is not None and not profile.has(need):
+            return f"the study has no {_NEEDS_TEXT.get(need, need)} in its profile"
     for sheet, keys in rule.needs:
         sd = wb.get(sheet)
         if sd is None:
@@ -131,7 +139,7 @@ def _missing_column(e: Exception, wb: Workbook) -> str | None:
 def run_rules(ctx: Context, rules=RULES) -> tuple[list, list]:
     frames, skipped = [], []
     for rule in rules:
-        why = _gated(rule, ctx.wb)
+        why = _gated(rule, ctx.wb, ctx.profile)
         if why:
             skipped.append((rule.code, why))
             continue
@@ -209,9 +217,27 @@ def to_findings(frames: list, wb: Workbook) -> list:
     ], dtype=pl.String))
     df = df.sort([pl.col("_rank"), pl.col("_sheet_name").fill_null(""), pl.col("row").fill_null(0),
                   pl.col("_cell").fill_null(""), pl.col("rule"), pl.col("_id")], maintain_order=True)
+    df = with_groups(df)
     cols = ("_id", "rule", "name", "severity", "_sheet_name", "_cell", "row", "subject", "message",
-            "suggestion", "_column")
+            "suggestion", "_column", "_group")
     return [Finding(*t) for t in zip(*(df.get_column(c).to_list() for c in cols))]
+
+
+def with_groups(df: pl.DataFrame) -> pl.DataFrame:
+    """`_group`: the finding's cause (monitor.findings.group_id), hashed once per distinct cause."""
+    tmpl = pl.col("message").fill_null("")
+    for pat, rep in TEMPLATE_PARTS:
+        tmpl = tmpl.str.replace_all(pat, rep)
+    rules = df.select("rule", "severity").unique()
+    signal = [r for r, sev in rules.iter_rows() if per_subject(r, sev)]
+    keyed = df.with_columns(tmpl.alias("_template"),
+                            pl.when(pl.col("rule").is_in(signal)).then(pl.col("subject").fill_null(""))
+                            .alias("_gsubject"))
+    on = ["rule", "sheet", "field", "_template", "_gsubject"]
+    causes = keyed.select(on).unique(maintain_order=True)
+    causes = causes.with_columns(pl.Series("_group", [
+        group_id(r, s, f, t, g) for r, s, f, t, g in causes.iter_rows()], dtype=pl.String))
+    return keyed.join(causes, on=on, how="left", nulls_equal=True, maintain_order="left")
 
 
 def _study_name(wb: Workbook) -> str:
@@ -226,7 +252,7 @@ def check_workbook(path, profile, today: date | None = None, now: datetime | Non
     over a resource limit (`limits`; without it the defaults with `max_unpacked_mb`)."""
     now = now or datetime.now(timezone.utc)
     today = today or now.date()
-    wb = read_workbook(path, drugs=profile.drug_names, max_unpacked_mb=max_unpacked_mb, limits=limits)
+    wb = read_workbook(path, drugs=profile.related_drug_names, max_unpacked_mb=max_unpacked_mb, limits=limits)
     ctx = Context(wb, profile, load_terms(), load_catalogue(), today)
     frames, skipped = run_rules(ctx)
     findings = to_findings(frames, wb)

@@ -93,7 +93,11 @@ def protocol_tables(result, catalogue, profile=None, labs=None) -> dict:
     ctx = Context(result.wb, profile, load_terms(), catalogue, today)
     if labs is not None:
         ctx._labs = labs
-    return {"dosing": dosing_table(ctx), "markers": markers_table(ctx), "recist": recist_table(ctx)}
+    # a study without [[markers]] or [recist] (profile.has) has no such table: an empty one, never
+    # thresholds made up for it
+    none = pl.DataFrame({"row": pl.Series([], dtype=pl.Int64)})
+    return {"dosing": dosing_table(ctx), "markers": markers_table(ctx) if profile.has("markers") else none,
+            "recist": recist_table(ctx) if profile.has("recist") else none}
 
 
 def write_tables(tables: dict, out_dir: Path, progress=None) -> list:

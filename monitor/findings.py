@@ -46,6 +46,7 @@ class Finding:
     message: str
     suggestion: str | None = None
     column: str | None = None  # header of the column the cell is in
+    group: str | None = None   # same cause on many rows: rule + sheet + column + message template
 
     @property
     def where(self) -> str:
@@ -62,8 +63,41 @@ class Finding:
 
 FINDING_FIELDS = (
     "id", "rule", "name", "severity", "sheet", "cell", "row", "subject",
-    "message", "suggestion", "column",
+    "message", "suggestion", "column", "group",
 )
+
+
+# What varies between rows of one cause: quoted cell values, numbers and dates. The rest of the
+# message is the cause's template ("Term '…' is not a CTCAE v5.0 term.").
+TEMPLATE_PARTS = (r"'[^']*'", "'…'"), (r"\d+(?:[.,]\d+)*", "#")
+
+
+def message_template(message: str) -> str:
+    import re
+
+    for pat, rep in TEMPLATE_PARTS:
+        message = re.sub(pat, rep, message or "")
+    return message
+
+
+def per_subject(rule: str, severity: str = "") -> bool:
+    """Whether a rule's findings are a signal of one subject (a lab grade without its AE, a
+    dose during a hold, Hy's law ...), grouped per subject, or a data-entry cause (WB, LAB0xx,
+    AE0xx: an unknown test code, an ambiguous date format) grouped across subjects. Critical
+    findings are always per subject."""
+    import re
+
+    if severity == "critical":
+        return True
+    return not (rule.startswith("WB") or re.fullmatch(r"(LAB|AE)0\d\d", rule or ""))
+
+
+def group_id(rule: str, sheet: str | None, column: str | None, template: str, subject: str | None = None) -> str:
+    """Stable id of a cause: the same rule, sheet, column and message template (and, for a
+    per-subject signal, the same subject) give the same group on every run and in every
+    workbook, so a data manager can filter by it."""
+    raw = "\x1f".join([rule, sheet or "", column or "", template] + ([subject or ""] if subject is not None else []))
+    return "g" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:11]
 
 
 def finding_id(rule: str, sheet: str | None, field: str | None, key: str, ordinal: int = 0) -> str:

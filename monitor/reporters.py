@@ -10,6 +10,7 @@ import shutil
 import textwrap
 
 from .findings import FINDING_FIELDS
+from .grouping import Group, grouped
 from .io import atomic_write_text, safe_cell
 
 
@@ -86,14 +87,40 @@ def terminal_safe(text: str) -> str:
     return _UNSAFE_FOR_TERMINAL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+def _row(item) -> tuple:
+    """(severity, rule, where, subject, message) of a finding, or of a Group of one cause: its
+    first cell with the count, its subjects, the first message and the cells it is on."""
+    if isinstance(item, Group):
+        f = item.first
+        msg = (f"{f.message}  [{item.count} rows like this: {item.cells_text()}]"
+               + (f"  -> {f.suggestion}" if f.suggestion else ""))
+        return (f.severity.upper(), f.rule, f"{f.where} +{item.count - 1}", item.subjects_text(), msg)
+    f = item
+    return (f.severity.upper(), f.rule, f.where, f.subject or "",
+            f.message + (f"  -> {f.suggestion}" if f.suggestion else ""))
+
+
+def _with_status(result, item, row: tuple) -> tuple:
+    """The row with the workflow status after the message: a finding's own, or a group's counts."""
+    if not isinstance(item, Group):
+        return row[:4] + (row[4] + status_note(result, item.id),)
+    counts: dict = {}
+    for f in item.members:
+        st = _status(result, f.id)
+        for key in (st.get("status"), "NEW" if st.get("new") else None):
+            if key and key != "open":
+                counts[key] = counts.get(key, 0) + 1
+    note = ", ".join(f"{n} {k}" for k, n in counts.items())
+    return row[:4] + (row[4] + (f" [{note}]" if note else ""),)
+
+
 def to_text(result, width: int | None = None) -> str:
-    """A readable table: severity, rule, Sheet!Cell, subject, message (wrapped)."""
+    """A readable table: severity, rule, Sheet!Cell, subject, message (wrapped). A cause on
+    many rows of a column (monitor.grouping) is one line with its count and first cells; the
+    JSON and CSV keep every row."""
     width = width or max(80, min(shutil.get_terminal_size((120, 20)).columns, 160))
-    rows = [tuple(terminal_safe(x) for x in (
-             f.severity.upper(), f.rule, f.where_short if hasattr(f, "where_short") else f.where,
-             f.subject or "", f.message + (f"  -> {f.suggestion}" if f.suggestion else "")
-             + status_note(result, f.id)))
-            for f in result.findings]
+    items = grouped(result.findings)
+    rows = [tuple(terminal_safe(x) for x in _with_status(result, it, _row(it))) for it in items]
     if not rows:
         return summary_line(result) + "\n"
     heads = ("SEVERITY", "RULE", "WHERE", "SUBJECT", "MESSAGE")
@@ -108,6 +135,11 @@ def to_text(result, width: int | None = None) -> str:
         pad = " " * (sum(w) + 8)
         lines.extend(pad + m for m in msg[1:])
     lines.append("")
+    folded = sum(it.count for it in items if isinstance(it, Group))
+    if folded:
+        n_groups = sum(1 for it in items if isinstance(it, Group))
+        lines.append(f"{folded} findings shown as {n_groups} grouped line{'s' if n_groups != 1 else ''} "
+                     "(one cause on many rows); findings.json and findings.csv list every row with its group id.")
     lines.append(summary_line(result))
     return "\n".join(lines) + "\n"
 

@@ -14,8 +14,8 @@ How each sheet is filled (docs/real_data.md has the mapping and what it leaves o
                  Consent date = RFICDTC, else DMDTC (the screening visit; consent precedes it),
                  Off-treatment date = RFXENDTC, Arm = ARM. Weight is not in DM: left blank.
   Cycles         one row per EX record (a period of daily patches): Cycle = its order per subject,
-                 Date = EXSTDTC, Drug = EXTRT (Xanomeline, Placebo), Dose = EXDOSE, Unit = EXDOSU,
-                 Action Given.
+                 Date = EXSTDTC, End date = EXENDTC, Drug = EXTRT (Xanomeline, Placebo), Dose = EXDOSE,
+                 Unit = EXDOSU, Action Given.
   Labs           one row per LB record, results as reported: Test = LBTESTCD (LBTEST with
                  --test-names), Result = LBORRES (numbers as numbers, `<40` kept as text),
                  Unit = LBORRESU ("NO UNITS" left blank), LLN/ULN = LBORNRLO/LBORNRHI,
@@ -101,6 +101,7 @@ def cycles(ex: pl.DataFrame) -> pl.DataFrame:
         pl.col("USUBJID").alias("Subject ID"),
         pl.col("_start").rank("ordinal").over("USUBJID").cast(pl.Int64).alias("Cycle"),
         pl.col("_start").alias("Date"),
+        _day("EXENDTC").alias("End date"),
         pl.col("EXTRT").str.to_titlecase().alias("Drug"),
         pl.col("EXDOSE").cast(pl.Float64, strict=False).alias("Dose"),
         pl.col("EXDOSU").alias("Unit"),

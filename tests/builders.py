@@ -114,6 +114,55 @@ def valid_study() -> Sheets:
     }
 
 
+PILOT_PROFILE = "cdisc_pilot"   # monitor/profile/examples/cdisc_pilot.toml
+
+
+def pilot_study() -> Sheets:
+    """Four subjects of the CDISC pilot (CDISCPILOT01, xanomeline patch vs placebo), as in its SDTM
+    DM and EX (../shared/reference/cdisc_pilot/): one per arm, daily dosing periods with start and
+    end dates, no Tumor sheet; zero findings with the cdisc_pilot profile.
+      Subjects  2:01-701-1015 Placebo  3:01-701-1028 Xan_Hi  4:01-701-1033 Xan_Lo  5:01-701-1057 Scrnfail
+      Cycles    2-4: 1015 periods 1-3 Placebo 0 mg  5-7: 1028 Xanomeline 54 / 81 / 54 mg  8: 1033 54 mg"""
+    return {
+        "Study": [["Field", "Value"], ["Protocol", "CDISCPILOT01"], ["Site", "701"], ["Profile", "cdisc_pilot"]],
+        "Subjects": [
+            ["Subject ID", "Sex", "Age", "Weight (kg)", "Consent date", "Off-treatment date",
+             "Off-treatment reason", "Arm"],
+            ["01-701-1015", "F", 63, 54.4, d(2013, 12, 26), d(2014, 7, 2), "Completed", "Placebo"],
+            ["01-701-1028", "M", 71, 80.3, d(2013, 7, 11), d(2014, 1, 14), "Completed", "Xan_Hi"],
+            ["01-701-1033", "M", 74, 88.5, d(2014, 3, 10), d(2014, 4, 14), "Withdrew consent", "Xanomeline Low Dose"],
+            ["01-701-1057", "F", 59, 61.2, d(2013, 12, 20), None, None, "Screen Failure"],
+        ],
+        "Cycles": [
+            ["Subject ID", "Cycle", "Date", "End date", "Drug", "Dose", "Unit", "Action", "Reason"],
+            ["01-701-1015", 1, d(2014, 1, 2), d(2014, 1, 16), "PLACEBO", 0, "mg", "Given", None],
+            ["01-701-1015", 2, d(2014, 1, 17), d(2014, 6, 18), "PLACEBO", 0, "mg", "Given", None],
+            ["01-701-1015", 3, d(2014, 6, 19), d(2014, 7, 2), "PLACEBO", 0, "mg", "Given", None],
+            ["01-701-1028", 1, d(2013, 7, 19), d(2013, 8, 1), "XANOMELINE", 54, "mg", "Given", None],
+            ["01-701-1028", 2, d(2013, 8, 2), d(2014, 1, 6), "XANOMELINE", 81, "mg", "Given", None],
+            ["01-701-1028", 3, d(2014, 1, 7), d(2014, 1, 14), "XANOMELINE", 54, "mg", "Given", None],
+            ["01-701-1033", 1, d(2014, 3, 18), d(2014, 3, 31), "XANOMELINE", 54, "mg", "Given", None],
+        ],
+        "Labs": [
+            ["Subject ID", "Date", "Test", "Result", "Unit", "LLN", "ULN"],
+            ["01-701-1015", d(2013, 12, 26), "ALT", 27, "U/L", 6, 34],
+            ["01-701-1015", d(2014, 1, 16), "ALT", 41, "U/L", 6, 34],
+            ["01-701-1015", d(2013, 12, 26), "Albumin", 38, "g/L", 33, 49],
+            ["01-701-1028", d(2013, 7, 11), "ALT", 22, "U/L", 6, 34],
+            ["01-701-1028", d(2013, 8, 1), "AST", 25, "U/L", 10, 36],
+            ["01-701-1033", d(2014, 3, 10), "ALT", 19, "U/L", 6, 34],
+        ],
+        "AdverseEvents": [
+            ["Subject ID", "AE number", "CTCAE term", "Verbatim term", "Grade", "Onset date", "End date",
+             "Ongoing", "Serious", "Related to Xanomeline", "Action taken", "Outcome"],
+            ["01-701-1015", 1, "Pruritus", "APPLICATION SITE PRURITUS", 1, d(2014, 1, 3),
+             None, "Y", "N", "N", "None", "Not recovered"],
+            ["01-701-1028", 1, "Dizziness", "DIZZINESS", 1, d(2013, 8, 6),
+             None, "Y", "N", "Y", "None", "Not recovered"],
+        ],
+    }
+
+
 # ---------------------------------------------------------------- addressing cells
 
 def _norm(text) -> str:
@@ -311,7 +360,7 @@ def check(path, profile=None, rules=None, today: date = TODAY):
     profile = profile or load_profile()
     if rules is None:
         return check_workbook(path, profile, today=today, now=datetime(2026, 1, 1, 12, 0))
-    wb = read_workbook(path, drugs=profile.drug_names)
+    wb = read_workbook(path, drugs=profile.related_drug_names)
     frames, skipped = run_rules(Context(wb, profile, load_terms(), load_catalogue(), today), rules)
     return Result(str(path), wb.sha256, profile.name, "test", "2026-01-01T12:00:00",
                   to_findings(frames, wb), skipped, wb)

@@ -21,12 +21,13 @@ def profile():
 
 @pytest.fixture
 def run(tmp_path, profile):
-    """run(sheets, rules=None, hidden=(), cached=None) -> monitor.check.Result (today 2026-01-01)."""
+    """run(sheets, rules=None, prof=None, hidden=(), cached=None) -> monitor.check.Result (today
+    2026-01-01); `prof`: a profile or its name (default the bundled seed study)."""
     counter = itertools.count()
 
-    def _run(sheets, rules=None, **write_kw):
+    def _run(sheets, rules=None, prof=None, **write_kw):
         path = write(tmp_path / f"site{next(counter)}.xlsx", sheets, **write_kw)
-        return check(path, profile, rules=rules)
+        return check(path, load_profile(prof) if isinstance(prof, str) else (prof or profile), rules=rules)
 
     return _run
 
@@ -49,7 +50,7 @@ def ctx_of(tmp_path, profile):
 
     def make(sheets, prof=None):
         prof = prof or profile
-        wb = read_workbook(write(tmp_path / f"ctx{next(counter)}.xlsx", sheets), drugs=prof.drug_names)
+        wb = read_workbook(write(tmp_path / f"ctx{next(counter)}.xlsx", sheets), drugs=prof.related_drug_names)
         return Context(wb, prof, load_terms(), load_catalogue(), TODAY)
 
     return make

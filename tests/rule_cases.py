@@ -36,6 +36,7 @@ class Case:
     comment: str = ""
     rules: str | None = None  # None: the registry; "crash"/"calm": the registry plus a fake rule
     cached: tuple = ()        # ((sheet, cell, value), ...) cached values for formula cells
+    profile: str | None = None  # a bundled profile name (None: the seed study's)
 
     @property
     def test_id(self) -> str:
@@ -629,6 +630,59 @@ _PROTOCOL_ALLOW = {
     # 28 days before C2, no labs before it, and the baseline scan (03-05) comes after it
 }
 CASES[:] = [replace(c, allow=c.allow + _PROTOCOL_ALLOW.get(c.test_id, ())) for c in CASES]
+
+# ------------------------------------------------------------------ study design (issue 12): the CDISC pilot
+# builders.pilot_study() with the cdisc_pilot profile (arms Placebo / Xan_Lo 54 mg / Xan_Hi 54 -> 81 -> 54 mg
+# by period, Screen Failure without drugs; daily patch, dose_tolerance_pct 0).
+# Rows: Subjects 2:1015 Placebo 3:1028 Xan_Hi 4:1033 Xan_Lo 5:1057 Screen Failure;
+#       Cycles 2-4:1015 P1-P3 Placebo 0 mg  5-7:1028 P1 54, P2 81, P3 54 mg  8:1033 P1 54 mg
+from builders import PILOT_PROFILE, pilot_study  # noqa: E402
+
+
+def on_pilot(*fns):
+    def m(s):
+        s.clear()
+        s.update(pilot_study())
+        for f in fns:
+            f(s)
+    return m
+
+
+def pbad(code, id, mutate, at, **kw) -> Case:
+    return replace(bad(code, id, on_pilot(mutate), at, **kw), profile=PILOT_PROFILE)
+
+
+def pgood(code, id, mutate, **kw) -> Case:
+    return replace(good(code, id, on_pilot(mutate), **kw), profile=PILOT_PROFILE)
+
+
+CASES += [
+    pbad("WB211", "arm-not-in-profile", cell("Subjects", 0, "Arm", "Xan_Mid"), "Subjects!H2",
+         comment="profile [[arms]]: Placebo, Xanomeline Low Dose, Xanomeline High Dose, Screen Failure"),
+    pbad("WB211", "arm-blank", cell("Subjects", 1, "Arm", None), "Subjects!H3"),
+    pgood("WB211", "arm-code-any-case", cell("Subjects", 0, "Arm", "pbo"),
+          comment="the DM ARMCD alias, case and punctuation ignored"),
+    pbad("WB211", "no-arm-column", lambda s: delete_column(s, "Subjects", "Arm"), "Subjects",
+         comment="one sheet-level finding; DOSE012 is not evaluated"),
+    pbad("DOSE012", "xanomeline-to-placebo-subject", cells(C, 1, Drug="Xanomeline", Dose=54), "Cycles!E3",
+         allow=("DOSE008",), comment="1015 is Placebo: an active drug breaks the randomisation (and the "
+                                     "cycle numbers of each drug now have gaps: DOSE008)"),
+    pgood("DOSE012", "placebo-to-placebo-subject", nothing),
+    pbad("DOSE012", "screen-failure-dosed",
+         lambda s: s["Cycles"].append(["01-701-1057", 1, d(2014, 1, 2), d(2014, 1, 9), "Placebo", 0, "mg", "Given",
+                                       None]), "Cycles!E9", comment="the Screen Failure arm has no drugs"),
+    pbad("DOSE002", "high-dose-81-in-period-1", cell(C, 3, "Dose", 81), "Cycles!F5",
+         comment="Xan_Hi titrates: 54 mg in period 1 (arms[2].drugs[0].doses[0]), tolerance 0"),
+    pgood("DOSE002", "high-dose-81-in-period-2", nothing, comment="arms[2].drugs[0].doses[1] from_cycle 2"),
+    pbad("DOSE002", "low-dose-81", cell(C, 6, "Dose", 81), "Cycles!F8", comment="Xan_Lo is 54 mg in every period"),
+    pbad("DOSE002", "placebo-dose-54", cell(C, 0, "Dose", 54), "Cycles!F2", comment="a placebo's planned dose is 0"),
+    pgood("DOSE002", "placebo-dose-0", nothing, comment="dose 0 is the placebo's dose, never '-100%'"),
+    pgood("DOSE002", "arm-unknown-dose-at-a-planned-level", steps(cell("Subjects", 1, "Arm", None),
+                                                                  cell(C, 4, "Dose", 54)),
+          allow=("WB211",), comment="1028 without an arm: 54 mg in period 2 is Xan_Lo's level, not a deviation"),
+    pbad("DOSE002", "arm-unknown-dose-at-no-level", steps(cell("Subjects", 1, "Arm", None), cell(C, 4, "Dose", 70)),
+         "Cycles!F6", allow=("WB211",), comment="70 mg is no arm's level in period 2 (54 or 81)"),
+]
 
 # ------------------------------------------------------------------ RECIST006 / RECIST007 (issues 16, 11)
 # 1001: T1 45 mm at baseline (03-05), NT1 present; first dose 03-10, last dose 03-31.

@@ -1,6 +1,7 @@
 """End to end on the public CDISC SDTM pilot study (CDISCPILOT01): convert its DM, LB, AE and EX
-into a site workbook (scripts/cdisc_to_workbook.py), check it with its profile
-(tests/data/cdisc_pilot.toml), and pin that the Labs findings are ones a monitor would act on.
+into a site workbook (scripts/cdisc_to_workbook.py), check it with its profile (the bundled
+cdisc_pilot: monitor/profile/examples/cdisc_pilot.toml), and pin that the Labs findings are ones
+a monitor would act on.
 Counts by rule and their judgement: docs/real_data.md."""
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from monitor.labs.catalogue import load_catalogue  # noqa: E402
 from monitor.profile.profile import load_profile  # noqa: E402
 
 SRC = conv.default_source()
-PROFILE = ROOT / "tests" / "data" / "cdisc_pilot.toml"
+PROFILE = "cdisc_pilot"        # bundled: monitor/profile/examples/cdisc_pilot.toml (arms, placebo, daily patch)
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not (SRC / "lb.csv").is_file(), reason="CDISC pilot reference data not present")]
@@ -113,3 +114,17 @@ def test_cli_writes_the_workbook(tmp_path, capsys):
     assert capsys.readouterr().out.strip() == str(out) and out.stat().st_size > 100_000
     assert conv.main([str(tmp_path), str(out)]) == 2
     assert "dm.csv not found" in capsys.readouterr().err
+
+
+def test_the_study_design_gives_no_dose_finding_of_its_own(pilot):
+    """Issue 12, study design: with arms (placebo 0 mg, 54 mg, 54 -> 81 -> 54 mg), daily dosing and
+    no cycle length or pre-dose labs, the 591 EX periods raise no drug-unknown and no dose,
+    interval or pre-dose-lab finding (before: 226 WB203, 72 DOSE002, 71 DOSE001, 43 DOSE004). What
+    is left is DOSE007: four periods that start the day after RFXENDTC, a true inconsistency of
+    the source."""
+    _, result, _ = pilot
+    rules = Counter(f.rule for f in result.findings)
+    assert not {"WB203", "WB211", "DOSE001", "DOSE002", "DOSE004", "DOSE012"} & set(rules)
+    assert rules["DOSE007"] == 4
+    skipped = dict(result.not_evaluated)
+    assert {"DOSE001", "DOSE004", "DOSE009", "RECIST001", "MK001"} <= set(skipped)

@@ -312,7 +312,7 @@ def test_build_tables_takes_the_profile_of_the_check(tmp_path, written, profile)
     ("confirm_min_days = 28 ", "confirm_min_days = 27.5 ", "recist.confirm_min_days must be a whole number"),
     ("sd_min_days = 42 ", "sd_min = 42 ", "recist.sd_min_days is missing"),
     ("node_normal_mm = 10 ", 'node_normal_mm = "10" ', "recist.node_normal_mm must be a number"),
-    ("[recist]", "[recist_settings]", "profile file.recist is missing"),
+    ("[recist]", "[recist_settings]", "profile file.recist_settings is not a known table; did you mean [recist]?"),
 ])
 def test_broken_recist_settings_are_errors_naming_the_key(old, new, message):
     import tomllib

@@ -269,9 +269,14 @@ def test_recist001_flags_exactly_the_contradicting_calls(tmp_path_factory, profi
 
 def test_a_profile_written_before_the_new_keys_gets_the_recist_values():
     """measurable_min_mm 10, slice_max_mm 5, node_target_min_mm 15 (RECIST 1.1 3.1.1); no markers named."""
-    from pathlib import Path
+    import re
+    import tomllib
 
-    from monitor.profile.profile import load_profile
+    from monitor.profile.profile import bundled_profiles, parse_profile
 
-    r = load_profile(Path(__file__).parent / "data" / "cdisc_pilot.toml").recist
+    # the seed profile's [recist] without the keys added for measurability and CR markers
+    text = bundled_profiles()["ql1604_bev_hcc"].read_text("utf-8")
+    old = re.sub(r"(?m)^(measurable_min_mm|slice_max_mm|node_target_min_mm|cr_markers)\s*=.*$", "", text)
+    assert old != text
+    r = parse_profile(tomllib.loads(old), "old.toml").recist
     assert (r["measurable_min_mm"], r["slice_max_mm"], r["node_target_min_mm"], r["cr_markers"]) == (10, 5, 15, [])

@@ -5,8 +5,9 @@
                           weight, the interval since the previous administration, the latest
                           pre-dose lab, and the hold / permanent-discontinuation state (derive/holds.py).
     exposure(ctx)         one row per subject and drug: cycles received, dose intensity, delays,
-                          reductions, holds, time on treatment.
+                          reductions, holds, time on treatment (built in derive/intensity.py).
     dosing_table(ctx)     administrations with the exposure columns: the `dosing` export table.
+    The planned dose of each administration comes from derive/plan.py (arms, dose levels).
 
 Definitions (docs/protocol_rules.md has the full list with sources):
   * an administration is a row with Action Given or Reduced, or Delayed with a dose (the demo's
@@ -130,7 +131,7 @@ def _latest_before(left: pl.DataFrame, right: pl.DataFrame, on_left: str, on_rig
 ADMIN_SCHEMA = {
     "row": pl.Int64, "subject": pl.String, "cycle": pl.Int64, "date": pl.Date, "drug": pl.String,
     "drug_as_entered": pl.String, "action": pl.String, "administered": pl.Boolean, "duplicate": pl.Boolean,
-    "dose": pl.Float64, "unit": pl.String, "cycles_weight": pl.Float64, "reason": pl.String,
+    "dose": pl.Float64, "unit": pl.String, "cycles_weight": pl.Float64, "reason": pl.String, "end_date": pl.Date,
 }
 
 
@@ -145,7 +146,7 @@ def _base(ctx) -> pl.DataFrame:
         _canonical_drugs(f, ctx.profile).alias("drug"), pl.col("drug").alias("drug_as_entered"),
         pl.col("action"), opt(f, "dose", pl.Float64).cast(pl.Float64).alias("dose"),
         opt(f, "unit", pl.String).alias("unit"), in_range(sd, "weight").alias("cycles_weight"),
-        opt(f, "reason", pl.String).alias("reason"),
+        opt(f, "reason", pl.String).alias("reason"), valid_date(f, "end_date").alias("end_date"),
     ).filter(pl.col("subject").is_not_null() & pl.col("drug").is_not_null())
     adm = (pl.col("action").is_in(GIVEN_ACTIONS)
            | ((pl.col("action") == "Delayed") & pl.col("dose").is_not_null())).fill_null(False)
@@ -189,22 +190,25 @@ def _with_weights(ctx, df: pl.DataFrame) -> pl.DataFrame:
 
 
 def _with_doses(ctx, df: pl.DataFrame) -> pl.DataFrame:
-    drugs = ctx.profile.drugs
-    dose_p = pl.col("drug").replace_strict({d.name: d.dose for d in drugs}, default=None, return_dtype=pl.Float64)
-    unit_p = pl.col("drug").replace_strict({d.name: d.unit for d in drugs}, default=None, return_dtype=pl.String)
+    """The planned dose of each row (monitor.derive.plan: the subject's arm, the cycle's dose
+    level), the dose in mg and the deviation from the plan (null for a placebo: nothing to
+    deviate from; DOSE002 reports a placebo row with a dose above 0 on its own)."""
+    from .plan import planned_doses
+
     w = pl.col("weight_used")
     unit = pl.col("unit")
     expected = (pl.when(unit == pl.col("protocol_unit")).then(pl.col("protocol_dose"))
                 .when((pl.col("protocol_unit") == "mg/kg") & (unit == "mg")).then(pl.col("protocol_dose") * w)
                 .when((pl.col("protocol_unit") == "mg") & (unit == "mg/kg")).then(pl.col("protocol_dose") / w))
-    df = df.with_columns(dose_p.alias("protocol_dose"), unit_p.alias("protocol_unit"))
+    df = df.join(planned_doses(ctx, df), on="row", how="left").with_columns(pl.col("placebo").fill_null(False))
     return df.with_columns(
         pl.when(unit == "mg").then(pl.col("dose")).when(unit == "mg/kg").then(pl.col("dose") * w).alias("dose_mg"),
         pl.when(pl.col("protocol_unit") == "mg").then(pl.col("protocol_dose"))
         .otherwise(pl.col("protocol_dose") * w).alias("planned_dose_mg"),
         expected.alias("expected_dose"),
     ).with_columns(
-        ((pl.col("dose") - pl.col("expected_dose")) / pl.col("expected_dose") * 100).alias("dose_deviation_pct"),
+        pl.when(pl.col("expected_dose") != 0)
+        .then((pl.col("dose") - pl.col("expected_dose")) / pl.col("expected_dose") * 100).alias("dose_deviation_pct"),
         pl.when((pl.col("protocol_unit") == "mg/kg") & pl.col("cycles_weight").is_not_null())
         .then((pl.col("weight_current") - pl.col("cycles_weight")) / pl.col("cycles_weight") * 100)
         .alias("weight_change_pct"),
@@ -212,7 +216,7 @@ def _with_doses(ctx, df: pl.DataFrame) -> pl.DataFrame:
 
 
 def _with_intervals(ctx, df: pl.DataFrame) -> pl.DataFrame:
-    cycle_days = ctx.profile.schedule["cycle_days"]
+    cycle_days = ctx.profile.schedule.get("cycle_days")   # None: continuous dosing, no expected interval
     keys = ["subject", "drug"]
     a = (df.filter(pl.col("administered") & ~pl.col("duplicate") & pl.col("date").is_not_null())
          .sort(["subject", "drug", "date", "row"])
@@ -220,8 +224,8 @@ def _with_intervals(ctx, df: pl.DataFrame) -> pl.DataFrame:
          .with_columns(pl.col("date").shift(1).over(keys).alias("previous_date"),
                        pl.col("cycle").shift(1).over(keys).alias("previous_cycle"))
          .with_columns((pl.col("date") - pl.col("previous_date")).dt.total_days().alias("interval_days"),
-                       pl.when(pl.col("cycle") > pl.col("previous_cycle"))
-                       .then((pl.col("cycle") - pl.col("previous_cycle")) * cycle_days)
+                       pl.when((pl.col("cycle") > pl.col("previous_cycle")) & pl.lit(cycle_days is not None))
+                       .then((pl.col("cycle") - pl.col("previous_cycle")) * (cycle_days or 0))
                        .alias("expected_interval_days"))
          .select("row", "previous_date", "previous_cycle", "interval_days", "expected_interval_days"))
     delayed = (df.filter((pl.col("action") == "Delayed") & pl.col("reason").is_not_null()
@@ -279,64 +283,15 @@ def administrations(ctx) -> pl.DataFrame:
     return cached(ctx, "administrations", build_administrations)
 
 
-# ------------------------------------------------------------------------------ exposure
-
-EXPOSURE_COLUMNS = ("first_dose", "last_dose", "cycles_received", "administrations", "delays", "reductions",
-                    "holds", "discontinued_date", "cumulative_dose_mg", "planned_dose_mg_per_cycle",
-                    "dose_intensity", "doses_unknown", "exposure_days", "time_on_treatment_days")
-
-
-def build_exposure(ctx) -> pl.DataFrame:
-    """One row per subject and drug (see EXPOSURE_COLUMNS, docs/protocol_rules.md)."""
-    adm = administrations(ctx)
-    cycle_days = ctx.profile.schedule["cycle_days"]
-    if adm.height == 0:
-        return _empty({"subject": pl.String, "drug": pl.String})
-    real = pl.col("administered") & ~pl.col("duplicate") & pl.col("date").is_not_null()
-    n_cycles = lambda action: pl.col("cycle").filter(pl.col("action") == action).n_unique()  # noqa: E731
-    g = adm.group_by("subject", "drug").agg(
-        pl.col("date").filter(real).min().alias("first_dose"),
-        pl.col("date").filter(real).max().alias("last_dose"),
-        pl.col("cycle").filter(real).n_unique().alias("cycles_received"),
-        real.sum().cast(pl.Int64).alias("administrations"),
-        n_cycles("Delayed").cast(pl.Int64).alias("delays"),
-        n_cycles("Reduced").cast(pl.Int64).alias("reductions"),
-        n_cycles("Held").cast(pl.Int64).alias("holds"),
-        pl.col("date").filter(pl.col("action") == "Discontinued").min().alias("discontinued_date"),
-        pl.col("dose_mg").filter(real).sum().alias("cumulative_dose_mg"),
-        pl.col("planned_dose_mg").filter(real).mean().alias("planned_dose_mg_per_cycle"),
-        (real & pl.col("dose_mg").is_null()).sum().cast(pl.Int64).alias("doses_unknown"),
-    )
-    days = (pl.col("last_dose") - pl.col("first_dose")).dt.total_days() + cycle_days
-    g = g.with_columns(days.alias("exposure_days")).with_columns(
-        pl.when(pl.col("doses_unknown") == 0)
-        .then(pl.col("cumulative_dose_mg") / (pl.col("planned_dose_mg_per_cycle") * pl.col("exposure_days") / cycle_days))
-        .alias("dose_intensity"))
-    subj = g.group_by("subject").agg(
-        ((pl.col("last_dose").max() - pl.col("first_dose").min()).dt.total_days() + cycle_days)
-        .alias("time_on_treatment_days"))
-    return g.join(subj, on="subject", how="left").select("subject", "drug", *EXPOSURE_COLUMNS).sort("subject", "drug")
-
-
 def exposure(ctx) -> pl.DataFrame:
-    return cached(ctx, "exposure", build_exposure)
+    """One row per subject and drug: cycles received, dose intensity ... (monitor.derive.intensity)."""
+    from .intensity import exposure as _exposure
 
-
-DOSING_COLUMNS = (
-    "row", "subject", "cycle", "date", "drug", "drug_as_entered", "action", "administered", "duplicate",
-    "dose", "unit", "dose_mg", "protocol_dose", "protocol_unit", "expected_dose", "dose_deviation_pct",
-    "planned_dose_mg", "cycles_weight", "weight_used", "weight_source", "weight_current",
-    "weight_current_date", "weight_change_pct", "previous_date", "interval_days", "expected_interval_days",
-    "delay_recorded", "last_lab_date", "days_since_lab", "hold_rule_text", "hold_evidence",
-    "discontinued_since", "discontinued_evidence", "steroid_evidence",
-)
+    return _exposure(ctx)
 
 
 def dosing_table(ctx) -> pl.DataFrame:
-    """The `dosing` export: one row per Cycles row of a profile drug, derived values, and the
-    subject's exposure for that drug."""
-    adm = administrations(ctx)
-    if adm.height == 0:
-        return pl.DataFrame({"row": pl.Series([], dtype=pl.Int64)})
-    return (adm.select(list(DOSING_COLUMNS))
-            .join(exposure(ctx), on=["subject", "drug"], how="left").sort("row"))
+    """The `dosing` export (monitor.derive.intensity)."""
+    from .intensity import dosing_table as _dosing_table
+
+    return _dosing_table(ctx)

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from . import safety_rules
+from . import design, safety_rules
+from .design import Arm, ArmDrug, DesignError
 
 DEFAULT_PROFILE = "ql1604_bev_hcc"
 
@@ -21,10 +22,12 @@ class ProfileError(Exception):
 class Drug:
     name: str
     aliases: tuple[str, ...]
-    dose: float
+    dose: float | None          # the planned dose when it is one for every arm and cycle, else None
     unit: str
     route: str
     source: str
+    placebo: bool = False
+    steps: tuple = ()           # design.DoseStep: the drug's own dose by cycle (() when the arms give it)
 
 
 @dataclass(frozen=True)
@@ -47,10 +50,57 @@ class Profile:
     ae_groups: dict = field(default_factory=dict)
     dose_reduction: dict = field(default_factory=dict)
     steroids: dict = field(default_factory=dict)
+    arms: tuple[Arm, ...] = ()   # study design ([[arms]]); () = every subject gets every drug
 
     @property
     def drug_names(self) -> tuple[str, ...]:
         return tuple(d.name for d in self.drugs)
+
+    @property
+    def related_drug_names(self) -> tuple[str, ...]:
+        """Drugs with a `Related to DRUG` column on AdverseEvents: every drug but placebos."""
+        return tuple(d.name for d in self.drugs if not d.placebo)
+
+    @property
+    def continuous(self) -> bool:
+        """Daily dosing without cycles (schedule.dosing = "continuous")."""
+        return self.schedule.get("dosing") == "continuous"
+
+    def has(self, need: str) -> bool:
+        """Whether the study has an optional part: a section ("recist", "markers", "hold_rules",
+        "arms") or a schedule key ("schedule.cycle_days")."""
+        if need.startswith("schedule."):
+            return need[len("schedule."):] in self.schedule
+        if need == "weight_dosing":
+            return any(d.unit == "mg/kg" for d in self.drugs)
+        return bool(getattr(self, need))
+
+    def arm_lookup(self) -> dict:
+        """Normalised arm name or alias -> the profile's arm name."""
+        return {_norm(n): a.name for a in self.arms for n in (a.name, *a.aliases)}
+
+    def arm(self, name) -> Arm | None:
+        """The arm named (or aliased) `name`, None when unknown or blank."""
+        if name is None:
+            return None
+        found = self.arm_lookup().get(_norm(name))
+        return next((a for a in self.arms if a.name == found), None)
+
+    def design_arms(self) -> tuple[Arm, ...]:
+        """The arms, or one implicit arm holding every drug at its own dose when there are none."""
+        if self.arms:
+            return self.arms
+        return (Arm("", (), tuple(ArmDrug(d.name, d.steps) for d in self.drugs if d.steps)),)
+
+    def drugs_for(self, arm_name) -> tuple[str, ...]:
+        """The drugs a subject of the arm gets; an unknown arm (or a study without arms): the
+        drugs every arm has."""
+        arm = self.arm(arm_name)
+        if arm is not None:
+            return arm.drug_names
+        sets = [set(a.drug_names) for a in self.design_arms()]
+        common = set.intersection(*sets) if sets else set()
+        return tuple(d.name for d in self.drugs if d.name in common)
 
     def drug_lookup(self) -> dict:
         """Normalised name or alias -> canonical drug name."""
@@ -80,7 +130,6 @@ def _typename(types) -> str:
                         dict: "a table", bool: "true/false"}[t] for t in types)
 
 
-_SCHEDULE_KEYS = ("cycle_days", "window_days", "predose_lab_days", "dose_tolerance_pct", "weight_change_pct")
 _SAFETY_KEYS = ("sae_report_hours", "lab_ae_min_grade", "lab_ae_tolerance_days", "hys_law_window_days")
 
 
@@ -89,13 +138,11 @@ def parse_profile(data: dict, path: str) -> Profile:
     if prof is None:
         raise ProfileError("[profile] table is missing")
     name = _need(prof, "name", "profile", str)
-    sched = _need(data, "schedule", "profile file", dict)
-    for k in _SCHEDULE_KEYS:
-        v = _need(sched, k, "schedule", (int, float))
-        if v < 0:
-            raise ProfileError(f"schedule.{k} must not be negative, found {v!r}")
-    if sched["cycle_days"] <= 0:
-        raise ProfileError("schedule.cycle_days must be > 0")
+    try:
+        design.check_table_names(data)
+        sched = design.check_schedule(_need(data, "schedule", "profile file", dict))
+    except DesignError as e:
+        raise ProfileError(str(e)) from None
     safety = _need(data, "safety", "profile file", dict)
     for k in _SAFETY_KEYS:
         v = _need(safety, k, "safety", (int, float))
@@ -113,9 +160,13 @@ def parse_profile(data: dict, path: str) -> Profile:
             raise ProfileError(f"{where} must be a table")
         dname = _need(d, "name", where, str)
         aliases = tuple(_need(d, "aliases", where, list)) if "aliases" in d else ()
-        dose = _need(d, "dose", where, (int, float))
-        if dose <= 0:
-            raise ProfileError(f"{where}.dose must be > 0, found {dose!r}")
+        placebo = _need(d, "placebo", where, bool) if "placebo" in d else False
+        try:
+            steps = design.parse_steps(d, where, placebo=placebo, required="arms" not in data)
+        except DesignError as e:
+            raise ProfileError(str(e)) from None
+        levels = {x.dose for x in steps}
+        dose = levels.pop() if len(levels) == 1 else None
         unit = _need(d, "unit", where, str)
         if unit not in ("mg", "mg/kg"):
             raise ProfileError(f"{where}.unit must be 'mg' or 'mg/kg', found {unit!r}")
@@ -123,8 +174,12 @@ def parse_profile(data: dict, path: str) -> Profile:
             if _norm(n) in seen and seen[_norm(n)] != dname:
                 raise ProfileError(f"{where}.aliases: {n!r} already names {seen[_norm(n)]}")
             seen[_norm(n)] = dname
-        drugs.append(Drug(dname, tuple(str(a) for a in aliases), float(dose), unit,
-                          str(d.get("route", "")), _need(d, "source", where, str)))
+        drugs.append(Drug(dname, tuple(str(a) for a in aliases), dose, unit,
+                          str(d.get("route", "")), _need(d, "source", where, str), placebo, steps))
+    try:
+        arms = design.parse_arms(data, {x.name: (x.placebo, x.steps) for x in drugs})
+    except DesignError as e:
+        raise ProfileError(str(e)) from None
     markers = tuple(data.get("markers", ()))
     for i, m in enumerate(markers):
         _check_marker(m, f"markers[{i}]")
@@ -141,7 +196,7 @@ def parse_profile(data: dict, path: str) -> Profile:
         _check_when(_need(h, "when", where, dict), f"{where}.when")
         _need(h, "source", where, str)
     holds = tuple(safety_rules.finish_rule(h, f"hold_rules[{i}]", groups) for i, h in enumerate(holds))
-    recist = _check_recist(_need(data, "recist", "profile file", dict))
+    recist = _check_recist(_need(data, "recist", "profile file", dict)) if "recist" in data else {}
     irecist, mrecist = _check_response_reads(data)
     lab_ae = data.get("lab_ae_terms", {})
     if not isinstance(lab_ae, dict):
@@ -150,7 +205,7 @@ def parse_profile(data: dict, path: str) -> Profile:
                    dict(sched), dict(safety), tuple(drugs), markers, holds, dict(lab_ae), data, recist,
                    irecist, mrecist, ae_groups=groups,
                    dose_reduction=safety_rules.parse_dose_reduction(data, names),
-                   steroids=safety_rules.parse_steroids(data))
+                   steroids=safety_rules.parse_steroids(data), arms=arms)
 
 
 def _lab_codes() -> set:
@@ -286,11 +341,16 @@ def _check_recist(r: dict) -> dict:
 
 
 def bundled_profiles() -> dict:
-    """Bundled profile name -> resource path."""
+    """Bundled profile name -> resource path: the seed study, and the example studies of
+    monitor/profile/examples/ (e.g. cdisc_pilot)."""
     out = {}
-    for p in resources.files("monitor.profile").iterdir():
-        if p.name.endswith(".toml"):
-            out[p.name[:-5]] = p
+    root = resources.files("monitor.profile")
+    for folder in (root, root.joinpath("examples")):
+        if not folder.is_dir():
+            continue
+        for p in folder.iterdir():
+            if p.name.endswith(".toml"):
+                out.setdefault(p.name[:-5], p)
     return out
 
 

@@ -1,5 +1,5 @@
-"""PDF cycle summaries for study monitors: view model (view.py), charts (charts.py) and the
-WeasyPrint renderer (render.py). `make_report` is the one entry point the CLI uses."""
+"""PDF cycle summaries for study monitors: view model (view.py and the page-kind modules it
+names), charts (charts.py) and the WeasyPrint renderer (render.py). `make_report` is the one entry point the CLI uses."""
 
 from __future__ import annotations
 

@@ -61,6 +61,24 @@ PANEL_SIZE = (272 * MM, 92 * MM)
 # axes boxes of the 2 x 2 subject panel (left, bottom, width, height as figure fractions)
 BOXES = {"AFP": (0.045, 0.585, 0.39, 0.355), "PIVKA2": (0.545, 0.585, 0.39, 0.355),
          "liver": (0.045, 0.085, 0.39, 0.355), "tumour": (0.545, 0.085, 0.39, 0.355)}
+ORDER = tuple(BOXES)
+ROW_MM = 46.0                  # one row of panels (half of PANEL_SIZE's height)
+
+
+def layout(keys: tuple) -> tuple:
+    """(figure size, {key: box}) for the panels a study has, in reading order: four (or three)
+    in the 2 x 2 grid, two side by side in one row, one across the width. A study without
+    markers or tumour assessments gets a one-row chart, not empty panels."""
+    keys = tuple(k for k in ORDER if k in keys)
+    if len(keys) >= 3:
+        slots = list(BOXES.values())
+        return PANEL_SIZE, {k: slots[i] for i, k in enumerate(keys)}
+    h = ROW_MM / 92.0
+    bottom, height = 0.085 / h * 1.0, 0.355 / h
+    if len(keys) == 2:
+        return (PANEL_SIZE[0], ROW_MM * MM), {keys[0]: (0.045, bottom, 0.39, height),
+                                              keys[1]: (0.545, bottom, 0.39, height)}
+    return (PANEL_SIZE[0], ROW_MM * MM), {k: (0.045, bottom, 0.89, height) for k in keys}
 MONTH = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -144,8 +162,10 @@ def _hline(ax, y, text, style=":", color=INK, lw=0.7):
 
 
 def _title(fig, box, text):
-    # a figure text, not ax.set_title: placing an axes title measures every tick label (slow)
-    fig.text(box[0] - 0.035, box[1] + box[3] + 0.022, text, fontsize=7, fontweight="bold", ha="left", va="bottom")
+    # a figure text, not ax.set_title: placing an axes title measures every tick label (slow);
+    # 2 mm above the axes whatever the figure's height
+    gap = 2.0 / (fig.get_figheight() * 25.4)
+    fig.text(box[0] - 0.035, box[1] + box[3] + gap, text, fontsize=7, fontweight="bold", ha="left", va="bottom")
 
 
 def _empty(ax, text):
@@ -212,17 +232,19 @@ def _tumour(ax, t):
     ax.set_ylabel("mm", fontsize=6, labelpad=1)
 
 
-_PANEL: list = []   # one reusable figure per process (building four axes costs a third of a chart)
+_PANEL: dict = {}   # one reusable figure per layout and process (building four axes costs a third of a chart)
 
 
-def _panel_figure():
-    """The 2 x 2 figure, emptied for the next subject: every artist the charts add is removed and
-    every axis setting they change is set again by the next draw, so reuse cannot leak."""
-    if not _PANEL:
-        fig = Figure(figsize=PANEL_SIZE)
-        _PANEL.append((fig, {key: fig.add_axes(box) for key, box in BOXES.items()}))
-        return _PANEL[0]
-    fig, axes = _PANEL[0]
+def _panel_figure(keys: tuple = ORDER):
+    """The figure of a layout, emptied for the next subject: every artist the charts add is
+    removed and every axis setting they change is set again by the next draw, so reuse cannot leak."""
+    size, boxes = layout(keys)
+    key = tuple(boxes)
+    if key not in _PANEL:
+        fig = Figure(figsize=size)
+        _PANEL[key] = (fig, {k: fig.add_axes(box) for k, box in boxes.items()}, boxes)
+        return _PANEL[key]
+    fig, axes, boxes = _PANEL[key]
     for t in list(fig.texts):
         t.remove()
     for ax in axes.values():
@@ -234,17 +256,17 @@ def _panel_figure():
         ax.set_ylabel("")
         for name, sp in ax.spines.items():
             sp.set_visible(name in ("left", "bottom"))
-    return fig, axes
+    return fig, axes, boxes
 
 
 def subject_panel(data: dict) -> str:
-    """The four charts of a subject in one figure (one SVG: cheaper to draw and to lay out than
-    four), sharing one date axis so they line up."""
-    fig, axes = _panel_figure()
+    """The charts of a subject (up to four: markers, liver tests, target lesions) in one figure
+    (one SVG: cheaper to draw and to lay out than four), sharing one date axis so they line up."""
+    panels = data["panels"]
+    fig, axes, boxes = _panel_figure(tuple(panels))
     xlim = data.get("xlim")
     ticks = date_ticks(xlim[0], xlim[1]) if xlim else ([], [])
-    panels = data["panels"]
-    for key, box in BOXES.items():
+    for key, box in boxes.items():
         p = panels.get(key) or {"title": key, "empty": "No data."}
         ax = axes[key]
         _title(fig, box, p["title"])
@@ -265,6 +287,15 @@ RESPONSE_MARK = {"CR": ("*", INK, 5.5), "PR": ("o", INK, 3.2), "SD": ("s", "whit
                  "PD": ("D", "#c00000", 3.2), "NE": ("x", INK, 3.2)}
 
 
+def swimmer_left(rows: list, width_mm: float = 272.0) -> float:
+    """The axes' left edge as a figure fraction: room for the longest subject id at the tick
+    label size (DejaVu Sans: at most ~0.65 em a character) plus the tick pad, never less than
+    the 15 mm the seed study's short ids need ("01-701-1015" was clipped at 15 mm)."""
+    longest = max((len(str(r["subject"])) for r in rows), default=0)
+    need_pt = longest * RC["font.size"] * 0.65 + 6
+    return max(0.055, need_pt / (width_mm * MM * 72))
+
+
 def swimmer_chart(data: dict) -> str:
     rows = data["rows"]
     n = max(len(rows), 1)
@@ -273,7 +304,8 @@ def swimmer_chart(data: dict) -> str:
     fig = Figure(figsize=(272 * MM, height))
     bottom = 9 * MM / height
     top = 1 - 3 * MM / height
-    ax = fig.add_axes((0.055, bottom, 0.86, top - bottom))
+    left = swimmer_left(rows)
+    ax = fig.add_axes((left, bottom, 0.915 - left, top - bottom))
     ys = list(range(n))[::-1]
     xmax = data.get("xmax", 21) * 1.04 + 5
     ax.set_xlim(-5, xmax)
@@ -305,7 +337,7 @@ def swimmer_chart(data: dict) -> str:
     ax.yaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_major_locator(MaxNLocator(12, integer=True))
     ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_xlabel("Days since first dose (bar: first dose to last cycle or off treatment; ticks: doses; "
+    ax.set_xlabel("Days since first dose (bar: first dose to the end of the last cycle or period, or off treatment; ticks: doses or period starts; "
                   "arrow: on treatment)", fontsize=6)
     ax.tick_params(axis="y", length=0)
     if ax.get_legend_handles_labels()[0]:

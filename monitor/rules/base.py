@@ -35,6 +35,7 @@ class Rule:
     severity: Severity
     check: Callable
     needs: tuple = ()        # ((sheet, (column keys...)), ...): not evaluated when absent
+    profile_needs: tuple = ()  # ("recist", "schedule.cycle_days", ...): not evaluated when the study has not
 
     @property
     def doc(self) -> str:

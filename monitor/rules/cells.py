@@ -20,7 +20,7 @@ MARKER_ANSWERS = {("Labs", "result")}
 
 
 def _columns(ctx, sd):
-    return [c for c in columns_for(sd.schema, ctx.profile.drug_names) if c.key in sd.columns]
+    return [c for c in columns_for(sd.schema, ctx.profile.related_drug_names) if c.key in sd.columns]
 
 
 def _errors(ctx, code: str, message) -> pl.DataFrame:

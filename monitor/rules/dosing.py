@@ -64,18 +64,31 @@ def dose_deviates_from_protocol(ctx):
     used (the Cycles weight, else the latest Vitals weight, else the Subjects weight). A
     difference of more than `schedule.dose_tolerance_pct` (10%) is reported on the Dose cell with
     the dose expected. A dose marked Reduced that is below the protocol dose is a documented
-    reduction and is not reported.
+    reduction and is not reported. The protocol dose is the one of the subject's arm and cycle
+    (profile [[arms]], dose levels by cycle); when the arm is not known, the drug's level nearest
+    to the dose. A placebo (planned 0 mg) is reported only when a dose above 0 is entered.
     *Why it matters*: over-dosing is a safety risk and under-dosing lowers dose intensity; both
     are protocol deviations (protocol section 6.1, doses and tolerance).
     *Example*: bevacizumab 700 mg for 58 kg (expected 870 mg = 15 mg/kg x 58 kg, -19.5%).
     """
     tol = ctx.profile.schedule["dose_tolerance_pct"]
-    a = _counted(administrations(ctx)).filter(pl.col("dose_deviation_pct").is_not_null())
+    adm = _counted(administrations(ctx))
+    a = adm.filter(pl.col("dose_deviation_pct").is_not_null())
     dev = pl.col("dose_deviation_pct")
     documented = (pl.col("action") == "Reduced") & (dev < 0)
     bad = a.filter((dev.abs() > tol * (1 + REL_TOL)) & ~documented)
+    placebo = adm.filter((pl.col("expected_dose") == 0) & (pl.col("dose") > 0))
+    out = []
+    if placebo.height:
+        sd, df = _rows(ctx, placebo)
+        out.append(emit(sd, df, "dose", pl.col("x_drug") + pl.lit(" dose ") + quoted(pl.col("dose__raw"))
+                        + pl.lit(" ") + pl.col("x_unit").fill_null("") + pl.lit(": a placebo has no active dose "
+                                                                                "(planned 0 ")
+                        + pl.col("x_protocol_unit").fill_null("mg") + pl.lit(")."),
+                        suggestion=pl.lit("Enter 0 for a placebo, or check the drug (an active drug given to a "
+                                          "placebo subject is a deviation).")))
     if not bad.height:
-        return None
+        return pl.concat(out) if out else None
     sd, df = _rows(ctx, bad)
     dev = pl.col("x_dose_deviation_pct")
     basis = (pl.when((pl.col("x_protocol_unit") == "mg/kg") & (pl.col("x_unit") == "mg"))
@@ -86,13 +99,14 @@ def dose_deviates_from_protocol(ctx):
              .then(pl.lit(" = ") + fmt_num(pl.col("x_protocol_dose")) + pl.lit(" mg / ")
                    + fmt_num(pl.col("x_weight_used")) + pl.lit(" kg"))
              .otherwise(pl.lit("")))
-    return emit(sd, df, "dose", pl.col("x_drug") + pl.lit(" dose ") + quoted(pl.col("dose__raw")) + pl.lit(" ")
-                + pl.col("x_unit") + pl.lit(" is ") + fmt_num(dev.abs()) + pl.lit("% ")
-                + pl.when(dev > 0).then(pl.lit("above")).otherwise(pl.lit("below"))
-                + pl.lit(" the protocol dose: expected ") + fmt_num(pl.col("x_expected_dose")) + pl.lit(" ")
-                + pl.col("x_unit") + basis + pl.lit(f"; tolerance {tol:g}%."),
-                suggestion=pl.lit("Check the dose and unit; a deliberate reduction is recorded as Action Reduced "
-                                  "with the reason."))
+    found = emit(sd, df, "dose", pl.col("x_drug") + pl.lit(" dose ") + quoted(pl.col("dose__raw")) + pl.lit(" ")
+                 + pl.col("x_unit") + pl.lit(" is ") + fmt_num(dev.abs()) + pl.lit("% ")
+                 + pl.when(dev > 0).then(pl.lit("above")).otherwise(pl.lit("below"))
+                 + pl.lit(" the protocol dose: expected ") + fmt_num(pl.col("x_expected_dose")) + pl.lit(" ")
+                 + pl.col("x_unit") + basis + pl.lit(f"; tolerance {tol:g}%."),
+                 suggestion=pl.lit("Check the dose and unit; a deliberate reduction is recorded as Action Reduced "
+                                   "with the reason."))
+    return pl.concat(out + [found]) if out else found
 
 
 def dose_not_recalculated_after_weight_change(ctx):

@@ -184,3 +184,32 @@ RULES = RULES + (
 
 BY_CODE = {r.code: r for r in RULES}
 assert len(BY_CODE) == len(RULES), "duplicate rule code"
+
+# ---------------------------------------------------------------------------------------------
+# Study design (issue 12): arms, placebo, dose levels, continuous dosing, optional sections.
+# A rule whose part of the study is absent from the profile (no [recist], no [[markers]], no
+# cycle length for a daily patch ...) is "not evaluated" with the reason, never a finding.
+from dataclasses import replace as _replace  # noqa: E402
+
+from . import design as dsg  # noqa: E402
+
+PROFILE_NEEDS = {
+    "DOSE001": ("schedule.cycle_days", "schedule.window_days"),
+    "DOSE002": ("schedule.dose_tolerance_pct",),
+    "DOSE003": ("schedule.weight_change_pct", "weight_dosing"),
+    "DOSE004": ("schedule.predose_lab_days",),
+    "DOSE005": ("hold_rules",),
+    "DOSE009": ("schedule.cycle_days", "schedule.window_days"),
+    "MK001": ("markers",), "MK002": ("markers",), "MK003": ("markers",),
+    "RECIST001": ("recist",), "RECIST002": ("recist",), "RECIST003": ("recist",),
+    "RECIST004": ("recist",), "RECIST005": ("recist",), "RECIST006": ("recist",), "RECIST007": ("recist",),
+}
+RULES = tuple(_replace(r, profile_needs=PROFILE_NEEDS[r.code]) if r.code in PROFILE_NEEDS else r for r in RULES)
+RULES = RULES + (
+    Rule("WB211", "arm-unknown", S.MAJOR, dsg.arm_unknown, (("Subjects", ("subject",)),), ("arms",)),
+    Rule("DOSE012", "drug-not-in-arm", S.MAJOR, dsg.drug_not_in_arm,
+         (("Cycles", _CYC), ("Subjects", ("subject", "arm"))), ("arms",)),
+)
+
+BY_CODE = {r.code: r for r in RULES}
+assert len(BY_CODE) == len(RULES), "duplicate rule code"

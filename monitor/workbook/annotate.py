@@ -37,6 +37,7 @@ from openpyxl.workbook.properties import CalcProperties
 from openpyxl.worksheet.hyperlink import Hyperlink
 
 from ..findings import Severity
+from ..grouping import Group, grouped
 from ..io import OUTPUT_PROPERTY, atomic_path, safe_cell
 from .reader import WorkbookError
 
@@ -307,11 +308,22 @@ def _write_findings_sheet(wb, result, marked: dict) -> str:
         _text(ws.cell(row=HEADER_ROW + 1, column=1), "No findings.")
     from ..batch.workflow import finding_status
 
-    for i, f in enumerate(findings, start=HEADER_ROW + 1):
-        st = finding_status(result, f.id) or {"status": "open"}
+    # one cause on many rows: one line with its count and first cells; a finding someone accepted,
+    # queried or answered keeps its own line (its Status, Query and Response)
+    acted = set(getattr(result, "workflow", None) or ())
+    items = grouped([f for f in findings if f.id not in acted]) + [f for f in findings if f.id in acted]
+    pos = {id(f): n for n, f in enumerate(findings)}
+    items.sort(key=lambda it: pos[id(it.first if isinstance(it, Group) else it)])
+    for i, item in enumerate(items, start=HEADER_ROW + 1):
+        f = item.first if isinstance(item, Group) else item
+        st = (finding_status(result, f.id) if not isinstance(item, Group) else {}) or {"status": "open"}
         status = st["status"] + (f": {st['reason']}" if st.get("reason") and st["status"] == "accepted" else "")
         values = (str(f.severity).upper(), f.rule, f.name, f.where, f.subject, f.message,
                   f.suggestion, f.id, status, st.get("query"), st.get("response"))
+        if isinstance(item, Group):
+            values = (str(f.severity).upper(), f.rule, f.name, f"{f.where} (+{item.count - 1})",
+                      item.subjects_text(), f"{f.message} [{item.count} rows like this: {item.cells_text()}]",
+                      f.suggestion, f"group {f.group}", status, None, None)
         for j, v in enumerate(values, start=1):
             c = ws.cell(row=i, column=j)
             _text(c, v)
@@ -327,7 +339,7 @@ def _write_findings_sheet(wb, result, marked: dict) -> str:
             where.hyperlink = Hyperlink(ref=where.coordinate, location=f"{_quote_sheet(sheet)}!{ref}",
                                         tooltip=_clean(f"Go to {sheet}!{ref}")[:255])
             where.font = _LINK
-    last = HEADER_ROW + max(len(findings), 1)
+    last = HEADER_ROW + max(len(items), 1)
     ws.auto_filter.ref = f"A{HEADER_ROW}:{get_column_letter(len(COLUMNS))}{last}"
     ws.freeze_panes = f"A{HEADER_ROW + 1}"
     return title

@@ -116,6 +116,9 @@ SUBJECTS = Sheet(
         Column("Off-treatment date", "off_date", Kind.DATE, False, ("End of treatment date",),
                "Date the subject came off study treatment; blank while on treatment."),
         Column("Off-treatment reason", "off_reason", Kind.TEXT, False, doc="Why treatment ended.", width=24),
+        Column("Arm", "arm", Kind.TEXT, False, ("ARM", "Treatment arm", "Treatment group", "ARMCD", "Arm code"),
+               "Optional: the subject's treatment arm, a name or alias of the profile's [[arms]] "
+               "(e.g. Placebo); decides which drugs and doses the subject gets.", width=18, lists="arms"),
     ),
     doc="One row per subject.",
     record_key=("subject",),
@@ -142,6 +145,9 @@ CYCLES = Sheet(
         Column("Action", "action", Kind.CHOICE, True, ("Status",),
                "Given, Reduced, Delayed, Held or Discontinued.", choices=ACTIONS),
         Column("Reason", "reason", Kind.TEXT, False, doc="Why not Given as planned.", width=24),
+        Column("End date", "end_date", Kind.DATE, False, ("Last dose date", "Stop date", "EXENDTC"),
+               "Optional, for continuous (daily) dosing: the last day of the dosing period that starts "
+               "on Date; blank while it goes on."),
     ),
     doc="One row per drug administration (or planned administration).",
     record_key=("subject", "cycle", "drug"),

@@ -71,6 +71,8 @@ def list_values(name: str, profile) -> tuple[list[str], str]:
     """The values of a named drop-down list (schema `Column.lists`) and what they are."""
     if name == "drugs":
         return list(profile.drug_names), "drug of the protocol profile"
+    if name == "arms":
+        return [a.name for a in profile.arms], "treatment arm of the protocol profile"
     if name == "tests":
         from ..labs.catalogue import load_catalogue
 
@@ -174,6 +176,9 @@ def column_note(col: Column, profile=None) -> str:
         also = [a for d in profile.drugs for a in d.aliases]
         lines.append("Pick from the list: " + ", ".join(profile.drug_names) + "."
                      + (" Also read: " + ", ".join(also) + "." if also else ""))
+    elif col.lists == "arms" and profile is not None:
+        lines.append("Pick from the list: " + ", ".join(a.name for a in profile.arms) + "." if profile.arms
+                     else "This study's profile has no arms: leave blank.")
     elif col.lists == "tests":
         lines.append("Pick a test code from the list (ALT, AST, BILI ...); test names and "
                      "aliases (Alanine aminotransferase, SGPT) are read too.")
@@ -198,6 +203,8 @@ def _validation_spec(col: Column, profile, lists: _Lists) -> dict | None:
     list is everything the monitor accepts; 'warning' where aliases or other forms are read."""
     if col.lists:
         values, what = list_values(col.lists, profile)
+        if not values:   # a study without arms: nothing to pick
+            return None
         src = lists.source(col.lists, values, what)
         strict = col.lists == "ctcae"  # only the exact CTCAE term passes the check
         return dict(type="list", formula1=src, errorStyle="stop" if strict else "warning",
@@ -327,7 +334,7 @@ def _write_study(ws, profile, study: dict | None):
 
 
 def _write_sheet(ws, sheet: Sheet, profile, rows: list, lists: _Lists):
-    cols = list(columns_for(sheet, profile.drug_names))
+    cols = list(columns_for(sheet, profile.related_drug_names))
     keys = {c.key for c in cols}
     extra = []
     for r in rows:
