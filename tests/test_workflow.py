@@ -288,3 +288,26 @@ def test_batch_records_answers_typed_into_its_own_annotated_copy_before_rewritin
     assert (f["status"], f["response"]) == ("answered", "F, corrected")
     h = json.loads(monitor("history", "site01.xlsx", "--out", out, "--format", "json").stdout)
     assert [(a["action"], a["by_name"]) for a in h["audit"]] == [("queried", "AM"), ("answered", "J. Site")]
+
+
+def test_a_queried_finding_keeps_its_own_line_when_its_cause_is_grouped(tmp_path):
+    """Main folds one cause on 3+ rows into one line of the Findings sheet; a finding someone
+    acted on stays on its own line, so its Query and Response columns have a place."""
+    from builders import set_cells, valid_study, write
+
+    s = valid_study()
+    for i in range(3):
+        set_cells(s, "Subjects", i, Sex="X")                      # WB110 on three rows: one group
+    wb = write(tmp_path / "site.xlsx", s)
+    out = tmp_path / "out"
+    data = _json(_check(wb, out))
+    ids = [f["id"] for f in data["findings"] if f["rule"] == "WB110"]
+    assert len(ids) == 3
+    copy = tmp_path / "plain.xlsx"
+    assert monitor("annotate", wb, "--history", out, "--out", copy).returncode == 0
+    listed = [r[7] for r in openpyxl.load_workbook(copy)["Findings"].iter_rows(min_row=5, values_only=True)]
+    assert not set(ids) & set(listed), "three rows of one cause: one group line"
+    assert monitor("query", wb, ids[1], "--text", "Sex?", "--by", "AM", "--out", out).returncode == 0
+    assert monitor("annotate", wb, "--history", out, "--out", copy).returncode == 0
+    rows = {r[7]: r for r in openpyxl.load_workbook(copy)["Findings"].iter_rows(min_row=5, values_only=True)}
+    assert rows[ids[1]][-3:-1] == ("queried", "Sex?")
