@@ -3,7 +3,8 @@
 A workbook is skipped only when its bytes *and* this key are those of its last check. The key
 hashes the profile's content, the size and resource limits, the tool version and the package's
 own code and data: every `.py`, `.toml`, `.csv`, `.json`, template and stylesheet under
-`monitor/` (rules, CTCAE criteria, the lab catalogue, the report templates ...). A changed rule,
+`monitor/` (rules, CTCAE criteria, the lab catalogue ...) and the report and batch-summary
+templates (top-level `templates/`, or `monitor/templates/` when installed). A changed rule,
 threshold or catalogue entry therefore re-checks every workbook even when the version number
 was not raised. Hashing the package costs a few milliseconds (about 1 MB of files), once per
 process.
@@ -40,9 +41,16 @@ def profile_sha256(profile) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
+def templates_sha256() -> str:
+    """SHA-256 over the report and batch-summary templates, wherever they are installed."""
+    from ..assets import templates_dir
+
+    return code_sha256(templates_dir())
+
+
 def config_key(profile_hash: str, max_unpacked_mb: float, code_hash: str | None = None) -> str:
     """The skip key: profile content, tool version, the package's code and data, size limit."""
     raw = json.dumps({"profile": profile_hash, "tool_version": __version__,
-                      "code": code_hash if code_hash is not None else code_sha256(),
+                      "code": code_hash if code_hash is not None else code_sha256() + templates_sha256(),
                       "max_unpacked_mb": float(max_unpacked_mb)}, sort_keys=True)
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]

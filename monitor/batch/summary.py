@@ -10,8 +10,9 @@ PDF still describes the batch and is kept (rendering would cost more than the wh
 from __future__ import annotations
 
 import json
-from importlib import resources
 from pathlib import Path
+
+from ..assets import templates_dir
 
 SUMMARY_PDF = "batch-summary.pdf"
 MAX_ROWS = 28            # rows that fit one A4 landscape page at 8 pt (checked by a test)
@@ -43,13 +44,13 @@ def render_html(model: dict) -> str:
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(resources.files("monitor.batch") / "templates")),
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
         autoescape=True, undefined=jinja2.StrictUndefined)
     return env.get_template("batch-summary.html.j2").render(**model)
 
 
 def stylesheet() -> str:
-    return (resources.files("monitor.batch") / "templates" / "batch-summary.css").read_text("utf-8")
+    return (templates_dir() / "batch-summary.css").read_text("utf-8")
 
 
 def refuse_fetch(url: str, *args, **kwargs):

@@ -24,7 +24,6 @@ import os
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 
 import jinja2
 import pikepdf
@@ -41,8 +40,10 @@ CHUNK_MAX = 12                              # subjects per part at most
 # ------------------------------------------------------------------------------ assets
 
 def templates_dir():
-    """The templates folder shipped inside the package (monitor/templates)."""
-    return resources.files("monitor").joinpath("templates")
+    """The templates folder (top-level templates/, shipped inside the package as monitor/templates)."""
+    from ..assets import templates_dir as _dir
+
+    return _dir()
 
 
 @lru_cache(maxsize=None)
