@@ -28,7 +28,7 @@ import polars as pl
 
 from .exposure import cached
 from .recist import assessment_dates, assessments, follow_up, overall_response, target_sums
-from .recist_best import best_overall
+from .recist_best import best_of
 from .recist_lesions import baseline_roles
 
 SCHEMA = {"subject": pl.String, "date": pl.Date}
@@ -75,12 +75,7 @@ def mrecist_assessments(ctx) -> pl.DataFrame:
 
 
 def build_mrecist_best(ctx) -> pl.DataFrame:
-    a = mrecist_assessments(ctx)
-    if not a.height:
-        return pl.DataFrame(schema={"subject": pl.String, "best_overall_response": pl.String})
-    tp = a.filter(~pl.col("is_baseline") & pl.col("response").is_not_null()).select(
-        "subject", "date", "first_dose", pl.col("response").alias("resp"))
-    return best_overall(tp, a.select("subject").unique(), ctx.profile.recist)
+    return best_of(mrecist_assessments(ctx), "response", ctx.profile.recist)
 
 
 def mrecist_best(ctx) -> pl.DataFrame:

@@ -40,7 +40,7 @@ from __future__ import annotations
 import polars as pl
 
 from .exposure import REL_TOL, cached
-from .recist_best import best_overall
+from .recist_best import best_of
 from .recist_lesions import EQUIVOCAL, NEW, PROGRESSION_STATUS, baseline_roles, lesion_status, lesions  # noqa: F401
 
 ORDER = {"CR": 0, "PR": 1, "SD": 2, "NON-CR/NON-PD": 2, "PD": 4, "NE": 5}
@@ -223,12 +223,7 @@ def assessments(ctx) -> pl.DataFrame:
 
 
 def build_best_response(ctx) -> pl.DataFrame:
-    a = assessments(ctx)
-    if not a.height or "time_point_response" not in a.columns:
-        return pl.DataFrame(schema={"subject": pl.String, "best_overall_response": pl.String})
-    tp = a.filter(~pl.col("is_baseline") & pl.col("time_point_response").is_not_null()).select(
-        "subject", "date", "first_dose", pl.col("time_point_response").alias("resp"))
-    return best_overall(tp, a.select("subject").unique(), ctx.profile.recist)
+    return best_of(assessments(ctx), "time_point_response", ctx.profile.recist)
 
 
 def best_response(ctx) -> pl.DataFrame:

@@ -83,3 +83,13 @@ def best_overall(tp: pl.DataFrame, subjects: pl.DataFrame, r: dict) -> pl.DataFr
         .alias("duration_of_response_censored"),
     )
     return b.select(list(BEST_COLUMNS)).sort("subject")
+
+
+def best_of(a: pl.DataFrame, column: str, r: dict) -> pl.DataFrame:
+    """Best overall response from the time-point responses in `column` of an assessments table
+    (RECIST 1.1 or mRECIST): baseline rows and scans without a response are left out."""
+    if not a.height or column not in a.columns:
+        return pl.DataFrame(schema={"subject": pl.String, "best_overall_response": pl.String})
+    tp = a.filter(~pl.col("is_baseline") & pl.col(column).is_not_null()).select(
+        "subject", "date", "first_dose", pl.col(column).alias("resp"))
+    return best_overall(tp, a.select("subject").unique(), r)
