@@ -2,12 +2,17 @@
 
 The report is cut into parts (cover, overview, blocks of subjects, findings listing) that are
 laid out independently, in parallel when `jobs` > 1, and merged. The cut depends only on the
-study, never on `jobs`, so the PDF is the same whatever the number of processes. What spans
-parts is added after the merge: "page x of y" (a one-line overlay per page, laid out by
-WeasyPrint with the same @page box), the bookmarks, and the table of contents (the cover is
-laid out last, when every part's page count is known).
+study, never on `jobs`, so the PDF is the same whatever the number of processes. A block of
+subjects is bounded by its estimated page count (PART_PAGES), so the memory of the process that
+lays it out is bounded whatever the size of the study (WeasyPrint keeps every box of a
+document until it is written: ~4 MB a page). Each part is written to a temporary file and its
+document freed before the next; the parent keeps only the file names, page counts and
+bookmarks. What spans parts is added after the merge: "page x of y" (stamped on each page), the
+bookmarks, and the table of contents (the cover is laid out last, when every part's page count
+is known).
 
-Merging uses pikepdf (qpdf).
+Merging uses pikepdf (qpdf), reading the parts from their files (qpdf loads objects on demand
+and copies stream data when it writes) and writing the merged PDF straight to its file.
 
 Security: the only URLs WeasyPrint may load are `asset:NAME` for our bundled stylesheet and the
 charts of this render; AssetFetcher refuses every other URL (file:, http(s):, data:, ...) and
@@ -17,7 +22,6 @@ records each request. Cell text reaches the HTML only through autoescaped jinja2
 from __future__ import annotations
 
 import dataclasses
-import io
 import logging
 import math
 import os
@@ -35,6 +39,7 @@ from . import charts as charts_mod
 TEMPLATE = "report.html.j2"
 BUNDLED = {"report.css": "text/css"}        # asset name -> content type; nothing else is served
 CHUNK_MAX = 12                              # subjects per part at most
+PART_PAGES = 32                             # estimated pages per block of subjects at most
 
 
 # ------------------------------------------------------------------------------ assets
@@ -112,7 +117,7 @@ class Part:
 
 @dataclass
 class PartResult:
-    pdf: bytes
+    pdf: str                   # path of the part's PDF file (a temporary file of this render)
     pages: int
     bookmarks: list            # [(level, label, page index in the part)]
     timings: dict              # charts, template, layout, write (seconds)
@@ -172,8 +177,9 @@ def render_html(part: Part, charts: dict | None = None, toc: list | None = None)
         chart_keys=set(charts or ()))
 
 
-def render_part(part: Part) -> PartResult:
-    """Lay out and write one part (runs in a worker process when jobs > 1)."""
+def render_part(part: Part, path: str) -> PartResult:
+    """Lay out one part and write it to the PDF file `path` (runs in a worker process when
+    jobs > 1). The laid-out document is dropped before returning: only the file remains."""
     t0, c0 = time.perf_counter(), time.process_time()
     to_draw = []
     if part.kind in ("subjects", "single"):
@@ -193,8 +199,9 @@ def render_part(part: Part) -> PartResult:
     logger.propagate = False
     try:
         doc = weasyprint.HTML(string=html, url_fetcher=fetcher).render()
+        del html, drawn
         t3, c3 = time.perf_counter(), time.process_time()
-        pdf = doc.write_pdf()
+        doc.write_pdf(target=path)
         t4, c4 = time.perf_counter(), time.process_time()
     finally:
         logger.removeHandler(collector)
@@ -207,9 +214,11 @@ def render_part(part: Part) -> PartResult:
             walk(children, level + 1)
 
     walk(doc.make_bookmark_tree(), 1)
+    pages = len(doc.pages)
+    del doc
     import resource
 
-    return PartResult(pdf, len(doc.pages), marks,
+    return PartResult(path, pages, marks,
                       {"charts": t1 - t0, "template": t2 - t1, "layout": t3 - t2, "write": t4 - t3,
                        "cpu_charts": c1 - c0, "cpu_template": c2 - c1, "cpu_layout": c3 - c2, "cpu_write": c4 - c3},
                       fetcher.requests, fetcher.refused, collector.records,
@@ -223,17 +232,39 @@ def plan_parts(view) -> list:
     if scope != "study":
         return [Part("single", view, 1.0)]
     parts = [Part("overview", rep(view, subjects=[]), 2.0 + 0.02 * len(view.subjects_table))]
-    subs = view.subjects
-    if subs:
-        size = max(1, min(CHUNK_MAX, math.ceil(len(subs) / 4)))
-        for i in range(0, len(subs), size):
-            chunk = subs[i:i + size]
-            cost = sum(1.5 + 0.2 * len(s.cycles) for s in chunk)
-            parts.append(Part("subjects", rep(view, subjects=chunk, subjects_table=[], swimmer=[],
-                                              findings_groups=[], severe_aes=[]), cost))
+    for chunk in subject_chunks(view.subjects):
+        cost = sum(1.5 + 0.2 * len(s.cycles) for s in chunk)
+        parts.append(Part("subjects", rep(view, subjects=chunk, subjects_table=[], swimmer=[],
+                                          findings_groups=[], severe_aes=[]), cost))
     parts.append(Part("findings", rep(view, subjects=[], subjects_table=[], swimmer=[], severe_aes=[]),
                       0.5 + 0.01 * view.n_findings))
     return parts
+
+
+def estimated_pages(s) -> float:
+    """Pages a subject's section takes, roughly (A4 landscape): the header with its charts
+    and adverse events about one page, then about seven cycle blocks a page."""
+    return 1.2 + 0.15 * len(s.cycles) + 0.03 * len(s.aes) + 0.05 * len(s.other_findings)
+
+
+def subject_chunks(subs: list) -> list:
+    """The blocks of subjects laid out as one document each, in order: at most CHUNK_MAX
+    subjects, a quarter of the study (so that small studies still make a few parts to share
+    out), and PART_PAGES estimated pages (a subject over that on its own is a block alone).
+    Every subject's section starts on a new page, so where the cuts fall never changes the
+    pages."""
+    size = max(1, min(CHUNK_MAX, math.ceil(len(subs) / 4))) if subs else 1
+    chunks, cur, pages = [], [], 0.0
+    for s in subs:
+        p = estimated_pages(s)
+        if cur and (len(cur) >= size or pages + p > PART_PAGES):
+            chunks.append(cur)
+            cur, pages = [], 0.0
+        cur.append(s)
+        pages += p
+    if cur:
+        chunks.append(cur)
+    return chunks
 
 
 POOL_MIN_COST = 12.0   # about 6 subjects: below it, starting worker processes costs more than it saves
@@ -249,23 +280,27 @@ def part_label(part: Part) -> str:
     return {"overview": "study overview", "findings": "findings listing", "cover": "contents"}.get(part.kind, part.kind)
 
 
-def _sequential(parts: list, progress=None) -> list:
+def part_path(folder: str, i: int) -> str:
+    return os.path.join(folder, f"part-{i:04d}.pdf")
+
+
+def _sequential(parts: list, folder: str, progress=None) -> list:
     out = []
-    for p in parts:
+    for i, p in enumerate(parts):
         if progress is not None:
             progress(0.0, f"laying out {part_label(p)}")
-        out.append(render_part(p))
+        out.append(render_part(p, part_path(folder, i)))
         if progress is not None:
             progress(p.cost, None)
     return out
 
 
-def _run_parts(parts: list, jobs: int, force_pool: bool = False, progress=None) -> list:
-    """Lay out the parts (in worker processes when it pays). `progress(cost_done, text)` is
-    called as parts start (cost 0) and finish (their cost)."""
+def _run_parts(parts: list, folder: str, jobs: int, force_pool: bool = False, progress=None) -> list:
+    """Lay out the parts into PDF files in `folder` (in worker processes when it pays).
+    `progress(cost_done, text)` is called as parts start (cost 0) and finish (their cost)."""
     small = sum(p.cost for p in parts) < POOL_MIN_COST
     if jobs <= 1 or len(parts) <= 1 or (small and not force_pool):
-        return _sequential(parts, progress)
+        return _sequential(parts, folder, progress)
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
@@ -279,7 +314,7 @@ def _run_parts(parts: list, jobs: int, force_pool: bool = False, progress=None) 
         from concurrent.futures import as_completed
 
         with ProcessPoolExecutor(max_workers=min(jobs, len(parts)), mp_context=ctx) as pool:
-            futures = {pool.submit(render_part, parts[i]): i for i in order}
+            futures = {pool.submit(render_part, parts[i], part_path(folder, i)): i for i in order}
             if progress is not None:
                 progress(0.0, "laying out " + ", ".join(part_label(parts[i]) for i in order[:jobs]))
             for fut in as_completed(futures):
@@ -288,7 +323,7 @@ def _run_parts(parts: list, jobs: int, force_pool: bool = False, progress=None) 
                 if progress is not None:
                     progress(parts[i].cost, f"laid out {part_label(parts[i])}")
     except (BrokenProcessPool, OSError):   # no worker processes here (sandbox, no /dev/shm): lay out in turn
-        return _sequential(parts, progress)
+        return _sequential(parts, folder, progress)
     return results
 
 
@@ -300,17 +335,21 @@ def write_report(view, path, jobs: int = 1, force_pool: bool = False, progress=N
     the cost of the whole layout and returns the per-part callback (see _run_parts)."""
     from ..io import atomic_path
 
+    import tempfile
+
     t0 = time.perf_counter()
     stats = ReportStats(path=str(path), jobs=jobs)
     parts = plan_parts(view)
-    results = _run_parts(parts, jobs, force_pool,
-                         progress(sum(p.cost for p in parts)) if progress is not None else None)
-    if view.meta.scope == "study":
-        _, parts, results = _cover(view, parts, results)
-    tm, cm = time.perf_counter(), time.process_time()
-    pdf, pages = _merge(view, parts, results)
-    stats.timings["merge"] = time.perf_counter() - tm
-    stats.timings["cpu_merge"] = time.process_time() - cm
+    with tempfile.TemporaryDirectory(prefix="monitor-report-") as folder:
+        results = _run_parts(parts, folder, jobs, force_pool,
+                             progress(sum(p.cost for p in parts)) if progress is not None else None)
+        if view.meta.scope == "study":
+            _, parts, results = _cover(view, parts, results, folder)
+        tm, cm = time.perf_counter(), time.process_time()
+        with atomic_path(path) as tmp:
+            pages = _merge(view, results, tmp)
+        stats.timings["merge"] = time.perf_counter() - tm
+        stats.timings["cpu_merge"] = time.process_time() - cm
     for r in results:
         for k, v in r.timings.items():
             stats.timings[k] = stats.timings.get(k, 0.0) + v
@@ -318,14 +357,12 @@ def write_report(view, path, jobs: int = 1, force_pool: bool = False, progress=N
         stats.refused += r.refused
         stats.log += r.log
         stats.timings["peak_mib"] = max(stats.timings.get("peak_mib", 0.0), r.peak_mib)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(pdf)
     stats.pages, stats.parts = pages, len(parts)
     stats.wall = time.perf_counter() - t0
     return stats
 
 
-def _cover(view, parts, results):
+def _cover(view, parts, results, folder):
     """Lay out the cover with its table of contents once the other parts' page counts are
     known; the contents' own length does not depend on the numbers, so this settles in at most
     two passes (the first guess is made from the number of entries)."""
@@ -341,7 +378,7 @@ def _cover(view, parts, results):
                     toc.append((label, offset + page + 1))
             offset += res.pages
         cover = Part("cover", dataclasses.replace(view, subjects=[]), 0.5, {"toc": toc})
-        res = render_part(cover)
+        res = render_part(cover, os.path.join(folder, "cover.pdf"))
         for k, v in res.timings.items():
             spent[k] = spent.get(k, 0.0) + v
         if res.pages == guess:
@@ -351,13 +388,14 @@ def _cover(view, parts, results):
     return res, [cover] + parts, [res] + results
 
 
-def _merge(view, parts, results) -> tuple:
-    """Concatenate the parts with pikepdf (qpdf: ~10x faster than pypdf's object cloning on
-    chart-heavy pages), then add bookmarks, page numbers and metadata."""
+def _merge(view, results, target) -> int:
+    """Concatenate the parts' files with pikepdf (qpdf: ~10x faster than pypdf's object cloning
+    on chart-heavy pages) into `target`, add bookmarks, page numbers and metadata. Returns the
+    page count."""
     out = pikepdf.new()
     sources, offsets = [], []
     for res in results:
-        src = pikepdf.open(io.BytesIO(res.pdf))
+        src = pikepdf.open(res.pdf)
         sources.append(src)                    # kept open until the merged file is saved
         offsets.append(len(out.pages))
         out.pages.extend(src.pages)
@@ -387,11 +425,11 @@ def _merge(view, parts, results) -> tuple:
     out.Root.Lang = pikepdf.String(meta.lang)
     out.Root.ViewerPreferences = pikepdf.Dictionary(DisplayDocTitle=True)
     out.Root.PageMode = pikepdf.Name.UseOutlines
-    buf = io.BytesIO()
-    out.save(buf, deterministic_id=True)
+    out.save(target, deterministic_id=True)
+    out.close()
     for src in sources:
         src.close()
-    return buf.getvalue(), total
+    return total
 
 
 def _pdf_date(iso: str) -> str:
