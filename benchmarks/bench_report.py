@@ -17,6 +17,12 @@ clock. Printed per run:
   speed-up of 2 processes over 1 (wall), peak RSS of the main process and of the largest worker.
 
 Goals (issue 5): our share < 20%, >= 1.6x from 2 processes, a 50-subject report < 60 s.
+Goals (issue 15): whole study with --jobs 2 <= 0.2 s/page, peak RSS of every process < 400 MiB
+at any study size. Printed per run against them: wall s/page; CPU s/page summed over all
+processes, and an idle-machine estimate of the wall s/page from CPU times (the parent's own
+stages plus the parts' CPU shared out over the jobs: what the wall would be with no other work
+on the machine); the peak RSS of the main process (which also checked the workbook: its peak
+after the check alone is printed beside it) and of the largest worker.
 The load average of the machine is printed before and after: on a shared 2-core machine other
 processes' work shows up as slower walls and a smaller speed-up.
 """
@@ -34,6 +40,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DATA = HERE / "data"
 GOAL_SHARE, GOAL_SPEEDUP, GOAL_50_S = 0.20, 1.6, 60.0
+GOAL_S_PAGE, GOAL_PEAK_MIB = 0.20, 400.0
 
 CHILD = r"""
 import json, resource, sys, time, datetime as dt
@@ -48,13 +55,15 @@ t_import = time.perf_counter() - t0
 now = dt.datetime(2026, 1, 1, 9, 0, tzinfo=dt.timezone.utc)
 prof = load_profile()
 t1 = time.perf_counter()
-result = check_workbook(args["workbook"], prof, now=now)
+result = check_workbook(args["workbook"], prof, now=now, max_unpacked_mb=1024)
 t_check = time.perf_counter() - t1
-t2 = time.perf_counter()
+peak_check = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+t2, c2 = time.perf_counter(), time.process_time()
 stats = make_report(result, prof, args["out"], now=now, tool_version=__version__, jobs=args["jobs"],
                     force_pool=args["jobs"] > 1)
 wall = time.perf_counter() - t2
-print(json.dumps({"pages": stats.pages, "parts": stats.parts, "wall": wall, "check": t_check,
+cpu_main = time.process_time() - c2
+print(json.dumps({"cpu_main": cpu_main, "peak_check_mib": peak_check, "pages": stats.pages, "parts": stats.parts, "wall": wall, "check": t_check,
                   "import": t_import, "timings": stats.timings, "ours": stats.ours,
                   "weasyprint": stats.weasyprint, "cpu_ours": stats.cpu_ours, "cpu_weasyprint": stats.cpu_weasyprint, "worker_peak_mib": stats.timings.get("peak_mib", 0.0),
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
@@ -112,6 +121,13 @@ def main(argv=None) -> int:
             t = best["timings"]
             share = best["ours"] / max(1e-9, best["ours"] + best["weasyprint"])
             cpu_share = best["cpu_ours"] / max(1e-9, best["cpu_ours"] + best["cpu_weasyprint"])
+            pages = max(1, best["pages"])
+            # CPU of the parts (laid out in workers when j > 1; the cover in the main process too)
+            cpu_parts = sum(t.get(f"cpu_{k}", 0.0) for k in ("charts", "template", "layout", "write"))
+            cpu_all = best["cpu_main"] + (cpu_parts if j > 1 else 0.0)
+            idle = (best["cpu_main"] + (cpu_parts / j if j > 1 else 0.0)) / pages
+            worst = max(best["peak_mib"], best["worker_peak_mib"])
+            best.update(cpu_s_page=cpu_all / pages, idle_s_page=idle)
             print(f"{n:4d} subjects x {a.cycles} cycles, jobs {j}: {best['pages']:4d} pages in {best['wall']:7.1f} s "
                   f"= {best['wall'] / max(1, best['pages']):.3f} s/page | ours {best['ours']:6.1f} s "
                   f"(view {t.get('view', 0):.1f}, charts {t.get('charts', 0):.1f}, template {t.get('template', 0):.1f}, "
@@ -119,7 +135,14 @@ def main(argv=None) -> int:
                   f"(layout {t.get('layout', 0):.1f}, write {t.get('write', 0):.1f}): our share {share:.1%} "
                   f"(CPU time: {best['cpu_ours']:.1f} s vs {best['cpu_weasyprint']:.1f} s = {cpu_share:.1%}) | "
                   f"peak RSS main {best['peak_mib']:.0f} MiB, worker {best['worker_peak_mib']:.0f} MiB "
+                  f"(main after the check alone: {best['peak_check_mib']:.0f} MiB) "
                   f"| check {best['check']:.1f} s (not included)")
+            print(f"     goal (issue 15): {best['wall'] / pages:.3f} s/page wall, {cpu_all / pages:.3f} CPU s/page, "
+                  f"idle-machine estimate {idle:.3f} s/page (goal <= {GOAL_S_PAGE}: "
+                  f"{'met' if idle <= GOAL_S_PAGE else 'NOT MET'}; wall {'met' if best['wall'] / pages <= GOAL_S_PAGE else 'NOT MET'}) | "
+                  f"peak RSS per process {worst:.0f} MiB (goal < {GOAL_PEAK_MIB:.0f}: "
+                  f"{'met' if worst < GOAL_PEAK_MIB else 'NOT MET'}; workers {best['worker_peak_mib']:.0f} MiB "
+                  f"{'met' if best['worker_peak_mib'] < GOAL_PEAK_MIB else 'NOT MET'})")
             rows.append({"subjects": n, "cycles": a.cycles, "jobs": j, **best, "share": share, "cpu_share": cpu_share})
         if 1 in by_jobs and 2 in by_jobs:
             sp = by_jobs[1]["wall"] / by_jobs[2]["wall"]

@@ -1,7 +1,9 @@
 """Charts as SVG text, drawn with matplotlib from the plain series of the view model.
 
 Lean on purpose: WeasyPrint draws every SVG node, so the charts keep few nodes (no minor ticks,
-plain tick labels instead of mathtext, one path for all dose ticks). Colour is never the only
+plain tick labels instead of mathtext, one path for all dose ticks), and svg_lean.lean() turns
+matplotlib's per-marker `<use>` nodes and id-only groups into a few paths (same picture, about
+a third of the nodes, half the drawing time). Colour is never the only
 signal: each series also has its own line style and marker, thresholds are labelled in text.
 Output is deterministic: a fixed hash salt for the SVG ids and no date in the metadata.
 """
@@ -21,6 +23,8 @@ from matplotlib import dates as mdates  # noqa: E402
 from matplotlib.backends.backend_svg import FigureCanvasSVG  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator  # noqa: E402
+
+from .svg_lean import lean  # noqa: E402
 
 RC = {
     "svg.fonttype": "none",          # text stays text: small files, selectable, the PDF's fonts
@@ -95,7 +99,7 @@ def _svg(fig: Figure) -> str:
     FigureCanvasSVG(fig)
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     text = buf.getvalue()
-    return text[text.index("<svg"):]
+    return lean(text[text.index("<svg"):])
 
 
 def _num(d) -> float:

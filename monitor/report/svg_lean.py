@@ -1,0 +1,170 @@
+"""Fewer SVG nodes for WeasyPrint to draw, the same picture.
+
+WeasyPrint draws an SVG node by node in Python (a `<use>` re-reads the element it points to, a
+`<g>` pushes and pops graphics state), so a chart's drawing time follows its node count.
+matplotlib's SVG wraps every artist in a `<g id=...>` and draws every marker and tick mark as a
+`<use>` of a shared path. `lean()` rewrites that output into fewer nodes, the same picture (only
+the antialiasing of a few edge pixels where same-colour markers overlap can differ by a shade):
+
+* a `<use>` of a plain path with an `x`/`y` offset becomes that path, moved (its style: the
+  use's, with the path's own style winning, as SVG inheritance gives);
+* runs of sibling paths with the same style and clip become one path (only when painting them
+  together cannot differ from painting them in turn: no fill, or fill and stroke of one colour,
+  and no opacity);
+* a `<g>` with no attribute but its id is replaced by its children; the `<metadata>` block and
+  `<defs>` whose paths are no longer referenced go.
+
+Anything else (transforms, clip paths, text, other elements) is kept as matplotlib wrote it. A
+use this module cannot move exactly (path commands other than M/L/C/Q/Z, other attributes) is
+left as it is.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+SVG = "{http://www.w3.org/2000/svg}"
+HREF = "{http://www.w3.org/1999/xlink}href"
+_TOKEN = re.compile(r"[A-Za-z]|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_PAIRS = {"M": True, "L": True, "C": True, "Q": True, "Z": False, "z": False}
+
+
+def _moved(d: str, dx: float, dy: float) -> str | None:
+    """Path data `d` (absolute M/L/C/Q/Z commands) moved by (dx, dy); None when `d` uses any
+    other command (relative, arcs, H/V) and cannot be moved by shifting number pairs."""
+    out, nums = [], []
+    for tok in _TOKEN.findall(d):
+        if tok.isalpha():
+            if tok not in _PAIRS or len(nums) % 2:
+                return None
+            out += _pairs(nums, dx, dy)
+            nums = []
+            out.append(tok)
+        else:
+            nums.append(float(tok))
+    if len(nums) % 2:
+        return None
+    out += _pairs(nums, dx, dy)
+    return " ".join(out)
+
+
+def _pairs(nums: list, dx: float, dy: float) -> list:
+    return [_num(v + (dx if i % 2 == 0 else dy)) for i, v in enumerate(nums)]
+
+
+def _num(v: float) -> str:
+    """Six decimals as matplotlib writes them (no precision lost against its own output)."""
+    text = f"{v:.6f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def _style(text: str) -> dict:
+    out = {}
+    for item in (text or "").split(";"):
+        k, sep, v = item.partition(":")
+        if sep and k.strip():
+            out[k.strip()] = v.strip()
+    return out
+
+
+def _style_text(style: dict) -> str:
+    return "; ".join(f"{k}: {v}" for k, v in style.items())
+
+
+def _uses_to_paths(root) -> None:
+    paths = {el.get("id"): el for el in root.iter(SVG + "path") if el.get("id")}
+    for use in list(root.iter(SVG + "use")):
+        ref = use.get(HREF) or ""
+        target = paths.get(ref[1:]) if ref.startswith("#") else None
+        if target is None or set(use.attrib) - {HREF, "x", "y", "style"} or set(target.attrib) - {"id", "d", "style"}:
+            continue
+        try:
+            d = _moved(target.get("d", ""), float(use.get("x", "0")), float(use.get("y", "0")))
+        except ValueError:
+            d = None
+        if d is None:
+            continue
+        style = {**_style(use.get("style")), **_style(target.get("style"))}
+        new = etree.Element(SVG + "path", {"d": d, "style": _style_text(style)})
+        new.tail = use.tail
+        use.getparent().replace(use, new)
+
+
+def _drop_unused_defs(root) -> None:
+    used = {(u.get(HREF) or "")[1:] for u in root.iter(SVG + "use")}
+    used |= set(re.findall(r"url\(#([^)]+)\)", etree.tostring(root, encoding="unicode")))
+    for defs in list(root.iter(SVG + "defs")):
+        kids = list(defs)
+        if kids and all(k.tag == SVG + "path" and k.get("id") not in used for k in kids):
+            _remove(defs)
+
+
+def _remove(el) -> None:
+    parent = el.getparent()
+    prev = el.getprevious()
+    if el.tail:
+        if prev is not None:
+            prev.tail = (prev.tail or "") + el.tail
+        else:
+            parent.text = (parent.text or "") + el.tail
+    parent.remove(el)
+
+
+def _unwrap_groups(root) -> None:
+    for g in reversed(list(root.iter(SVG + "g"))):   # innermost first
+        if set(g.attrib) - {"id"} or g.text and g.text.strip():
+            continue
+        parent = g.getparent()
+        if parent is None:
+            continue
+        i = parent.index(g)
+        kids = list(g)
+        tail = g.tail
+        parent.remove(g)
+        for k, kid in enumerate(kids):
+            parent.insert(i + k, kid)
+        if kids:
+            kids[-1].tail = tail
+        elif i > 0:
+            parent[i - 1].tail = tail
+
+
+def _mergeable(path) -> bool:
+    if set(path.attrib) - {"d", "style", "clip-path"}:
+        return False
+    st = _style(path.get("style"))
+    if any("opacity" in k for k in st) or "stroke-dasharray" in st:
+        return False
+    fill, stroke = st.get("fill", "#000000"), st.get("stroke", "none")
+    return fill == "none" or stroke == "none" or fill == stroke
+
+
+def _merge_runs(root) -> None:
+    for parent in list(root.iter()):
+        kids = list(parent)
+        run = []
+        for kid in kids + [None]:
+            same = (kid is not None and kid.tag == SVG + "path" and _mergeable(kid) and run
+                    and kid.get("style") == run[0].get("style") and kid.get("clip-path") == run[0].get("clip-path"))
+            if same:
+                run.append(kid)
+                continue
+            if len(run) > 1:
+                run[0].set("d", " ".join(p.get("d").strip() for p in run))
+                for p in run[1:]:
+                    _remove(p)
+            run = [kid] if kid is not None and kid.tag == SVG + "path" and _mergeable(kid) else []
+
+
+def lean(svg: str) -> str:
+    """`svg` (matplotlib's SVG text) with fewer nodes and the same picture."""
+    root = etree.fromstring(svg.encode("utf-8"))
+    for meta in root.findall(SVG + "metadata"):
+        _remove(meta)
+    _uses_to_paths(root)
+    _drop_unused_defs(root)
+    _unwrap_groups(root)
+    _merge_runs(root)
+    return etree.tostring(root, encoding="unicode")
