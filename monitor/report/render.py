@@ -231,7 +231,11 @@ def plan_parts(view) -> list:
     scope = view.meta.scope
     if scope != "study":
         return [Part("single", view, 1.0)]
-    parts = [Part("overview", rep(view, subjects=[]), 2.0 + 0.02 * len(view.subjects_table))]
+    # the overview's table reads each subject's header fields only: its worker is not sent the
+    # cycles, charts and adverse events of every subject (that grew with the study)
+    rows = [rep(s, cycles=[], charts=[], aes=[], subject_findings=[], other_findings=[], responses=[])
+            for s in view.subjects_table]
+    parts = [Part("overview", rep(view, subjects=[], subjects_table=rows), 2.0 + 0.02 * len(rows))]
     for chunk in subject_chunks(view.subjects):
         cost = sum(1.5 + 0.2 * len(s.cycles) for s in chunk)
         parts.append(Part("subjects", rep(view, subjects=chunk, subjects_table=[], swimmer=[],
