@@ -9,7 +9,7 @@ from . import annotate as A
 from .annotate_findings import Looks, findings_sheet, findings_views, marks_sheet
 from .annotate_notes import Notes, update_vml
 from .annotate_package import CT_COMMENTS, CT_SHEET, CT_STYLES, CT_VML, REL, Package, Rels
-from .annotate_sheet import Edits, parse_ref, ref_of, rewrite, scan
+from .annotate_sheet import Edits, SheetInfo, parse_ref, ref_of, rewrite, scan
 from .annotate_styles import Styles
 from .annotate_workbook import doc_props, read_cells, remove_sheet, set_sheets, sheets
 from .annotate_zip import Deflater, ZipOut
@@ -17,6 +17,20 @@ from .container import col_letter
 
 BIG_PART = 16 << 20    # a sheet larger than this unpacked is deflated fast (level 1) rather than small
 _TAB = b"tabSelected"
+
+
+class _Reanchor(Exception):
+    """A marked cell lies inside a merged range: mark the range's first cell instead."""
+
+    def __init__(self, merges):
+        self.merges = merges
+
+
+def _anchored(marks: dict, merges: list) -> dict:
+    info, out = SheetInfo(merges=merges), {}
+    for cell, fs in marks.items():
+        out.setdefault(info.anchor(*cell), []).extend(fs)
+    return out
 
 
 def _lines(text: str) -> int:
@@ -95,11 +109,21 @@ class _Build:
             if p is None:       # summary-only, or a reference outside the sheet: listed, not marked
                 continue
             marked[id(f)] = t
-            per_cell.setdefault((t[0], self.info(t[0]).anchor(*p)), []).append(f)
+            per_cell.setdefault((t[0], p), []).append(f)
         return marked, per_cell
 
     # ------------------------------------------------------------ one sheet
-    def sheet(self, name: str, marks: dict) -> None:
+    def sheet(self, name: str, raw: dict, merges: list | None = None) -> None:
+        """Mark one sheet: `raw` {(row, col): findings}; merged ranges are learnt from the pass
+        itself (they follow the cells) and the pass is made again only if a mark falls inside one."""
+        if merges is None and name in self.infos:
+            merges = self.infos[name].merges
+        try:
+            self._sheet(name, _anchored(raw, merges) if merges else raw, merges is not None)
+        except _Reanchor as again:
+            self._sheet(name, _anchored(raw, again.merges), True)
+
+    def _sheet(self, name: str, marks: dict, anchored: bool) -> None:
         pkg, styles, part = self.pkg, self.styles, self.by_name[name]["part"]
         rest = self.restore.get(name, {})
         rels = Rels(pkg, part)
@@ -154,25 +178,33 @@ class _Build:
         targets = {}
         for cell in set(marks) | set(rest) | legacy:
             targets.setdefault(cell[0], {})[cell[1]] = restyle(cell)
-        edits = Edits(targets)
+        drawing = {}
+
+        def on_tail(rid, merges):
+            if not anchored and _anchored(marks, merges).keys() != marks.keys():
+                raise _Reanchor(merges)
+            if not notes.changed:
+                return None
+            vml = rels.target(rid) if rid else None
+            if vml is not None and pkg.name(vml):
+                drawing["vml"] = vml
+                return None
+            drawing["vml"] = pkg.free_name("xl/drawings/vmlDrawing%d.vml")
+            drawing["new"] = True
+            return rels.add(REL + "vmlDrawing", drawing["vml"])
+
+        self._rewrite(part, Edits(targets, on_tail))
         if notes.changed:
             if comments is None:
                 comments = pkg.free_name("xl/comments%d.xml")
                 rels.add(REL + "comments", comments)
             pkg.put(comments, notes.to_bytes(), CT_COMMENTS)
-            rid = self.info(name).legacy_rid
-            vml = rels.target(rid) if rid else None
-            if vml is None or not pkg.name(vml):
-                vml = pkg.free_name("xl/drawings/vmlDrawing%d.vml")
-                edits.legacy_rid = rels.add(REL + "vmlDrawing", vml)
-                old_vml = None
-            else:
-                old_vml = pkg.read(vml)
+            vml = drawing["vml"]
             added = {cell: _lines(notes.get(cell)[0]) for cell in notes.added}
             self.vml_ids += 1
-            pkg.put(vml, update_vml(old_vml, notes.removed, added, self.vml_ids))
+            pkg.put(vml, update_vml(None if drawing.get("new") else pkg.read(vml), notes.removed, added,
+                                    self.vml_ids))
             pkg.default("vml", CT_VML)
-        self._rewrite(part, edits)
         if rels.changed:
             pkg.extra_rels.append(rels)
         for cell in sorted(marks):

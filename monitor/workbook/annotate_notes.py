@@ -21,7 +21,11 @@ _ROWCOL = re.compile(rb"<(?:\w+:)?Row>\s*(\d+)\s*</(?:\w+:)?Row>.*?<(?:\w+:)?Col
 _NOTE = re.compile(rb"""ObjectType\s*=\s*["']Note["']""")
 _SHAPE_ID = re.compile(rb"""\bid\s*=\s*["']_x0000_s(\d+)["']""")
 _END = re.compile(rb"</xml\s*>\s*$")
-SHAPETYPE = (b'<v:shapetype id="_x0000_t202" coordsize="21600,21600" o:spt="202" path="m,l,21600r21600,l21600,xe">'
+_DECL = (b'xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office" '
+         b'xmlns:x="urn:schemas-microsoft-com:office:excel"')
+# the prefixes are declared on each element the copy adds: a drawing written by another tool may
+# use other prefixes, or declare them element by element (openpyxl does)
+SHAPETYPE = (b'<v:shapetype ' + _DECL + b' id="_x0000_t202" coordsize="21600,21600" o:spt="202" path="m,l,21600r21600,l21600,xe">'
              b'<v:stroke joinstyle="miter"/><v:path gradientshapeok="t" o:connecttype="rect"/></v:shapetype>')
 VML_HEAD = (b'<xml xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office" '
             b'xmlns:x="urn:schemas-microsoft-com:office:excel">'
@@ -124,7 +128,7 @@ def _shape(shape_id: int, row: int, col: int, lines: int) -> bytes:
     r0, c0 = row - 1, col - 1
     height = min(max(lines, 3), 30)
     anchor = f"{c0 + 1}, 15, {max(r0 - 1, 0)}, 10, {c0 + 5}, 15, {max(r0 - 1, 0) + height}, 4"
-    return (f'<v:shape id="_x0000_s{shape_id}" type="#_x0000_t202" style="position:absolute;margin-left:59.25pt;'
+    return (f'<v:shape {_DECL.decode()} id="_x0000_s{shape_id}" type="#_x0000_t202" style="position:absolute;margin-left:59.25pt;'
             f'margin-top:1.5pt;width:270pt;height:{15 * height}pt;z-index:{shape_id % 100000};visibility:hidden" '
             f'fillcolor="#ffffe1" o:insetmode="auto"><v:fill color2="#ffffe1"/>'
             f'<v:shadow on="t" color="black" obscured="t"/><v:path o:connecttype="none"/>'

@@ -26,7 +26,6 @@ _CELL = re.compile(rb"<(" + _P + rb")c(?=[\s/>])([^>]*?)(/?)>")
 _CELL_END = re.compile(rb"</" + _P + rb"c\s*>")
 _SHEETDATA = re.compile(rb"<(" + _P + rb")sheetData(?=[\s/>])[^>]*?(/?)>")
 _SHEETDATA_END = re.compile(rb"</" + _P + rb"sheetData\s*>")
-_R = re.compile(rb"""(?:^|\s)r\s*=\s*["']\s*([^"']*?)\s*["']""")
 _S = re.compile(rb"""(\s)s\s*=\s*["']\s*(\d*)\s*["']""")
 _SPANS = re.compile(rb"""\sspans\s*=\s*["'](\d+):(\d+)["']""")
 _CUSTOM = re.compile(rb"""\scustomFormat\s*=\s*["'](1|true)["']""")
@@ -82,40 +81,51 @@ def _attr(attrs: bytes, name: bytes) -> bytes | None:
 
 
 def scan(chunks) -> SheetInfo:
-    """Merged ranges and the legacyDrawing r:id: both live after the cell data, so a sheet whose
-    cells get marked is read once before it is rewritten."""
-    info, tail, head = SheetInfo(), b"", b""
+    """Merged ranges, the legacyDrawing r:id and the first column of the dimension, from one read
+    of the sheet (only when the reader's result is not at hand)."""
+    info, tail, head, merges = SheetInfo(), b"", b"", set()
     for chunk in chunks:
         buf = tail + chunk
         if len(head) < 4096:
             head += chunk[:4096]
-        if b"mergeCell" in buf or b"legacyDrawing" in buf:
-            for m in _MERGE.finditer(buf):
-                a, _, b = m.group(1).partition(b":")
-                p, q = parse_ref(a), parse_ref(b or a)
-                if p and q:
-                    info.merges.append((min(p[0], q[0]), min(p[1], q[1]), max(p[0], q[0]), max(p[1], q[1])))
-            m = _LEGACY.search(buf)
-            if m and info.legacy_rid is None:
-                rid = _attr(m.group(1), b"id")
-                info.legacy_rid = rid.decode() if rid else None
+        merges.update(merges_in(buf))
+        info.legacy_rid = info.legacy_rid or legacy_in(buf)
         cut = buf.rfind(b"<")
         tail = buf[cut:] if cut >= 0 else b""
     m = _DIM.search(head)
     if m:
         p = parse_ref(m.group(2).split(b":")[0])
         info.first_col = p[1] if p else 1
-    info.merges = sorted(set(info.merges))
+    info.merges = sorted(merges)
     return info
 
 
 @dataclass
 class Edits:
     """targets: row -> col -> fn(old style index, the cell existed) -> new style index.
-    legacy_rid: add `<legacyDrawing r:id=...>` (the sheet has none). unselect: clear tabSelected."""
+    on_tail(legacyDrawing r:id or None, merged ranges) -> r:id of a `<legacyDrawing>` to add, or
+    None; called when the part after the cell data (which holds both) is reached, it may raise
+    to abandon the pass. unselect: clear tabSelected."""
     targets: dict
-    legacy_rid: str | None = None
+    on_tail: Callable | None = None
     unselect: bool = True
+
+
+def merges_in(tail: bytes) -> list:
+    out = set()
+    if b"mergeCell" in tail:
+        for m in _MERGE.finditer(tail):
+            a, _, b = m.group(1).partition(b":")
+            p, q = parse_ref(a), parse_ref(b or a)
+            if p and q:
+                out.add((min(p[0], q[0]), min(p[1], q[1]), max(p[0], q[0]), max(p[1], q[1])))
+    return sorted(out)
+
+
+def legacy_in(tail: bytes) -> str | None:
+    m = _LEGACY.search(tail)
+    rid = _attr(m.group(1), b"id") if m else None
+    return rid.decode() if rid else None
 
 
 class _Stream:
@@ -285,56 +295,99 @@ def rewrite(chunks, edits: Edits, write: Callable[[bytes], None]) -> dict:
     if end:
         st.write(tail[:end.end()])
         tail = tail[end.end():]
-    if edits.legacy_rid and not _LEGACY.search(tail):
-        tail = _insert_legacy(tail, pfx, edits.legacy_rid)
+    if edits.on_tail is not None:
+        existing = legacy_in(tail)
+        add = edits.on_tail(existing, merges_in(tail))
+        if add and existing is None:
+            tail = _insert_legacy(tail, pfx, add)
     st.write(tail)
     return seen
 
 
 def _rows(st: _Stream, rows: list, edits: Edits, pfx: bytes, col_styles, seen: dict) -> None:
+    """Pass the rows through up to </sheetData>, rewriting the marked ones. Row tags are found
+    by a plain byte search and their number read from `r` (or counted, when it is missing);
+    a buffer whose last row comes before the next marked row is passed on whole. `done`: the
+    bytes of the buffer already written; the buffer is only cut when more data is read."""
     def default(c):
         return next((s for lo, hi, s in col_styles if lo <= c <= hi), 0)
 
-    ti, last, pos = 0, 0, 0
+    row_tag, end_tag = b"<" + pfx + b"row", b"</" + pfx + b"sheetData"
+    row_r = re.compile(re.escape(row_tag) + rb"""\s+r\s*=\s*["'](\d+)["']""")
+    n = len(row_tag)
+    ti, last, pos, done = 0, 0, 0, 0
+    buf = st.buf
+    jump, limit = True, buf.find(end_tag)
     while True:
-        m = _ROW_OR_END.search(st.buf, pos)
-        if m is None:
-            cut = st.buf.rfind(b"<", pos)
-            cut = len(st.buf) if cut < 0 else cut
-            st.write(st.buf[:cut])
-            st.buf, pos = st.buf[cut:], 0
+        hi = limit if limit >= 0 else len(buf)
+        if jump:        # no marked row before the last row of the buffer: go straight to that row
+            jump = False
+            j = buf.rfind(row_tag, pos, hi)
+            while j > pos:
+                m = _ROW_OR_END.match(buf, j)       # a whole row tag (not <rowBreaks, not cut off)
+                if m is not None and m.group(1) is not None:
+                    r = _attr(m.group(2), b"r")
+                    if r and r.isdigit() and (ti >= len(rows) or int(r) < rows[ti]):
+                        pos = j
+                    break
+                j = buf.rfind(row_tag, pos, j)
+        j = buf.find(row_tag, pos, hi) if ti < len(rows) else -1     # all marked: on to the end
+        m = None
+        if j >= 0:
+            if buf[j + n:j + n + 1] not in (b" ", b"\t", b"\r", b"\n", b">", b"/"):
+                pos = j + n if buf[j + n:j + n + 1] else j      # <rowBreaks ... or cut off
+                if pos == j:
+                    j = -1
+                else:
+                    continue
+            elif ti < len(rows):
+                fast = row_r.match(buf, j)
+                if fast is not None and int(fast.group(1)) < rows[ti]:
+                    last, pos = int(fast.group(1)), j + n
+                    continue
+        if j >= 0:
+            m = _ROW_OR_END.match(buf, j)
+        elif limit >= 0:
+            m = _ROW_OR_END.match(buf, limit)
+        if m is None:                                       # a tag cut off: read on
+            cut = j if j >= 0 else max(buf.rfind(b"<", pos), pos)
+            st.write(buf[done:cut])
+            st.buf, pos, done = buf[cut:], 0, 0
             if not st.more():
                 raise WorkbookError("the sheet's cell data never ends")
+            buf = st.buf
+            jump, limit = True, buf.find(end_tag)
             continue
         if m.group(1) is None:                              # </sheetData>
-            st.write(st.buf[:m.start()])
+            st.write(buf[done:m.start()])
             st.write(b"".join(_row_xml(pfx, r, edits.targets[r], default, seen) for r in rows[ti:]))
-            st.buf = st.buf[m.start():]
+            st.buf = buf[m.start():]
             return
         r = _attr(m.group(2), b"r")
         num = int(r) if r and r.isdigit() else last + 1
-        if ti < len(rows) and rows[ti] <= num:
-            st.write(st.buf[:m.start()])
-            st.buf, pos = st.buf[m.start():], 0
-            while ti < len(rows) and rows[ti] < num:        # marked rows the sheet does not have
-                st.write(_row_xml(pfx, rows[ti], edits.targets[rows[ti]], default, seen))
-                ti += 1
-            if ti < len(rows) and rows[ti] == num:
-                m = _ROW_OR_END.match(st.buf)
-                if m.group(2).endswith(b"/"):
-                    end = m.end()
-                else:
-                    e = _ROW_END.search(st.buf, m.end())
-                    while e is None:
-                        if not st.more():
-                            raise WorkbookError(f"row {num} of the sheet never ends")
-                        e = _ROW_END.search(st.buf, m.end())
-                    end = e.end()
-                st.write(_rewrite_row(st.buf[:end], num, edits.targets[num], pfx, col_styles, seen))
-                st.buf = st.buf[end:]
-                ti += 1
-                last = num
-                continue
-            m = _ROW_OR_END.match(st.buf)
         last = num
         pos = m.end()
+        if ti >= len(rows) or rows[ti] > num:
+            continue
+        st.write(buf[done:m.start()])
+        done = m.start()
+        while ti < len(rows) and rows[ti] < num:            # marked rows the sheet does not have
+            st.write(_row_xml(pfx, rows[ti], edits.targets[rows[ti]], default, seen))
+            ti += 1
+            jump = True
+        if ti < len(rows) and rows[ti] == num:
+            if m.group(2).endswith(b"/"):
+                end = m.end()
+            else:
+                e = _ROW_END.search(buf, m.end())
+                while e is None:
+                    if not st.more():
+                        raise WorkbookError(f"row {num} of the sheet never ends")
+                    buf = st.buf
+                    limit = buf.find(end_tag)
+                    e = _ROW_END.search(buf, m.end())
+                end = e.end()
+            st.write(_rewrite_row(buf[m.start():end], num, edits.targets[num], pfx, col_styles, seen))
+            done = pos = end
+            ti += 1
+            jump = True
