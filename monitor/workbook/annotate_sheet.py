@@ -318,8 +318,15 @@ def _rows(st: _Stream, rows: list, edits: Edits, pfx: bytes, col_styles, seen: d
     ti, last, pos, done = 0, 0, 0, 0
     buf = st.buf
     jump, limit = True, buf.find(end_tag)
+    tagged = row_tag + b' r="'
     while True:
         hi = limit if limit >= 0 else len(buf)
+        if ti < len(rows):      # straight to the next marked row's tag, if every row before it has r
+            j = buf.find(tagged + b'%d"' % rows[ti], pos, hi)
+            if j < 0:
+                jump = True
+            elif buf.count(row_tag, pos, j) == buf.count(tagged, pos, j):
+                pos = j
         if jump:        # no marked row before the last row of the buffer: go straight to that row
             jump = False
             j = buf.rfind(row_tag, pos, hi)
