@@ -262,3 +262,45 @@ def test_libreoffice_opens_the_copy_and_shows_the_findings_sheet(rich, tmp_path)
     assert csvs, (res.stdout, res.stderr)
     text = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in csvs)
     assert "Monitor findings" in text and "on a formula" in text and "Finding ID" in text
+
+
+# ------------------------------------------------------------------ the sheet stream itself
+
+def _stream(xml: bytes, marks: dict, chunk: int = 7) -> tuple[bytes, dict]:
+    """Rewrite `xml` in small chunks (so tags are cut between them) marking {ref: style}."""
+    from monitor.workbook.annotate_sheet import Edits, parse_ref, rewrite
+
+    targets = {}
+    for ref, style in marks.items():
+        row, col = parse_ref(ref)
+        targets.setdefault(row, {})[col] = lambda old, existed, style=style: style
+    out = []
+    seen = rewrite((xml[i:i + chunk] for i in range(0, len(xml), chunk)), Edits(targets), out.append)
+    return b"".join(out), seen
+
+
+def test_prefixed_xml_rows_and_cells_without_references_and_an_empty_sheet():
+    head = b'<x:worksheet xmlns:x="urn:main"><x:sheetViews><x:sheetView tabSelected="1"/></x:sheetViews>'
+    xml = (head + b'<x:sheetData><x:row spans="1:2"><x:c><x:v>1</x:v></x:c><x:c s="3"><x:v>2</x:v></x:c></x:row>'
+           b'<x:row r="4"/><x:row><x:c r="B5" s="2"><x:f>A5</x:f></x:c></x:row></x:sheetData>'
+           b'<x:rowBreaks count="1"/></x:worksheet>')
+    out, seen = _stream(xml, {"B1": 9, "D1": 8, "A3": 7, "C4": 6, "B5": 5, "A9": 4})
+    assert out == (head.replace(b'tabSelected="1"', b'tabSelected="0"') +
+                   b'<x:sheetData><x:row spans="1:4"><x:c><x:v>1</x:v></x:c><x:c s="9"><x:v>2</x:v></x:c>'
+                   b'<x:c r="D1" s="8"/></x:row><x:row r="3"><x:c r="A3" s="7"/></x:row>'
+                   b'<x:row r="4"><x:c r="C4" s="6"/></x:row><x:row><x:c r="B5" s="5"><x:f>A5</x:f></x:c></x:row>'
+                   b'<x:row r="9"><x:c r="A9" s="4"/></x:row></x:sheetData><x:rowBreaks count="1"/></x:worksheet>')
+    assert seen == {(1, 2): 3, (1, 4): 0, (3, 1): 0, (4, 3): 0, (5, 2): 2, (9, 1): 0}
+    empty, _ = _stream(b'<worksheet><cols><col min="1" max="3" style="11"/></cols><sheetData/></worksheet>',
+                       {"B2": 5})
+    assert empty == (b'<worksheet><cols><col min="1" max="3" style="11"/></cols><sheetData><row r="2">'
+                     b'<c r="B2" s="5"/></row></sheetData></worksheet>')
+
+
+def test_a_long_sheet_is_passed_through_unchanged_but_for_the_marked_rows():
+    rows = b"".join(b'<row r="%d"><c r="A%d" s="1"><v>%d</v></c></row>' % (r, r, r) for r in range(1, 5001))
+    xml = b"<worksheet><sheetData>" + rows + b"</sheetData></worksheet>"
+    out, seen = _stream(xml, {"A2500": 7, "A4999": 7}, chunk=4096)
+    assert out == xml.replace(b'<c r="A2500" s="1">', b'<c r="A2500" s="7">').replace(
+        b'<c r="A4999" s="1">', b'<c r="A4999" s="7">')
+    assert seen == {(2500, 1): 1, (4999, 1): 1}

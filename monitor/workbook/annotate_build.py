@@ -5,6 +5,8 @@ it was."""
 
 from __future__ import annotations
 
+import re
+
 from . import annotate as A
 from .annotate_findings import Looks, findings_sheet, findings_views, marks_sheet
 from .annotate_notes import Notes, update_vml
@@ -13,10 +15,11 @@ from .annotate_sheet import Edits, SheetInfo, parse_ref, ref_of, rewrite, scan
 from .annotate_styles import Styles
 from .annotate_workbook import doc_props, read_cells, remove_sheet, set_sheets, sheets
 from .annotate_zip import Deflater, ZipOut
-from .container import col_letter
+from .container import WorkbookError, col_letter
 
 BIG_PART = 16 << 20    # a sheet larger than this unpacked is deflated fast (level 1) rather than small
 _TAB = b"tabSelected"
+_BAD_NAME = re.compile(r"[\\/?*\[\]:]")
 
 
 class _Reanchor(Exception):
@@ -44,6 +47,10 @@ class _Build:
         pkg.extra_rels = []
         pkg.as_xlsx()
         self.all = sheets(pkg)
+        for s in self.all:      # the copy keeps the names: one Excel refuses would make it unreadable
+            if not s["name"] or len(s["name"]) > 31 or _BAD_NAME.search(s["name"]):
+                raise WorkbookError(f"{src}: the sheet name {s['name']!r} is not one Excel allows (at most 31 "
+                                    "characters, none of \\ / ? * [ ] :); rename the sheet and annotate again")
         ws_parts = {pkg.name(t) for _, t in pkg.wb_rels.of_type("/worksheet")}
         self.styles_part = next((t for _, t in pkg.wb_rels.of_type("/styles") if pkg.name(t)), None)
         self.styles = Styles(pkg.read(self.styles_part) if self.styles_part else None)
