@@ -11,6 +11,7 @@ import re
 from lxml import etree
 
 from .annotate_sheet import parse_ref
+from .annotate_package import dump
 from .container import WorkbookError
 
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -120,7 +121,7 @@ class Notes:
         return len(self.by_ref)
 
     def to_bytes(self) -> bytes:
-        return etree.tostring(self.root, xml_declaration=True, encoding="UTF-8", standalone=True)
+        return dump(self.root)
 
 
 def _shape(shape_id: int, row: int, col: int, lines: int) -> bytes:

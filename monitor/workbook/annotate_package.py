@@ -27,6 +27,7 @@ CT_CUSTOM = "application/vnd.openxmlformats-officedocument.custom-properties+xml
 CT_CORE = "application/vnd.openxmlformats-package.core-properties+xml"
 REL_CUSTOM = REL + "custom-properties"
 REL_CORE = "http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties"
+XML_DECL = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _PARSER = etree.XMLParser(resolve_entities=False, huge_tree=True, remove_blank_text=False)
 
 
@@ -38,7 +39,7 @@ def parse(xml: bytes, name: str):
 
 
 def dump(root) -> bytes:
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    return XML_DECL + etree.tostring(root, encoding="utf-8")
 
 
 def rels_name(part: str) -> str:

@@ -10,6 +10,7 @@ import copy
 
 from lxml import etree
 
+from .annotate_package import dump
 from .container import WorkbookError
 
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -172,4 +173,4 @@ class Styles:
         return self._xf_cache[key]
 
     def to_bytes(self) -> bytes:
-        return etree.tostring(self.root, xml_declaration=True, encoding="UTF-8", standalone=True)
+        return dump(self.root)
