@@ -15,13 +15,14 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from web_server import SAMPLE, User, login, monitor, serve
+from web_server import SAMPLE, User, login, monitor, serve, wait_done
 from web_server import browser  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.slow
 
-CELL = re.compile(r"^([^!]+![A-Z]{1,3}[0-9]+)")
-MORE = re.compile(r"(?:\+\s*|and\s+)(\d+)(?:\s+more)?")
+CELL = re.compile(r"^([^!]+)!([A-Z]{1,3}[0-9]+)")
+REF = re.compile(r"(?<![A-Za-z0-9])([A-Z]{1,3}[0-9]+)(?![0-9])")   # B7, D1242 (after the sheet name)
+MORE = re.compile(r"(?:\+\s*|and\s+)(\d+)(?:\s+more)?\s*$")
 QUESTION = "Please confirm this date against the source notes (browser test)"
 ANSWER = "Checked against the source notes: typo, corrected to 2023-04-08 (browser test)"
 REASON = "Confirmed against source: protocol deviation already reported (browser test)"
@@ -69,10 +70,9 @@ def uploaded(server):
     return doc["id"]
 
 
-def wait_done(page, server, wid):
+def open_done(page, server, wid):
     page.goto(server.url(f"/workbooks/{wid}"))
-    expect()(page.locator("#status")).to_have_text("done", timeout=240_000)
-    page.wait_for_load_state()
+    wait_done(page)
 
 
 def rows_of(page, severity=None):
@@ -107,8 +107,7 @@ def test_coordinator_uploads_the_sample_and_sees_its_critical_findings_with_cell
         page.click("#upload-submit")
     m = re.search(r"/workbooks/(\d+)$", page.url)
     assert m, page.url
-    expect()(page.locator("#status")).to_have_text("done", timeout=240_000)
-    page.wait_for_load_state()
+    wait_done(page)
     page.screenshot(path=str(shots / "coordinator-workbook.png"), full_page=True)
 
     # the upload is kept in the site's inbox folder beside earlier ones
@@ -125,9 +124,11 @@ def test_coordinator_uploads_the_sample_and_sees_its_critical_findings_with_cell
         text = r.locator("td.cell").inner_text().strip()
         first = CELL.match(text)
         assert first, f"td.cell {text!r} does not start with Sheet!Cell"
-        shown.add(first.group(1))
-        more = MORE.search(text[first.end():])
-        covered += 1 + (int(more.group(1)) if more else 0)
+        sheet, rest = first.group(1), text[first.start(2):]
+        more = MORE.search(rest)
+        refs = REF.findall(rest[:more.start()] if more else rest)
+        shown |= {f"{sheet}!{ref}" for ref in refs}
+        covered += len(refs) + (int(more.group(1)) if more else 0)
         assert r.locator("td.code").inner_text().strip() == r.get_attribute("data-code")
         assert r.locator("td.message").inner_text().strip()
         assert r.locator("td.status").inner_text().strip() == "open"
@@ -153,7 +154,7 @@ def test_coordinator_uploads_the_sample_and_sees_its_critical_findings_with_cell
 
 def test_coordinator_answers_a_monitors_query_and_sees_it_answered(browser, server, uploaded, shots):
     mon = login(browser, server, "mon1")
-    wait_done(mon, server, uploaded)
+    open_done(mon, server, uploaded)
     fid = first_open(mon, "critical", ".query-form")
     form = row(mon, fid).locator("form.query-form")
     form.locator("textarea[name=text]").fill(QUESTION)
@@ -184,7 +185,7 @@ def test_coordinator_answers_a_monitors_query_and_sees_it_answered(browser, serv
 
 def test_monitor_accepts_a_finding_with_a_reason_and_sees_it_accepted(browser, server, uploaded, shots):
     page = login(browser, server, "mon1")
-    wait_done(page, server, uploaded)
+    open_done(page, server, uploaded)
     fid = first_open(page, "critical", ".accept-form")
     form = row(page, fid).locator("form.accept-form")
     form.locator("input[name=reason]").fill(REASON)

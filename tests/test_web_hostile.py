@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import builders as B
-from web_server import ROOT, Listener, User, login, serve
+from web_server import ROOT, Listener, User, login, serve, wait_done
 from web_server import browser  # noqa: F401  (fixture)
 
 sys.path.insert(0, str(ROOT))
@@ -90,7 +90,7 @@ def test_hostile_cells_show_as_text_run_nothing_fetch_nothing_and_the_server_kee
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     upload(page, server, book)
     assert re.search(r"/workbooks/\d+$", page.url), page.url
-    expect()(page.locator("#status")).to_have_text("done", timeout=240_000)
+    wait_done(page)
     page.wait_for_load_state("networkidle")
 
     # every hostile text is on the page as the literal characters typed
@@ -124,7 +124,7 @@ def test_hostile_cells_show_as_text_run_nothing_fetch_nothing_and_the_server_kee
     # the server keeps serving: a new login and an ordinary upload are checked
     page = login(browser, server, "coord1")
     upload(page, server, SMALL)
-    expect()(page.locator("#status")).to_have_text("done", timeout=240_000)
+    wait_done(page)
     page.context.close()
     assert listener.hits == [], listener.hits
 

@@ -215,6 +215,18 @@ def login(browser, server: Server, user: str, password: str = PASSWORD, requests
     return page
 
 
+def wait_done(page, timeout_ms: int = 240_000):
+    """Wait until the workbook page shows span#status "done" with its results: the page refreshes
+    itself (or a script polls) while the check runs, so once the status says done the page is
+    loaded again and must say done with its download link."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#status")).to_have_text("done", timeout=timeout_ms)
+    page.reload()
+    expect(page.locator("#status")).to_have_text("done")
+    expect(page.locator("#download-annotated")).to_be_visible()
+
+
 # ---------------------------------------------------------------- leak detector
 
 
