@@ -91,6 +91,7 @@ def test_hostile_cells_show_as_text_run_nothing_fetch_nothing_and_the_server_kee
     assert re.search(r"/workbooks/\d+$", page.url), page.url
     wait_done(page)
     page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(tmp_path / "hostile.png"))
 
     # every hostile text is on the page as the literal characters typed
     table = page.locator("table#findings").inner_text()
