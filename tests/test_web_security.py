@@ -44,6 +44,7 @@ NO_SITE_IN_PATH = {
     ("/", "GET"): "redirects to one's own site",
     ("/sites", "GET"): "lists only one's own sites (checked below)",
     ("/static/{name}", "GET"): "web.css and web.js only",
+    ("/activity", "GET"): "refused to coordinators (checked below)",
     ("/api/workbooks", "POST"): "the site is a form field (checked below)",
 }
 
@@ -86,6 +87,7 @@ def test_a_coordinator_is_refused_another_sites_data_on_every_route(web):
                    files={"file": ("x.xlsx", b"PK")})
     assert r.status_code == 403
     assert list((web["tmp"] / "inbox" / "site02").glob("x*")) == []
+    assert alice.get("/activity").status_code == 403
     for name in ("web.css", "web.js"):
         assert alice.get(f"/static/{name}").status_code == 200
     assert alice.get("/static/login.html.j2").status_code == 404
@@ -97,6 +99,8 @@ def test_a_monitor_sees_their_sites_and_a_data_manager_all(web):
     dana = login(web["app"], "dana")
     sites = dana.get("/sites").text
     assert "site01" in sites and "site02" in sites
+    log = dana.get("/activity").text
+    assert '<td class="action">upload</td>' in log and '<td class="by">bob</td>' in log
 
 
 @pytest.mark.parametrize("with_token", [False, True])

@@ -93,6 +93,16 @@ def workbook_page(request):
                   refresh=1 if ww["status"] in ("queued", "checking") else 0)
 
 
+def activity(request):
+    """The web audit trail: every site's for a data manager, their sites' for a monitor."""
+    user = require_user(request)
+    if user.role == "coordinator":
+        raise HTTPException(403, "The activity log is for monitors and data managers.")
+    conn = request.app.state.store.conn
+    rows = store.events(conn, None if user.all_sites else list(user.sites), limit=500)
+    return render(request, "activity.html.j2", user=user, events=rows)
+
+
 def static(request):
     name = request.path_params["name"]
     if name not in STATIC:
@@ -109,5 +119,6 @@ ROUTES = [
     Route("/sites", sites, methods=["GET"]),
     Route("/sites/{site}", site_page, methods=["GET"]),
     Route("/workbooks/{id:int}", workbook_page, methods=["GET"]),
+    Route("/activity", activity, methods=["GET"]),
     Route("/static/{name}", static, methods=["GET"]),
 ]
