@@ -200,6 +200,15 @@ def test_monitor_accepts_a_finding_with_a_reason_and_sees_it_accepted(browser, s
     links = page.locator("table#sites tr.site a.site-link")
     assert {links.nth(i).inner_text().strip() for i in range(links.count())} >= {"site01", "site02"}
     page.screenshot(path=str(shots / "monitor-sites.png"), full_page=True)
+
+    # the web's activity page shows who accepted which finding, when and why
+    page.goto(server.url("/activity"))
+    event = page.locator("table#activity tr.event").filter(has_text=REASON)
+    expect()(event).to_have_count(1)
+    assert event.locator("td.by").inner_text().strip() == "mon1"
+    assert "accept" in event.locator("td.action").inner_text()
+    assert event.locator("td.finding").inner_text().strip() == fid
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d", event.locator("td.at").inner_text().strip())
     page.context.close()
     assert ("accepted", "mon1", REASON) in audit_rows(server, fid)
 
@@ -223,7 +232,7 @@ def test_another_sites_coordinator_is_refused_every_page_file_and_api_route(brow
     page = login(browser, server, "coord2")
     assert page.url.endswith("/sites/site02"), page.url
     for path in ("/sites/site01", f"/workbooks/{uploaded}", f"/workbooks/{uploaded}/annotated.xlsx",
-                 f"/workbooks/{uploaded}/report.pdf"):
+                 f"/workbooks/{uploaded}/report.pdf", "/activity"):
         r = page.request.get(server.url(path), max_redirects=0)
         assert r.status == 403, (path, r.status)
         body = r.text()
