@@ -65,6 +65,7 @@ class Report:
     results: list = field(default_factory=list)
     wall: float = 0.0
     ids: list = field(default_factory=list)
+    max_uploads_in_flight: int = 0
 
     def of(self, kind: str) -> list:
         return [r for r in self.results if r.kind == kind]
@@ -140,11 +141,18 @@ async def run_load(base: str, token: str, cookies: httpx.Cookies, seed_id: int, 
                             headers={"Authorization": f"Bearer {token}"})
     web = httpx.AsyncClient(base_url=base, timeout=TIMEOUT, limits=limits, cookies=cookies)
     rnd = random.Random(seed_id)
+    in_flight = 0
 
     async def one(i: int, kind: str):
+        nonlocal in_flight
         async with sem:
             if kind == "upload":
-                res = await upload(api, data, SAMPLE.name)   # one name for all: none may overwrite another
+                in_flight += 1
+                report.max_uploads_in_flight = max(report.max_uploads_in_flight, in_flight)
+                try:
+                    res = await upload(api, data, SAMPLE.name)   # one name for all: none may overwrite another
+                finally:
+                    in_flight -= 1
                 if res.id is not None:
                     known.append(res.id)
                     report.ids.append(res.id)
@@ -229,7 +237,7 @@ def main(argv=None) -> int:
         print(f"loadavg after:  {loadavg()}")
 
     print(f"\n{a.requests} requests, {a.concurrency} concurrent, {a.uploads} uploads of {SAMPLE.name}: "
-          f"wall {report.wall:.1f} s")
+          f"wall {report.wall:.1f} s; at most {report.max_uploads_in_flight} uploads in flight at once")
     print(f"{'kind':<9} {'n':>4} {'p50 s':>8} {'p95 s':>8} {'max s':>8} {'p50/base':>9}")
     for kind in ("upload", "findings", "page"):
         s = [r.seconds for r in report.of(kind)]
