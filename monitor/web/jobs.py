@@ -104,7 +104,21 @@ class Checker:
         self.runner.close()
 
     # -- the dispatcher thread
+    def _warm_up(self):
+        """Start the worker processes and load the checker in them before the first upload (that
+        costs seconds: the first upload would pay it)."""
+        try:
+            if self.runner._in_process(1):
+                warm({})
+                return
+            pool = self.runner._get_pool(self.runner.jobs)
+            for _ in pool.run([{"rel": "(warm-up)"} for _ in range(self.runner.jobs)], warm):
+                pass
+        except Exception:      # a worker that cannot start shows on the first real check instead
+            pass
+
     def _loop(self):
+        self._warm_up()
         while not self._stop.is_set():
             try:
                 first = self.q.get(timeout=0.2)
@@ -184,6 +198,14 @@ class Checker:
                 os.unlink(src)
             except OSError:
                 pass
+
+
+def warm(task: dict) -> dict:
+    """Run in a worker process: import what a check needs (polars, the rules, openpyxl)."""
+    import monitor.check  # noqa: F401
+    import monitor.workbook.annotate  # noqa: F401
+
+    return {"status": "warm"}
 
 
 class _Progress:
