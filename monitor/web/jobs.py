@@ -98,10 +98,14 @@ class Checker:
     def queued(self) -> int:
         return self.q.qsize()
 
-    def close(self):
+    def close(self, wait: float = 5.0):
+        """Stop taking jobs. A check under way gets `wait` seconds; after that the process may end
+        anyway: worker processes die with it, the history keeps every workbook already recorded,
+        and the next run marks the cut run interrupted (as for a killed `monitor batch`)."""
         self._stop.set()
-        self._thread.join(timeout=30)
-        self.runner.close()
+        self._thread.join(timeout=wait)
+        if not self._thread.is_alive():
+            self.runner.close()
 
     # -- the dispatcher thread
     def _warm_up(self):

@@ -76,9 +76,9 @@ def save_upload(inbox_real: Path, site: str, src, original: str, max_unpacked_mb
             while chunk := src.read(CHUNK):
                 size += len(chunk)
                 if size > limit:
-                    raise Refused(f"{original}: the file is over the limit of {limit / 1048576:g} MB "
-                                  "(--max-unpacked-mb); an .xlsx unpacks to about its own size or more; refused",
-                                  413)
+                    raise Refused(f"{original}: the file is over the upload limit of {limit / 1048576:.1f} MB "
+                                  f"(set by --max-unpacked-mb {max_unpacked_mb:g}: an .xlsx unpacks to about its "
+                                  "own size or more); refused", 413)
                 fh.write(chunk)
         snap = Snapshot.from_bytes(original, tmp.read_bytes())
         try:
