@@ -118,6 +118,8 @@ def test_a_coordinator_cannot_accept_and_a_monitor_cannot_answer(web):
 @pytest.mark.parametrize("name, data, code, words", [
     ("notes.xls", b"\xd0\xcf\x11\xe0" + b"\0" * 100, 400, "legacy Excel 97-2003 workbook (.xls)"),
     ("notes.csv", b"a,b\n", 400, "CSV file, not a workbook"),
+    ("notes.txt", b"hello", 400, "notes.txt: only .xlsx workbooks are accepted"),
+    ("macro.xlsm", b"PK\x03\x04", 400, "macro.xlsm: only .xlsx workbooks are accepted"),
     ("fake.xlsx", b"just text, not a zip", 400, "not an .xlsx workbook (the file is not a zip archive)"),
     ("empty.xlsx", b"", 400, "the file is empty"),
 ])

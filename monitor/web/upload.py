@@ -64,8 +64,9 @@ def save_upload(inbox_real: Path, site: str, src, original: str, max_unpacked_mb
     from ..workbook.snapshot import Snapshot
 
     if not original.lower().endswith(".xlsx"):
-        reason = ("only .xlsx workbooks are accepted (save it as .xlsx)" if original.lower().endswith(".xlsm")
-                  else other_file_reason(original))
+        reason = other_file_reason(original)
+        if original.lower().endswith(".xlsm") or reason.startswith(("not a workbook", "temporary", "hidden")):
+            reason = "only .xlsx workbooks are accepted (save it in Excel as .xlsx)"
         raise Refused(f"{original}: {reason}")
     limit = Snapshot.limit_for(max_unpacked_mb)
     folder = site_folder(inbox_real, site)
