@@ -74,7 +74,8 @@ def register(app: typer.Typer) -> None:
         except OSError as e:
             _err(f"{e.filename or out}: {e.strerror or e}", 3)
         config = uvicorn.Config(web, host=host, port=port, log_level="warning", proxy_headers=True,
-                                forwarded_allow_ips=forwarded_allow_ips, server_header=False)
+                                forwarded_allow_ips=forwarded_allow_ips, server_header=False,
+                                timeout_graceful_shutdown=5)
         server = uvicorn.Server(config)
 
         async def announce():

@@ -118,6 +118,8 @@ def test_a_coordinator_cannot_accept_and_a_monitor_cannot_answer(web):
 @pytest.mark.parametrize("name, data, code, words", [
     ("notes.xls", b"\xd0\xcf\x11\xe0" + b"\0" * 100, 400, "legacy Excel 97-2003 workbook (.xls)"),
     ("notes.csv", b"a,b\n", 400, "CSV file, not a workbook"),
+    ("notes.txt", b"hello", 400, "notes.txt: only .xlsx workbooks are accepted"),
+    ("macro.xlsm", b"PK\x03\x04", 400, "macro.xlsm: only .xlsx workbooks are accepted"),
     ("fake.xlsx", b"just text, not a zip", 400, "not an .xlsx workbook (the file is not a zip archive)"),
     ("empty.xlsx", b"", 400, "the file is empty"),
 ])
@@ -139,7 +141,7 @@ def test_a_zip_bomb_is_refused_before_it_is_stored(tmp_path):
         r = upload(login(app, "alice"), "site01", buf.getvalue(), "bomb.xlsx")
         assert r.status_code == 413 and "unpacks to 3 MB, over the limit of 2 MB" in r.text
         r = upload(login(app, "alice"), "site01", b"PK" + b"\0" * (4 << 20), "big.xlsx")
-        assert r.status_code == 413 and "over the limit" in r.text
+        assert r.status_code == 413 and "over the upload limit" in r.text and "--max-unpacked-mb" in r.text
         assert list((tmp_path / "inbox" / "site01").iterdir()) == []
     finally:
         app.state.checker.close()

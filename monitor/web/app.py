@@ -90,7 +90,8 @@ class BodyLimit:
 
 class TooLarge(Exception):
     def __init__(self, limit: int):
-        super().__init__(f"the upload is over the limit of {limit / 1048576:g} MB (--max-unpacked-mb); refused")
+        super().__init__(f"the upload is over the upload limit of {limit / 1048576:.1f} MB (set by "
+                         "--max-unpacked-mb: an .xlsx unpacks to about its own size or more); refused")
 
 
 def session_secret(out: Path) -> str:

@@ -71,7 +71,8 @@ class Checker:
 
         self.opts = opts
         self.store = st
-        self.runner = Runner(opts)
+        self.runner = Runner(opts, _Progress(self))
+        self._running: dict = {}       # rel -> Job of the run under way (results stream per workbook)
         self.inbox_real = self.runner.inbox_real
         self.q: queue.Queue = queue.Queue(maxsize=max_queue)
         self._stop = threading.Event()
@@ -97,13 +98,31 @@ class Checker:
     def queued(self) -> int:
         return self.q.qsize()
 
-    def close(self):
+    def close(self, wait: float = 5.0):
+        """Stop taking jobs. A check under way gets `wait` seconds; after that the process may end
+        anyway: worker processes die with it, the history keeps every workbook already recorded,
+        and the next run marks the cut run interrupted (as for a killed `monitor batch`)."""
         self._stop.set()
-        self._thread.join(timeout=30)
-        self.runner.close()
+        self._thread.join(timeout=wait)
+        if not self._thread.is_alive():
+            self.runner.close()
 
     # -- the dispatcher thread
+    def _warm_up(self):
+        """Start the worker processes and load the checker in them before the first upload (that
+        costs seconds: the first upload would pay it)."""
+        try:
+            if self.runner._in_process(1):
+                warm({})
+                return
+            pool = self.runner._get_pool(self.runner.jobs)
+            for _ in pool.run([{"rel": "(warm-up)"} for _ in range(self.runner.jobs)], warm):
+                pass
+        except Exception:      # a worker that cannot start shows on the first real check instead
+            pass
+
     def _loop(self):
+        self._warm_up()
         while not self._stop.is_set():
             try:
                 first = self.q.get(timeout=0.2)
@@ -121,25 +140,36 @@ class Checker:
                     self._run(batch, pdf)
 
     def _run(self, jobs: list, pdf: bool):
-        from ..batch.model import BatchError
         from ..batch.history import HistoryError
+        from ..batch.model import BatchError
 
         conn = self.store.conn
         for j in jobs:
             if j.upload:
                 store.set_status(conn, j.web_id, "checking")
         self.runner.opts.pdf = pdf
+        self._running = {j.rel: j for j in jobs}
         try:
             report = self.runner.run(only=[self.inbox_real / j.rel for j in jobs], write_batch_json=False)
-            entries = {e.path: e for e in report.workbooks}
-            ignored = {i.rel: i.reason for i in report.ignored}
-            failure = None
+            ignored, failure = {i.rel: i.reason for i in report.ignored}, None
         except (BatchError, HistoryError) as e:
-            entries, ignored, failure = {}, {}, f"the check could not run: {e}"
+            ignored, failure = {}, f"the check could not run: {e}"
         except Exception as e:   # a bug: the page says so; the server keeps serving
-            entries, ignored, failure = {}, {}, f"internal error: {type(e).__name__}: {e}"
-        for j in jobs:
-            self._finish(conn, j, entries.get(j.rel), ignored.get(j.rel), failure)
+            ignored, failure = {}, f"internal error: {type(e).__name__}: {e}"
+        for j in list(self._running.values()):     # not reported one by one (ignored, or the run failed)
+            self._finish(conn, j, None, ignored.get(j.rel), failure)
+        self._running = {}
+
+    def on_entry(self, entry):
+        """A workbook of the run is recorded in the history: its page and waiters know at once."""
+        job = self._running.pop(entry.path, None)
+        if job is None:
+            return
+        try:
+            self._finish(self.store.conn, job, entry, None, None)
+        except Exception as e:     # the history could not take the page's status: still answer
+            job.resolve({"status": "failed", "error": f"internal error: {type(e).__name__}: {e}",
+                         "workbook": None, "outputs": {}, "notes": {}})
 
     def _finish(self, conn, job: Job, entry, ignored: str | None, failure: str | None):
         row = conn.execute("SELECT id FROM workbooks WHERE path=?", (job.rel,)).fetchone()
@@ -172,6 +202,36 @@ class Checker:
                 os.unlink(src)
             except OSError:
                 pass
+
+
+def warm(task: dict) -> dict:
+    """Run in a worker process: import what a check needs (polars, the rules, openpyxl)."""
+    import monitor.check  # noqa: F401
+    import monitor.workbook.annotate  # noqa: F401
+
+    return {"status": "warm"}
+
+
+class _Progress:
+    """The Runner's progress hooks: `done(entry)` comes as each workbook is recorded."""
+
+    def __init__(self, checker):
+        self.checker = checker
+
+    def done(self, entry):
+        self.checker.on_entry(entry)
+
+    def start(self, n):
+        pass
+
+    def checking(self, n):
+        pass
+
+    def finish(self, report):
+        pass
+
+    def note(self, text):
+        pass
 
 
 def _resolve(fut, value):

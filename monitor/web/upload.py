@@ -64,8 +64,9 @@ def save_upload(inbox_real: Path, site: str, src, original: str, max_unpacked_mb
     from ..workbook.snapshot import Snapshot
 
     if not original.lower().endswith(".xlsx"):
-        reason = ("only .xlsx workbooks are accepted (save it as .xlsx)" if original.lower().endswith(".xlsm")
-                  else other_file_reason(original))
+        reason = other_file_reason(original)
+        if original.lower().endswith(".xlsm") or reason.startswith(("not a workbook", "temporary", "hidden")):
+            reason = "only .xlsx workbooks are accepted (save it in Excel as .xlsx)"
         raise Refused(f"{original}: {reason}")
     limit = Snapshot.limit_for(max_unpacked_mb)
     folder = site_folder(inbox_real, site)
@@ -76,9 +77,9 @@ def save_upload(inbox_real: Path, site: str, src, original: str, max_unpacked_mb
             while chunk := src.read(CHUNK):
                 size += len(chunk)
                 if size > limit:
-                    raise Refused(f"{original}: the file is over the limit of {limit / 1048576:g} MB "
-                                  "(--max-unpacked-mb); an .xlsx unpacks to about its own size or more; refused",
-                                  413)
+                    raise Refused(f"{original}: the file is over the upload limit of {limit / 1048576:.1f} MB "
+                                  f"(set by --max-unpacked-mb {max_unpacked_mb:g}: an .xlsx unpacks to about its "
+                                  "own size or more); refused", 413)
                 fh.write(chunk)
         snap = Snapshot.from_bytes(original, tmp.read_bytes())
         try:
