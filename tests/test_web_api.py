@@ -133,3 +133,12 @@ def test_users_live_in_the_history_store_at_schema_5(tmp_path):
     with History(tmp_path) as h:
         assert schema_version(h.conn) == 5
         assert json.loads(json.dumps([r[0] for r in h.conn.execute("SELECT name FROM users")])) == ["x"]
+
+
+def test_serve_refuses_an_output_folder_inside_the_inbox_writing_nothing(tmp_path):
+    (tmp_path / "inbox" / "site01").mkdir(parents=True)
+    r = cli("serve", tmp_path / "inbox", "--out", tmp_path / "inbox" / "out", "--port", 0)
+    assert r.exit_code == 2 and "inside the inbox" in r.stderr
+    assert sorted(p.name for p in (tmp_path / "inbox").iterdir()) == ["site01"]
+    r = cli("serve", tmp_path / "missing", "--out", tmp_path / "out", "--port", 0)
+    assert r.exit_code == 2 and "no such folder" in r.stderr

@@ -123,7 +123,9 @@ def create_app(inbox, out, profile=None, jobs: int | None = None, max_queue: int
     prof = profile if profile is not None and not isinstance(profile, str) else load_profile(profile)
     opts = BatchOptions(inbox=Path(inbox), out=Path(out), profile=prof, jobs=jobs or default_jobs(),
                         max_unpacked_mb=max_unpacked_mb, kind="web", pdf=False)
-    Path(out).mkdir(parents=True, exist_ok=True)
+    from ..batch.runner import Runner
+
+    Runner(opts).close()     # refuses a missing inbox or an --out inside it before anything is written
     st = store.Store(Path(out))
     checker = Checker(opts, st, max_queue) if start_checker else None
 
