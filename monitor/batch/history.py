@@ -272,18 +272,17 @@ class History:
             new = [f for fid, f in current.items() if fid not in open_rows]
             persisting = [fid for fid in current if fid in open_rows]
             resolved = [_row_finding(r) for fid, r in open_rows.items() if fid not in current]
-            for f in findings:
-                vals = (f["rule"], f.get("name"), f["severity"], f.get("sheet"), f.get("cell"), f.get("row"),
-                        f.get("subject"), f.get("message"), f.get("suggestion"), f.get("column"))
-                c.execute(
-                    "INSERT INTO findings (workbook, id, rule, name, severity, sheet, cell, row, subject,"
-                    " message, suggestion, column_header, first_seen, last_seen, resolved_run)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
-                    " ON CONFLICT (workbook, id) DO UPDATE SET rule=excluded.rule, name=excluded.name,"
-                    " severity=excluded.severity, sheet=excluded.sheet, cell=excluded.cell, row=excluded.row,"
-                    " subject=excluded.subject, message=excluded.message, suggestion=excluded.suggestion,"
-                    " column_header=excluded.column_header, last_seen=excluded.last_seen, resolved_run=NULL",
-                    (workbook_id, f["id"], *vals, run, run))
+            c.executemany(
+                "INSERT INTO findings (workbook, id, rule, name, severity, sheet, cell, row, subject,"
+                " message, suggestion, column_header, first_seen, last_seen, resolved_run)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
+                " ON CONFLICT (workbook, id) DO UPDATE SET rule=excluded.rule, name=excluded.name,"
+                " severity=excluded.severity, sheet=excluded.sheet, cell=excluded.cell, row=excluded.row,"
+                " subject=excluded.subject, message=excluded.message, suggestion=excluded.suggestion,"
+                " column_header=excluded.column_header, last_seen=excluded.last_seen, resolved_run=NULL",
+                [(workbook_id, f["id"], f["rule"], f.get("name"), f["severity"], f.get("sheet"), f.get("cell"),
+                  f.get("row"), f.get("subject"), f.get("message"), f.get("suggestion"), f.get("column"), run, run)
+                 for f in findings])
             if resolved:
                 c.executemany("UPDATE findings SET resolved_run=? WHERE workbook=? AND id=?",
                               [(run, workbook_id, f["id"]) for f in resolved])
@@ -374,15 +373,21 @@ class History:
 
 
 class _Tx:
+    """One transaction; inside another one it joins it (the outer one commits or rolls back)."""
+
     def __init__(self, conn):
         self.conn = conn
+        self.outer = False
 
     def __enter__(self):
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.outer = not self.conn.in_transaction
+        if self.outer:
+            self.conn.execute("BEGIN IMMEDIATE")
         return self.conn
 
     def __exit__(self, exc_type, exc, tb):
-        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if self.outer:
+            self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
         return False
 
 
