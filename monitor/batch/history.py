@@ -270,18 +270,18 @@ class History:
             new = [f for fid, f in current.items() if fid not in open_rows]
             persisting = [fid for fid in current if fid in open_rows]
             resolved = [_row_finding(r) for fid, r in open_rows.items() if fid not in current]
-            for f in findings:
-                vals = (f["rule"], f.get("name"), f["severity"], f.get("sheet"), f.get("cell"), f.get("row"),
-                        f.get("subject"), f.get("message"), f.get("suggestion"), f.get("column"))
-                c.execute(
-                    "INSERT INTO findings (workbook, id, rule, name, severity, sheet, cell, row, subject,"
-                    " message, suggestion, column_header, first_seen, last_seen, resolved_run)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
-                    " ON CONFLICT (workbook, id) DO UPDATE SET rule=excluded.rule, name=excluded.name,"
-                    " severity=excluded.severity, sheet=excluded.sheet, cell=excluded.cell, row=excluded.row,"
-                    " subject=excluded.subject, message=excluded.message, suggestion=excluded.suggestion,"
-                    " column_header=excluded.column_header, last_seen=excluded.last_seen, resolved_run=NULL",
-                    (workbook_id, f["id"], *vals, run, run))
+            # one statement for all findings (executemany inside the workbook's one transaction)
+            c.executemany(
+                "INSERT INTO findings (workbook, id, rule, name, severity, sheet, cell, row, subject,"
+                " message, suggestion, column_header, first_seen, last_seen, resolved_run)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
+                " ON CONFLICT (workbook, id) DO UPDATE SET rule=excluded.rule, name=excluded.name,"
+                " severity=excluded.severity, sheet=excluded.sheet, cell=excluded.cell, row=excluded.row,"
+                " subject=excluded.subject, message=excluded.message, suggestion=excluded.suggestion,"
+                " column_header=excluded.column_header, last_seen=excluded.last_seen, resolved_run=NULL",
+                [(workbook_id, f["id"], f["rule"], f.get("name"), f["severity"], f.get("sheet"), f.get("cell"),
+                  f.get("row"), f.get("subject"), f.get("message"), f.get("suggestion"), f.get("column"), run, run)
+                 for f in findings])
             if resolved:
                 c.executemany("UPDATE findings SET resolved_run=? WHERE workbook=? AND id=?",
                               [(run, workbook_id, f["id"]) for f in resolved])
