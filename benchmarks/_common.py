@@ -6,7 +6,8 @@ reads its peak resident memory with `resource.getrusage(RUSAGE_CHILDREN)`. On Li
 largest peak of the command *and* every process it started and waited for (the worker processes of
 `monitor report --jobs 2` or `monitor batch --jobs 2`), so it is "peak RSS per process, max over
 the parent and its children", and it belongs to that one measurement alone (the wrapper runs
-nothing else).
+nothing else). The wrapper is a child subreaper, so descendants the command left to exit on their
+own (a multiprocessing forkserver and the workers it forked) are reaped, and counted, here too.
 """
 
 from __future__ import annotations
@@ -125,8 +126,41 @@ def _wrapper(payload: str) -> list:
     return json.loads(lines[-1][len("@@MEASURE@@"):])
 
 
+def _become_subreaper() -> None:
+    """Orphaned descendants of the command (a multiprocessing forkserver whose parent exited
+    without waiting for it, and the workers it forked) are re-parented to this wrapper instead of
+    init, so that reaping them here counts their peak RSS in RUSAGE_CHILDREN (Linux >= 3.4)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)   # PR_SET_CHILD_SUBREAPER
+        except (OSError, AttributeError):  # pragma: no cover
+            pass
+
+
+def _reap_orphans(pgid: int, grace: float = 30.0) -> None:
+    """Wait for every remaining descendant (they exit once their parent is gone); SIGKILL the
+    command's process group after `grace` seconds."""
+    deadline = time.monotonic() + grace
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            if time.monotonic() > deadline:
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except OSError:
+                    pass
+                deadline = float("inf")
+            time.sleep(0.02)
+
+
 def _measure_main(payload: str) -> None:
     spec = json.loads(payload)
+    _become_subreaper()
     env = dict(os.environ)
     env.update(spec.get("env") or {})
     out = []
@@ -146,6 +180,7 @@ def _measure_main(payload: str) -> None:
                     proc.kill()
                 rc = proc.wait()
             wall = time.perf_counter() - t0
+            _reap_orphans(proc.pid)
             ru = resource.getrusage(resource.RUSAGE_CHILDREN)
             so.seek(0)
             se.seek(0)
