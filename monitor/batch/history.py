@@ -1,6 +1,6 @@
 """Run history: an embedded SQLite database (`monitor.db`) in the batch output folder.
 
-Tables (schema version 4; `monitor history` and docs/batch.md describe them for users):
+Tables (schema version 5; `monitor history` and docs/batch.md describe them for users):
 
   schema_migrations  version, name, applied            one row per migration applied
   runs               one row per `monitor batch` run (or per group of files `monitor watch` checked)
@@ -12,6 +12,7 @@ Tables (schema version 4; `monitor history` and docs/batch.md describe them for 
                      finding's text as it was then
   workflow           one row per finding a person accepted, queried or answered (workflow.py)
   audit              every workflow change with who and when; append-only (triggers)
+  users, user_sites, api_tokens, web_workbooks, web_events   `monitor serve` (monitor/web/store.py)
 
 Migrations are versioned: each is a list of statements applied inside one transaction together
 with its `schema_migrations` row, so an interrupted upgrade leaves the previous version intact.
@@ -31,7 +32,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from .schema_sql import _V1, _V2, _V3, _V4   # the statements of each schema version
+from .schema_sql import _V1, _V2, _V3, _V4, _V5   # the statements of each schema version
 
 DB_NAME = "monitor.db"
 SEVERITIES = ("critical", "major", "minor", "info")
@@ -48,6 +49,7 @@ MIGRATIONS = (
     (2, "outputs and notes per check; indexes for history queries", _V2),
     (3, "failed runs with their reason; SHA-256 of each output file", _V3),
     (4, "findings workflow (accepted, queried, answered) and its append-only audit trail", _V4),
+    (5, "web accounts, API tokens, uploaded workbooks and the web audit trail (monitor serve)", _V5),
 )
 LATEST = MIGRATIONS[-1][0]
 
