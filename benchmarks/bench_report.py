@@ -38,7 +38,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-DATA = HERE / "data"
+sys.path.insert(0, str(HERE))
+from _common import DATA, make_workbook  # noqa: E402
 GOAL_SHARE, GOAL_SPEEDUP, GOAL_50_S = 0.20, 1.6, 60.0
 GOAL_S_PAGE, GOAL_PEAK_MIB = 0.20, 400.0
 
@@ -72,12 +73,7 @@ print(json.dumps({"cpu_main": cpu_main, "peak_check_mib": peak_check, "pages": s
 
 
 def workbook(n: int, cycles: int) -> Path:
-    path = DATA / f"report_{n}x{cycles}.xlsx"
-    if not path.exists():
-        DATA.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, str(HERE / "make_large.py"), "--subjects", str(n), "--cycles", str(cycles),
-                        "--error-rate", "0.01", "--out", str(path), "--quiet"], check=True)
-    return path
+    return make_workbook(DATA / f"report_{n}x{cycles}.xlsx", n, cycles, error_rate=0.01)
 
 
 def measure(path: Path, jobs: int, out: Path) -> dict:

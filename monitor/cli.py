@@ -397,6 +397,10 @@ from .cli_workflow import register as _register_workflow  # noqa: E402  (accept,
 
 _register_workflow(app)
 
+from .cli_serve import register as _register_serve  # noqa: E402  (serve, users)
+
+_register_serve(app)
+
 
 @app.command(epilog="Example: monitor demo --out output/")
 def demo(

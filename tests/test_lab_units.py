@@ -148,3 +148,32 @@ def test_hostile_units_are_bounded():
     assert U.parse_unit.cache_info().misses == MAX_DISTINCT_UNITS
     assert out["unit_factor"].drop_nulls().to_list() == [1.0] * 3
     assert U.parse_unit("m" * 41) == ()
+
+
+def test_the_precomputed_unit_table_is_current():
+    """units_known.json holds pint's readings of the catalogue's and the criteria's unit
+    spellings (so a check whose units are all listed never imports pint); after a change to
+    units.py, tests.toml or the criteria, rewrite it with `python -m monitor.labs.units`."""
+    import json
+
+    assert json.loads(U.KNOWN_TABLE.read_text("utf-8")) == json.loads(json.dumps(U.build_table()))
+    assert U._known(), "the table's source key does not match units.py: rewrite it"
+
+
+def test_a_unit_in_the_table_reads_the_same_as_pint_reads_it():
+    for text, readings in U._known().items():
+        assert readings == U._parse(text), text
+
+
+def test_a_check_whose_units_are_all_listed_never_imports_pint():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    code = ("import sys; from monitor.check import check_workbook; from monitor.profile.profile import load_profile; "
+            f"r = check_workbook({str(root / 'sample_sheets' / 'messy_site.xlsx')!r}, load_profile()); "
+            "assert r.findings; print('pint' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                         env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert out.stdout.strip() == "False", out.stderr[-2000:]

@@ -215,3 +215,32 @@ def test_check_workbook_takes_limits_and_keeps_max_unpacked_mb(profile):
     with pytest.raises(WorkbookError, match="--max-unpacked-mb"):
         check_workbook(SMALL, profile, max_unpacked_mb=0.01)
     assert check_workbook(SMALL, profile, max_unpacked_mb=1).findings == []
+
+
+@pytest.mark.parametrize("case", sorted(FAR) + ["none", "not-utf8"])
+def test_a_large_sheet_is_refused_exactly_as_a_small_one(monkeypatch, case):
+    """Sheets over 1 MB of XML are first searched by polars' regex engine (container._may_match);
+    it must never let through a reference the byte-level scan refuses, and must give the same
+    message (a namespace declaration `xmlns:r="http..."` is not a reference)."""
+    from monitor.workbook import container
+
+    filler = b"".join(b'<row r="%d"><c r="A%d" t="inlineStr"><is><t>x</t></is></c></row>' % (i, i)
+                      for i in range(2, 40_000))
+    tail = b"" if case in ("none", "not-utf8") else FAR[case]
+    bad = b"\xff\xfe" if case == "not-utf8" else b""
+    xml = (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://'
+           b'schemas.openxmlformats.org/officeDocument/2006/relationships"><sheetData>' + filler + bad + tail
+           + b"</sheetData></worksheet>")
+    assert len(xml) > container._PREFILTER_BYTES
+
+    def outcome():
+        try:
+            container.check_extent(xml, Limits(), "wb.xlsx", "Subjects")
+        except WorkbookError as e:
+            return str(e)
+        return None
+
+    fast = outcome()
+    monkeypatch.setattr(container, "_PREFILTER_BYTES", 1 << 62)
+    assert fast == outcome()
+    assert (fast is None) == (case in ("none", "not-utf8"))

@@ -263,3 +263,24 @@ def test_a_filled_template_with_the_instructions_sheet_checks_clean(tmp_path, pr
     path = write_template(tmp_path / "t.xlsx", profile)
     result = check(path, profile)
     assert not [f for f in result.findings if f.sheet in (INSTRUCTIONS_SHEET, LISTS_SHEET)]
+
+
+def test_findings_json_is_written_exactly_as_json_indent_2():
+    """reporters.to_json writes with json's C encoder; the text is byte for byte what
+    json.dumps(..., indent=2) gives (nested summary, workflow fields, resolved findings, text
+    that needs escaping, numbers, empty lists and dicts)."""
+    from monitor.check import Result
+    from monitor.findings import Finding
+    from monitor.reporters import indented_json, to_json
+
+    fs = [Finding(f"{i:016x}", "LAB004", "lab-result-unreadable", "major", "Labs", f"D{i}", i, "01-0\u00e9",
+                  'Result "<1,5>"\n\ttab \u2028 \U0001f600 \\ end', None if i % 2 else "Use a number", "Result",
+                  "g1") for i in range(5)]
+    res = Result("wb.xlsx", "ab" * 32, "p", "0", "2024-01-01T00:00:00+00:00", fs, [("X1", "why \"not\"")])
+    res.workflow = {fs[0].id: {"status": "accepted", "reason": "checked at source"}}
+    res.new_ids = {fs[1].id}
+    res.resolved = [fs[2].to_dict() | {"status": "resolved"}]
+    assert to_json(res) == json.dumps(res.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    for obj in ({}, [], {"a": {}, "b": [], "c": [1, 2.5, None, True], "d": {"e": {"f": [{"g": 1}]}}},
+                {1: "int key"}, [[{}], [[]]], "x", 0.1, -3):
+        assert indented_json(obj) == json.dumps(obj, ensure_ascii=False, indent=2)

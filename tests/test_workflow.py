@@ -35,7 +35,7 @@ def test_v3_database_is_migrated_to_v4_with_workflow_and_audit(tmp_path):
     migrate(conn, upto=3)
     conn.close()
     with History(tmp_path) as h:
-        assert schema_version(h.conn) == LATEST == 4
+        assert schema_version(h.conn) == LATEST == 5
         tables = {r[0] for r in h.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"workflow", "audit"} <= tables
         assert "workflow_seen" in {r[1] for r in h.conn.execute("PRAGMA table_info(checks)")}

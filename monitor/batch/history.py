@@ -1,6 +1,6 @@
 """Run history: an embedded SQLite database (`monitor.db`) in the batch output folder.
 
-Tables (schema version 4; `monitor history` and docs/batch.md describe them for users):
+Tables (schema version 5; `monitor history` and docs/batch.md describe them for users):
 
   schema_migrations  version, name, applied            one row per migration applied
   runs               one row per `monitor batch` run (or per group of files `monitor watch` checked)
@@ -12,6 +12,7 @@ Tables (schema version 4; `monitor history` and docs/batch.md describe them for 
                      finding's text as it was then
   workflow           one row per finding a person accepted, queried or answered (workflow.py)
   audit              every workflow change with who and when; append-only (triggers)
+  users, user_sites, api_tokens, web_workbooks, web_events   `monitor serve` (monitor/web/store.py)
 
 Migrations are versioned: each is a list of statements applied inside one transaction together
 with its `schema_migrations` row, so an interrupted upgrade leaves the previous version intact.
@@ -31,7 +32,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from .schema_sql import _V1, _V2, _V3, _V4   # the statements of each schema version
+from .schema_sql import _V1, _V2, _V3, _V4, _V5   # the statements of each schema version
 
 DB_NAME = "monitor.db"
 SEVERITIES = ("critical", "major", "minor", "info")
@@ -48,6 +49,7 @@ MIGRATIONS = (
     (2, "outputs and notes per check; indexes for history queries", _V2),
     (3, "failed runs with their reason; SHA-256 of each output file", _V3),
     (4, "findings workflow (accepted, queried, answered) and its append-only audit trail", _V4),
+    (5, "web accounts, API tokens, uploaded workbooks and the web audit trail (monitor serve)", _V5),
 )
 LATEST = MIGRATIONS[-1][0]
 
@@ -270,18 +272,18 @@ class History:
             new = [f for fid, f in current.items() if fid not in open_rows]
             persisting = [fid for fid in current if fid in open_rows]
             resolved = [_row_finding(r) for fid, r in open_rows.items() if fid not in current]
-            for f in findings:
-                vals = (f["rule"], f.get("name"), f["severity"], f.get("sheet"), f.get("cell"), f.get("row"),
-                        f.get("subject"), f.get("message"), f.get("suggestion"), f.get("column"))
-                c.execute(
-                    "INSERT INTO findings (workbook, id, rule, name, severity, sheet, cell, row, subject,"
-                    " message, suggestion, column_header, first_seen, last_seen, resolved_run)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
-                    " ON CONFLICT (workbook, id) DO UPDATE SET rule=excluded.rule, name=excluded.name,"
-                    " severity=excluded.severity, sheet=excluded.sheet, cell=excluded.cell, row=excluded.row,"
-                    " subject=excluded.subject, message=excluded.message, suggestion=excluded.suggestion,"
-                    " column_header=excluded.column_header, last_seen=excluded.last_seen, resolved_run=NULL",
-                    (workbook_id, f["id"], *vals, run, run))
+            # one statement for all findings (executemany inside the workbook's one transaction)
+            c.executemany(
+                "INSERT INTO findings (workbook, id, rule, name, severity, sheet, cell, row, subject,"
+                " message, suggestion, column_header, first_seen, last_seen, resolved_run)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
+                " ON CONFLICT (workbook, id) DO UPDATE SET rule=excluded.rule, name=excluded.name,"
+                " severity=excluded.severity, sheet=excluded.sheet, cell=excluded.cell, row=excluded.row,"
+                " subject=excluded.subject, message=excluded.message, suggestion=excluded.suggestion,"
+                " column_header=excluded.column_header, last_seen=excluded.last_seen, resolved_run=NULL",
+                [(workbook_id, f["id"], f["rule"], f.get("name"), f["severity"], f.get("sheet"), f.get("cell"),
+                  f.get("row"), f.get("subject"), f.get("message"), f.get("suggestion"), f.get("column"), run, run)
+                 for f in findings])
             if resolved:
                 c.executemany("UPDATE findings SET resolved_run=? WHERE workbook=? AND id=?",
                               [(run, workbook_id, f["id"]) for f in resolved])
@@ -372,15 +374,21 @@ class History:
 
 
 class _Tx:
+    """One transaction; inside another one it joins it (the outer one commits or rolls back)."""
+
     def __init__(self, conn):
         self.conn = conn
+        self.outer = False
 
     def __enter__(self):
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.outer = not self.conn.in_transaction
+        if self.outer:
+            self.conn.execute("BEGIN IMMEDIATE")
         return self.conn
 
     def __exit__(self, exc_type, exc, tb):
-        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if self.outer:
+            self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
         return False
 
 

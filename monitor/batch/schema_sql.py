@@ -133,3 +133,54 @@ _V4 = [
     # the last human audit entry a check's outputs show: a later accept/query/response re-checks
     "ALTER TABLE checks ADD COLUMN workflow_seen INTEGER",
 ]
+
+_V5 = [
+    # `monitor serve` (monitor/web/, docs/web.md): accounts, their sites and API tokens ...
+    """CREATE TABLE users (
+        id       INTEGER PRIMARY KEY,
+        name     TEXT NOT NULL UNIQUE,
+        role     TEXT NOT NULL CHECK (role IN ('coordinator', 'monitor', 'data-manager')),
+        password TEXT NOT NULL,                    -- argon2id hash (argon2-cffi), never the password
+        created  TEXT NOT NULL
+    )""",
+    """CREATE TABLE user_sites (
+        user INTEGER NOT NULL REFERENCES users(id),
+        site TEXT NOT NULL,                        -- a folder of the inbox
+        PRIMARY KEY (user, site)
+    )""",
+    """CREATE TABLE api_tokens (
+        id      INTEGER PRIMARY KEY,
+        user    INTEGER NOT NULL REFERENCES users(id),
+        sha256  TEXT NOT NULL UNIQUE,              -- SHA-256 of the bearer token; the token is never stored
+        created TEXT NOT NULL
+    )""",
+    # ... every workbook the pages show (uploaded, or found by a batch run), with the upload's state ...
+    """CREATE TABLE web_workbooks (
+        id            INTEGER PRIMARY KEY,         -- the id in /workbooks/<id> and /api/workbooks/<id>
+        path          TEXT NOT NULL UNIQUE,        -- relative to the inbox, as batch names it
+        site          TEXT NOT NULL,
+        workbook      INTEGER REFERENCES workbooks(id),
+        status        TEXT NOT NULL CHECK (status IN ('queued', 'checking', 'done', 'failed')),
+        error         TEXT,                        -- why a check failed (the line `check` prints)
+        original_name TEXT,
+        uploaded_by   TEXT,
+        uploaded_at   TEXT
+    )""",
+    "CREATE INDEX web_workbooks_by_site ON web_workbooks (site, id)",
+    # ... and what each person did on the pages and the API, with who and when: append-only
+    """CREATE TABLE web_events (
+        id       INTEGER PRIMARY KEY,
+        at       TEXT NOT NULL,
+        by_name  TEXT NOT NULL,
+        action   TEXT NOT NULL,                    -- login, login-failed, logout, upload, refused, download,
+                                                   -- accepted, queried, answered, denied
+        site     TEXT,
+        web_workbook INTEGER,
+        finding  TEXT,
+        detail   TEXT
+    )""",
+    """CREATE TRIGGER web_events_no_update BEFORE UPDATE ON web_events
+       BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
+    """CREATE TRIGGER web_events_no_delete BEFORE DELETE ON web_events
+       BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
+]

@@ -228,7 +228,7 @@ def record_single(folder: Path, workbook: Path, result, profile, kind: str) -> N
     if not lock.acquire(timeout=60):
         raise HistoryError(f"{folder} is in use by another monitor run ({lock.holder()}); try again later")
     try:
-        with History(folder) as hist:
+        with History(folder) as hist, hist._tx():   # one transaction: the whole run or nothing
             key = workbook_key(hist, workbook)
             at = now_utc()
             run = hist.start_run(started=at, inbox=str(Path(workbook).resolve().parent), profile=profile.name,

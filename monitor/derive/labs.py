@@ -35,11 +35,13 @@ def first_doses(cycles) -> pl.DataFrame:
             .group_by("subject").agg(pl.col("date").min().alias("first_dose")))
 
 
-def labs_table(labs, cycles, catalogue: Catalogue) -> pl.DataFrame:
-    """One row per result with SI conversion (value_si = value * factor of the entered unit)."""
+def labs_table(labs, cycles, catalogue: Catalogue, rows: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per result with SI conversion (value_si = value * factor of the entered unit).
+    `rows`: `with_lab_codes(labs.frame, catalogue)` when the caller has it already (a check's
+    ctx.lab_rows), so the codes and unit factors are not worked out twice."""
     if labs is None or not labs.has("subject", "date", "test", "result"):
         return pl.DataFrame()
-    df = with_lab_codes(labs.frame, catalogue)
+    df = with_lab_codes(labs.frame, catalogue) if rows is None else rows
     si_units = {code: t.si_unit for code, t in catalogue.tests.items()}
     factor = pl.col("unit_factor")
     lo = {c: t.plausible[0] for c, t in catalogue.tests.items() if t.plausible and t.plausible[0] is not None}
@@ -112,10 +114,10 @@ def corrected_calcium(out: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
     ).drop("_alb_g_l")
 
 
-def graded_labs(labs, cycles, catalogue: Catalogue) -> pl.DataFrame:
+def graded_labs(labs, cycles, catalogue: Catalogue, rows: pl.DataFrame | None = None) -> pl.DataFrame:
     """labs_table plus the CTCAE v5.0 grade columns (ctcae_term_low/high, ctcae_grade_low/high,
     ctcae_grade), when the grading engine is present."""
-    df = labs_table(labs, cycles, catalogue)
+    df = labs_table(labs, cycles, catalogue, rows)
     if not df.height:
         return df
     from ..ctcae.grade import grade_labs

@@ -22,11 +22,12 @@ units of a frame, never rows.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-
-import pint
+from pathlib import Path
 
 _DEFINITIONS = """
 femto- = 1e-15 = f-
@@ -64,7 +65,9 @@ _UNITLESS_WORDS = {"", "nounits", "nounit", "none", "na", "ph", "inr", "dipstick
 
 
 @lru_cache(maxsize=1)
-def registry() -> pint.UnitRegistry:
+def registry():
+    import pint   # ~0.3 s of imports: only when a unit is not in the precomputed table
+
     ureg = pint.UnitRegistry(None, case_sensitive=True, autoconvert_offset_to_baseunit=False)
     for line in _DEFINITIONS.strip().splitlines():
         ureg.define(line)
@@ -165,6 +168,8 @@ def _fold_case(expr: str) -> str | None:
 
 
 def _quantity(expr: str):
+    import pint
+
     ureg = registry()
     try:
         q = ureg.parse_expression(expr)
@@ -181,8 +186,18 @@ def parse_unit(text: str | None) -> tuple:
 
     Two readings when a spelling is ambiguous: `G/L` is a count (Giga/L, 10^9/L) or grams per
     litre; the caller keeps the first one whose dimension fits the test.
+
+    The catalogue's own spellings are read from a table of pint's answers (KNOWN_TABLE), so a
+    workbook whose units are all listed never imports pint.
     """
     raw = "" if text is None else str(text)
+    known = _known().get(raw)
+    if known is not None:
+        return known
+    return _parse(raw)
+
+
+def _parse(raw: str) -> tuple:
     if len(raw) > MAX_UNIT_CHARS:
         return ()
     norm = re.sub(r"[\s_.\-]+", "", raw.strip().lower())
@@ -225,3 +240,89 @@ def key(text: str | None) -> str:
     """A compact spelling for comparing units in messages and suggestions."""
     t = "" if text is None else str(text)
     return re.sub(r"\s+", "", t.lower().replace("µ", "u").replace("μ", "u"))
+
+
+# ---------------------------------------------------------------- the precomputed table
+
+KNOWN_TABLE = Path(__file__).with_name("units_known.json")
+_NO_TABLE: list = []   # non-empty while the table is rebuilt
+
+
+def _source_key() -> str:
+    """The table is valid for this units.py only (the definitions and the rewriting rules)."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def _known() -> dict:
+    """text -> readings, from KNOWN_TABLE when it was written by this units.py, else empty (then
+    every unit is parsed by pint: slower, same answers)."""
+    if _NO_TABLE:
+        return {}
+    try:
+        data = json.loads(KNOWN_TABLE.read_text("utf-8"))
+        if data.get("source") != _source_key():
+            return {}
+        return {text: tuple(ParsedUnit(text, e, bool(u), float(m), tuple((str(d), float(x)) for d, x in dims))
+                            for e, u, m, dims in readings) for text, readings in data["units"].items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def table_texts() -> list:
+    """The spellings the table holds: every unit the catalogue lists or names as SI, and every
+    spelling that loading the catalogue, the CTCAE criteria and the bundled profiles parses."""
+    import tomllib
+    from importlib import resources
+
+    from ..ctcae.criteria import load_criteria
+    from ..labs.catalogue import load_catalogue
+    from ..profile.profile import load_profile
+
+    data = tomllib.loads(resources.files("monitor.labs").joinpath("tests.toml").read_text("utf-8"))
+    texts = {""}
+    for t in data["tests"].values():
+        texts.add(t["si_unit"])
+        texts.update(t.get("units", {}))
+    from ..profile.profile import bundled_profiles
+
+    global _parse
+    seen, parse = set(), _parse
+    _parse = lambda raw: seen.add(raw) or parse(raw)   # noqa: E731  (records what pint is asked)
+    try:
+        for fn in (parse_unit, load_catalogue, load_criteria):
+            fn.cache_clear()
+        _known.cache_clear()
+        _NO_TABLE.append(True)       # the table being rewritten is not consulted
+        load_catalogue(), load_criteria()
+        for name in bundled_profiles():
+            load_profile(name)
+    finally:
+        _parse = parse
+        _NO_TABLE.clear()
+        for fn in (parse_unit, _known, load_catalogue, load_criteria):
+            fn.cache_clear()
+    return sorted(texts | seen)
+
+
+def build_table() -> dict:
+    """The table's content, parsed by pint now."""
+    units = {}
+    for text in table_texts():
+        units[text] = [[p.expr, p.unitless, p.magnitude, [list(d) for d in p.dims]] for p in _parse(text)]
+    return {"source": _source_key(), "units": units}
+
+
+def write_table() -> Path:
+    """Rewrite KNOWN_TABLE (after a change to this file or to the catalogue's units):
+    `python -m monitor.labs.units`."""
+    table = build_table()
+    lines = [f"{json.dumps(k, ensure_ascii=False)}: {json.dumps(v)}" for k, v in table["units"].items()]
+    KNOWN_TABLE.write_text(f'{{"source": "{table["source"]}", "units": {{\n' + ",\n".join(lines) + "\n}}\n", "utf-8")
+    return KNOWN_TABLE
+
+
+if __name__ == "__main__":
+    from monitor.labs import units   # the imported module (the one the catalogue calls), not __main__
+
+    print(f"wrote {units.write_table()}")

@@ -76,7 +76,9 @@ class Context:
         if getattr(self, "_labs", None) is None:
             from ..derive.labs import graded_labs
 
-            self._labs = graded_labs(self.sheet("Labs"), self.sheet("Cycles"), self.catalogue)
+            labs = self.sheet("Labs")
+            rows = self.lab_rows if labs is not None and labs.has("subject", "date", "test", "result") else None
+            self._labs = graded_labs(labs, self.sheet("Cycles"), self.catalogue, rows)
         return self._labs
 
 
