@@ -158,9 +158,9 @@ def run_rules(ctx: Context, rules=RULES) -> tuple[list, list]:
             rule = RULE_CRASHED
         if df is None or df.height == 0:
             continue
-        frames.append(df.select(list(FRAME_SCHEMA)).with_columns(
-            pl.lit(rule.code).alias("rule"), pl.lit(rule.name).alias("name"),
-            pl.lit(rule.severity.value).alias("severity")))
+        # one lazy plan per rule, collected together by to_findings (one collect, not two per rule)
+        frames.append(df.lazy().select(*FRAME_SCHEMA, pl.lit(rule.code).alias("rule"), pl.lit(rule.name).alias("name"),
+                                       pl.lit(rule.severity.value).alias("severity")))
     return frames, skipped
 
 
@@ -183,7 +183,7 @@ def to_findings(frames: list, wb: Workbook) -> list:
     are columnar (polars); Python touches each finding once, to hash its id and build it."""
     if not frames:
         return []
-    df = pl.concat(frames)
+    df = pl.concat(frames).collect()
     if df.height == 0:
         return []
     df = df.with_columns(readable("message"), readable("suggestion"))
