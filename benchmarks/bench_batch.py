@@ -6,7 +6,8 @@
 
 Generates (once; deterministic, a seed per site) an inbox of `--sites` workbooks of `--subjects`
 subjects and `--cycles` cycles each, ten sites per sub-folder, with benchmarks/make_large.py
-(xlsxwriter) and a raised error rate so every workbook has findings to write. Then runs the real
+(xlsxwriter; via _common.make_inbox, each workbook with its own seed and site id) and a raised
+error rate so every workbook has findings to write. Then runs the real
 command, `monitor batch INBOX --out OUT`, in a fresh process each time (wall time includes the
 interpreter start, as cron sees it):
 
@@ -35,21 +36,16 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+from _common import make_inbox  # noqa: E402
 MONITOR = ROOT / ".venv" / "bin" / "monitor"
 GOAL_RERUN_SHARE = 0.02
 
 
 def generate(inbox: Path, sites: int, subjects: int, cycles: int) -> float:
-    sys.path.insert(0, str(HERE))
-    import make_large
-
+    """The inbox (benchmarks/_common.make_inbox: each workbook its own seed and site id)."""
     t0 = time.perf_counter()
-    for i in range(sites):
-        path = inbox / f"region{i // 10:02d}" / f"site{i + 1:03d}.xlsx"
-        if path.exists():
-            continue
-        make_large.main(["--subjects", str(subjects), "--cycles", str(cycles), "--seed", str(1000 + i),
-                         "--error-rate", "0.005", "--out", str(path), "-q"])
+    make_inbox(inbox, sites, subjects, cycles)
     return time.perf_counter() - t0
 
 

@@ -32,7 +32,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-DATA = HERE / "data"
+sys.path.insert(0, str(HERE))
+from _common import DATA, make_workbook  # noqa: E402
 GOAL_SHARE, GOAL_SPEEDUP, GOAL_50_S = 0.20, 1.6, 60.0
 
 CHILD = r"""
@@ -63,12 +64,7 @@ print(json.dumps({"pages": stats.pages, "parts": stats.parts, "wall": wall, "che
 
 
 def workbook(n: int, cycles: int) -> Path:
-    path = DATA / f"report_{n}x{cycles}.xlsx"
-    if not path.exists():
-        DATA.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, str(HERE / "make_large.py"), "--subjects", str(n), "--cycles", str(cycles),
-                        "--error-rate", "0.01", "--out", str(path), "--quiet"], check=True)
-    return path
+    return make_workbook(DATA / f"report_{n}x{cycles}.xlsx", n, cycles, error_rate=0.01)
 
 
 def measure(path: Path, jobs: int, out: Path) -> dict:

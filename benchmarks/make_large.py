@@ -128,6 +128,7 @@ class Gen:
         self.r = random.Random(args.seed)
         self.col0 = ord(args.first_col.upper()) - 65   # leading empty columns (a margin)
         self.rate = args.error_rate
+        self.site = args.site
         self.errors = Counter()
         self.rows = Counter()
         self.grades = load_grades()
@@ -147,7 +148,7 @@ class Gen:
         self.wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
                                                   "strings_to_formulas": False, "strings_to_urls": False})
         # fixed metadata so the same seed gives the same bytes
-        self.wb.set_properties({"title": "QL1604-HCC-201 site 01 (synthetic benchmark data)",
+        self.wb.set_properties({"title": f"QL1604-HCC-201 site {self.site} (synthetic benchmark data)",
                                 "author": "benchmarks/make_large.py",
                                 "created": dt.datetime(2024, 1, 1)})
         self.bold = self.wb.add_format({"bold": True})
@@ -187,7 +188,7 @@ class Gen:
         start0 = dt.date(2021, 3, 1)
         subjects = []
         for i in range(1, n + 1):
-            sid = f"{SITE}-{i:04d}"
+            sid = f"{self.site}-{i:04d}"
             c1 = start0 + dt.timedelta(days=r.randrange(0, 540))
             consent = c1 - dt.timedelta(days=r.randrange(3, 28))
             weight = round(r.gauss(66, 11), 1)
@@ -246,7 +247,7 @@ class Gen:
         ws.set_column(c0 + 1, c0 + 1, 40)
         ws.write_string(0, c0, "QL1604-HCC-201: site workbook (synthetic data for benchmarks)", self.bold)
         ws.write_row(2, c0, ["Field", "Value"], self.bold)
-        for i, (f, v) in enumerate((("Protocol", "QL1604-HCC-201"), ("Site", SITE),
+        for i, (f, v) in enumerate((("Protocol", "QL1604-HCC-201"), ("Site", self.site),
                                      ("Profile", "ql1604_bev_hcc")), start=3):
             ws.write_string(i, c0, f)
             ws.write_string(i, c0 + 1, v)
@@ -390,7 +391,7 @@ class Gen:
                         vals[6] = None
                     elif e == 7:
                         self.errors["Labs: unknown subject"] += 1
-                        vals[0] = f"{SITE}-9{si:03d}"
+                        vals[0] = f"{self.site}-9{si:03d}"
                     elif e == 8 and lln and uln:
                         self.errors["Labs: LLN/ULN swapped"] += 1
                         vals[5], vals[6] = uln, lln
@@ -574,6 +575,8 @@ def main(argv=None):
     p.add_argument("--cycles", type=int, default=30)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     p.add_argument("--seed", type=int, default=20240101)
+    p.add_argument("--site", default=SITE, help=f"site number: subject IDs are SITE-0001 ... [{SITE}] "
+                   "(a batch of workbooks from different sites)")
     p.add_argument("--no-formulas", dest="formulas", action="store_false",
                    help="write no formula cells at all (by default a few cells in Cycles and Labs "
                         "hold formulas, two of them without a saved value)")

@@ -272,6 +272,7 @@ class History:
             new = [f for fid, f in current.items() if fid not in open_rows]
             persisting = [fid for fid in current if fid in open_rows]
             resolved = [_row_finding(r) for fid, r in open_rows.items() if fid not in current]
+            # one statement for all findings (executemany inside the workbook's one transaction)
             c.executemany(
                 "INSERT INTO findings (workbook, id, rule, name, severity, sheet, cell, row, subject,"
                 " message, suggestion, column_header, first_seen, last_seen, resolved_run)"
