@@ -158,10 +158,10 @@ def run_rules(ctx: Context, rules=RULES) -> tuple[list, list]:
             rule = RULE_CRASHED
         if df is None or df.height == 0:
             continue
-        # one lazy plan per rule, collected together by to_findings (one collect, not two per rule)
+        # one lazy plan per rule, all collected together below (one collect_all, not two collects per rule)
         frames.append(df.lazy().select(*FRAME_SCHEMA, pl.lit(rule.code).alias("rule"), pl.lit(rule.name).alias("name"),
                                        pl.lit(rule.severity.value).alias("severity")))
-    return frames, skipped
+    return (pl.collect_all(frames) if frames else []), skipped
 
 
 QUOTE_CHARS = 80          # cell text quoted in a message or suggestion: cut to this, with an ellipsis
@@ -183,7 +183,7 @@ def to_findings(frames: list, wb: Workbook) -> list:
     are columnar (polars); Python touches each finding once, to hash its id and build it."""
     if not frames:
         return []
-    df = pl.concat(frames).collect()
+    df = pl.concat(frames)
     if df.height == 0:
         return []
     df = df.with_columns(readable("message"), readable("suggestion"))
