@@ -251,3 +251,19 @@ def test_unknown_test_is_kept_in_the_export(run):
     row = labs.filter(pl.col("row") == 2)
     assert row.get_column("test_as_entered").item() == "HBV DNA"
     assert row.get_column("test").item() is None and row.get_column("value").item() == 32
+
+
+def test_close_matches_return_exactly_what_difflib_get_close_matches_returns():
+    """suggest() prunes with letter counts in polars; the names and their order stay difflib's."""
+    import difflib
+
+    from monitor.labs.catalogue import close_matches, letter_counts
+
+    names = [*CAT.lookup, *CAT.shared]
+    counts = letter_counts(names)
+    words = ["hematocrite", "potasium", "alanineaminotransferse", "sgpt2", "a", "xyzbiomarker1", "é+ü",
+             *names[:40], *(w[:-1] for w in names[40:80]), *(w[::-1] for w in names[80:120])]
+    for cutoff in (0.75, 0.6):
+        for w in words:
+            assert close_matches(w, counts, 6, cutoff) == difflib.get_close_matches(w, names, n=6, cutoff=cutoff), w
+    assert CAT.suggest("Hematocrite")[0].startswith("HCT")

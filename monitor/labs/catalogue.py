@@ -12,8 +12,10 @@ own conversion by more than 1% is refused at load, naming the test and the unit.
 from __future__ import annotations
 
 import difflib
+import heapq
 import re
 import tomllib
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -52,6 +54,35 @@ class LabTest:
         """The unit spellings shown to coordinators (listed ones, SI first)."""
         labels = [self.si_unit] + [u for u in self.unit_labels.values() if u != self.si_unit]
         return [u for u in dict.fromkeys(labels) if u]
+
+
+def letter_counts(names: list[str]) -> pl.DataFrame:
+    """name, len and one count column per character of the names (for close_matches)."""
+    df = pl.DataFrame({"name": names}, schema={"name": pl.String})
+    chars = sorted(set("".join(names)))
+    return df.with_columns(pl.col("name").str.len_chars().cast(pl.Int64).alias("len"),
+                           *[pl.col("name").str.count_matches(ch, literal=True).cast(pl.Int64).alias(f"c{ord(ch)}")
+                             for ch in chars])
+
+
+def close_matches(word: str, names: pl.DataFrame, n: int, cutoff: float) -> list[str]:
+    """difflib.get_close_matches(word, names["name"], n, cutoff), the same list, without a
+    Python loop over the whole catalogue: difflib's quick_ratio (an upper bound of ratio, below
+    real_quick_ratio) is computed for every name at once from the letter counts, and
+    SequenceMatcher.ratio runs only on the few names that reach the cutoff."""
+    want = Counter(word)
+    common = [pl.min_horizontal(pl.col(f"c{ord(ch)}"), pl.lit(k, dtype=pl.Int64))
+              for ch, k in want.items() if f"c{ord(ch)}" in names.columns]
+    matches = pl.sum_horizontal(common) if common else pl.lit(0, dtype=pl.Int64)
+    quick = (pl.lit(2.0) * matches.cast(pl.Float64)) / (pl.col("len") + len(word)).cast(pl.Float64)
+    s = difflib.SequenceMatcher()
+    s.set_seq2(word)
+    result = []
+    for k in names.filter(quick >= cutoff).get_column("name"):
+        s.set_seq1(k)
+        if s.ratio() >= cutoff:
+            result.append((s.ratio(), k))
+    return [k for _, k in heapq.nlargest(n, result)]
 
 
 def norm_test(text: str) -> str:
@@ -96,6 +127,7 @@ class Catalogue:
     version: str
     shared: dict = field(default_factory=dict)  # normalised name -> (code, ...) by specimen, default first
     _si_cache: dict = field(default_factory=dict, compare=False, repr=False)   # (code, unit) -> factor
+    _names: dict = field(default_factory=dict, compare=False, repr=False)      # letter counts for suggest
 
     def code_for(self, text: str, specimen: str | None = None, unit: str | None = None,
                  result: str | None = None) -> str | None:
@@ -129,7 +161,9 @@ class Catalogue:
         key = norm_test(text)
         if not key:
             return []
-        keys = difflib.get_close_matches(key, list(self.lookup) + list(self.shared), n=6, cutoff=0.75)
+        if not self._names:
+            self._names["frame"] = letter_counts([*self.lookup, *self.shared])
+        keys = close_matches(key, self._names["frame"], n=6, cutoff=0.75)
         out = []
         for k in keys:
             code = self.lookup.get(k) or self.shared[k][0]

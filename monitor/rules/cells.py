@@ -23,6 +23,14 @@ def _columns(ctx, sd):
     return [c for c in columns_for(sd.schema, ctx.profile.related_drug_names) if c.key in sd.columns]
 
 
+def _hits(sd, conds: list) -> list:
+    """Whether each boolean expression of `conds` holds on some row of `sd.frame`, in one query
+    for the sheet (a rule filters only the columns with hits instead of querying every column)."""
+    if not conds or not sd.frame.height:
+        return [False] * len(conds)
+    return list(sd.frame.select([c.any().alias(f"_{i}") for i, c in enumerate(conds)]).row(0))
+
+
 def _errors(ctx, code: str, message) -> pl.DataFrame:
     out = []
     for sd in ctx.wb.sheets.values():
@@ -32,8 +40,9 @@ def _errors(ctx, code: str, message) -> pl.DataFrame:
             errs = sd.frame.get_column(f"{c.key}__err")
             if errs.null_count() == errs.len():  # the usual case: skip building a query
                 continue
-            bad = sd.frame.filter(errs == code)
-            if bad.height:
+            hit = errs == code
+            if hit.any():  # a Series test, no query; filter only the columns that have the error
+                bad = sd.frame.filter(hit)
                 raw = pl.col(f"{c.key}__raw")
                 suggestion = (number_suggestion(raw, c, unit_column=sd.has("unit")) if code == P.NUMBER_UNREADABLE
                               else _implausible_suggestion(raw) if code == P.DATE_IMPLAUSIBLE
@@ -247,6 +256,7 @@ def required_value_missing(ctx):
     """
     out = []
     for sd in ctx.wb.sheets.values():
+        todo = []
         for c in _columns(ctx, sd):
             if not c.required:
                 continue
@@ -254,8 +264,10 @@ def required_value_missing(ctx):
             missing = raw.is_null()
             if (sd.schema.name, c.key) not in MARKER_ANSWERS:
                 missing = missing | P.is_missing_marker(raw)
-            bad = sd.frame.filter(missing)
-            if bad.height:
+            todo.append((c, raw, missing))
+        for (c, raw, missing), hit in zip(todo, _hits(sd, [t[2] for t in todo])):
+            if hit:
+                bad = sd.frame.filter(missing)
                 msg = (pl.when(raw.is_null()).then(pl.lit(f"{c.name} is blank; it is required."))
                        .otherwise(pl.lit(f"{c.name} ") + quoted(raw) + pl.lit(" marks it as missing; it is required.")))
                 out.append(emit(sd, bad, c.key, msg, suggestion=pl.lit(c.doc or None, dtype=pl.String)))
@@ -273,6 +285,7 @@ def value_out_of_range(ctx):
     """
     out = []
     for sd in ctx.wb.sheets.values():
+        todo = []
         for c in _columns(ctx, sd):
             if c.min is None and c.max is None or c.kind not in (Kind.NUMBER, Kind.INT):
                 continue
@@ -282,8 +295,10 @@ def value_out_of_range(ctx):
                 cond = cond | (v < c.min)
             if c.max is not None:
                 cond = cond | (v > c.max)
-            bad = sd.frame.filter(v.is_not_null() & cond)
-            if bad.height:
+            todo.append((c, v.is_not_null() & cond))
+        for (c, cond), hit in zip(todo, _hits(sd, [t[1] for t in todo])):
+            if hit:
+                bad = sd.frame.filter(cond)
                 rng = f"{c.min:g}-{c.max:g}" if c.min is not None and c.max is not None else (
                     f">= {c.min:g}" if c.min is not None else f"<= {c.max:g}")
                 unit = f" {c.unit}" if c.unit else ""
@@ -303,6 +318,7 @@ def date_in_future(ctx):
     out = []
     today = pl.lit(ctx.today)
     for sd in ctx.wb.sheets.values():
+        todo = []
         for c in _columns(ctx, sd):
             if c.kind not in (Kind.DATE, Kind.PARTIAL_DATE):
                 continue
@@ -310,8 +326,10 @@ def date_in_future(ctx):
             cond = v.is_not_null() & (v > today)
             if sd.schema.name == "Cycles" and c.key == "date" and "action" in sd.columns:
                 cond = cond & pl.col("action").is_in(["Given", "Reduced"]).fill_null(True)
-            bad = sd.frame.filter(cond)
-            if bad.height:
+            todo.append((c, cond))
+        for (c, cond), hit in zip(todo, _hits(sd, [t[1] for t in todo])):
+            if hit:
+                bad = sd.frame.filter(cond)
                 out.append(emit(sd, bad, c.key, pl.lit(f"{c.name} ") + quoted(pl.col(f"{c.key}__raw"))
                                 + pl.lit(f" is after today ({ctx.today.isoformat()}).")))
     return pl.concat(out) if out else None

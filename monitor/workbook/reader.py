@@ -125,21 +125,33 @@ def find_header(raw: pl.DataFrame, cols: tuple[Column, ...]) -> int | None:
     return None
 
 
-def parse_by_value(df: pl.DataFrame, rn: str, col: Column, date_format) -> list:
-    """Parse each distinct cell text of a column once, then map the results back.
+def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format) -> list[list]:
+    """Typed expressions for each (raw column, column spec) of `cols`: each distinct cell text
+    of a column is parsed once, then the results are mapped back.
 
     A study's 600k lab rows hold a few thousand distinct dates, units and tests; parsing
     distinct values and mapping them back (a hash lookup) is much cheaper than running
-    every parser branch on every row. Blank cells map to null value and no error.
+    every parser branch on every row. Blank cells map to null value and no error. The
+    distinct values of all columns, then the parses, are each one `collect_all`.
     """
-    uniq = df.select(pl.col(rn).unique()).filter(pl.col(rn).is_not_null())
-    if uniq.height * 4 > df.height:  # mostly distinct values: parse in place
-        return parse_column(rn, col, date_format)
-    parsed = uniq.select(pl.col(rn), *parse_column(rn, col, date_format))
-    old = parsed.get_column(rn)
-    return [pl.col(rn).replace_strict(old, parsed.get_column(name), default=None,
-                                      return_dtype=parsed.schema[name]).alias(name)
-            for name in parsed.columns if name != rn]
+    uniqs = pl.collect_all([df.lazy().select(pl.col(rn).unique()).filter(pl.col(rn).is_not_null())
+                            for rn, _ in cols]) if cols else []
+    # mostly distinct values: parse in place
+    by_value = [i for i, u in enumerate(uniqs) if not u.height * 4 > df.height]
+    parsed = dict(zip(by_value, pl.collect_all(
+        [uniqs[i].lazy().select(pl.col(cols[i][0]), *parse_column(*cols[i], date_format)) for i in by_value])
+        if by_value else []))
+    out = []
+    for i, (rn, col) in enumerate(cols):
+        if i not in parsed:
+            out.append(parse_column(rn, col, date_format))
+            continue
+        p = parsed[i]
+        old = p.get_column(rn)
+        out.append([pl.col(rn).replace_strict(old, p.get_column(name), default=None,
+                                              return_dtype=p.schema[name]).alias(name)
+                    for name in p.columns if name != rn])
+    return out
 
 
 def load_sheet_frame(reader, name: str) -> pl.DataFrame:
@@ -181,9 +193,10 @@ def build_sheet(schema: Sheet, name: str, raw: pl.DataFrame, first_col: int, dru
     cleaned = body.select([pl.col("_idx")] + [clean(pl.col(rn)).alias(rn) for rn in raw_names])
     # completely empty rows are skipped; their numbers are never reused
     cleaned = cleaned.filter(pl.any_horizontal([pl.col(rn).is_not_null() for rn in raw_names]))
-    for key, (h, letter, rn, c) in mapping.items():
+    typed = parse_by_value(cleaned, [(rn, c) for _, _, rn, c in mapping.values()], date_format)
+    for (key, (h, letter, rn, c)), parsed in zip(mapping.items(), typed):
         exprs.append(pl.col(rn).alias(f"{key}__raw"))
-        exprs.extend(parse_by_value(cleaned, rn, c, date_format))
+        exprs.extend(parsed)
     used = set()
     for rn, newname in raw_keep:  # two unknown columns may share a header ("Notes", "Notes")
         if newname in used:
