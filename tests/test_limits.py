@@ -222,7 +222,7 @@ def test_a_large_sheet_is_refused_exactly_as_a_small_one(monkeypatch, case):
     """Sheets over 1 MB of XML are first searched by polars' regex engine (container._may_match);
     it must never let through a reference the byte-level scan refuses, and must give the same
     message (a namespace declaration `xmlns:r="http..."` is not a reference)."""
-    from monitor.workbook import container
+    from monitor.workbook import sheetscan as container
 
     filler = b"".join(b'<row r="%d"><c r="A%d" t="inlineStr"><is><t>x</t></is></c></row>' % (i, i)
                       for i in range(2, 40_000))

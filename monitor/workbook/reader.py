@@ -11,14 +11,15 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import fastexcel
 import polars as pl
 
 from .container import (  # noqa: F401  (also re-exported: callers import them from the reader)
     DEFAULT_MAX_UNPACKED_MB, WorkbookError, Limits, col_letter, col_index, open_container,
     _ZIP_ERRORS, _read_capped, sheet_parts, _WORKBOOK_PARTS, _PARSED_PARTS, check_shared_strings,
-    _is_sheet_part, scan_sheet_xml, check_extent, check_frame, take_snapshot, _short,
+    _is_sheet_part, take_snapshot, _short,
 )
+from .load import load_sheet_frame, load_sheets, _reraise_if_not_calamine  # noqa: F401
+from .sheetscan import scan_sheet_xml, check_extent, check_frame  # noqa: F401
 from .parse import clean, parse_column
 from .snapshot import Snapshot
 from .schema import SHEET_ALIASES, SHEETS, STUDY, STUDY_FIELDS, Column, Kind, Sheet, columns_for, norm
@@ -154,12 +155,6 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
     return out
 
 
-def load_sheet_frame(reader, name: str) -> pl.DataFrame:
-    sheet = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
-    df = sheet.to_polars()
-    return df
-
-
 def build_sheet(schema: Sheet, name: str, raw: pl.DataFrame, first_col: int, drugs, date_format) -> SheetData:
     cols = columns_for(schema, drugs)
     raw_names = raw.columns
@@ -231,84 +226,47 @@ def read_workbook(path, drugs=(), max_unpacked_mb: float = DEFAULT_MAX_UNPACKED_
                   limits: Limits | None = None) -> Workbook:
     """Read the workbook at `path` (or a Snapshot of it: the file is then not opened again).
     Raises WorkbookError when it cannot be read at all or is over a limit (`limits`, default
-    Limits(max_unpacked_mb=max_unpacked_mb)). Every part is parsed from the one snapshot."""
+    Limits(max_unpacked_mb=max_unpacked_mb)). Every part is parsed from the one snapshot; the
+    order of the checks is in load.py. The sheets loaded first are built while the largest one
+    is still loading."""
     limits = limits or Limits(max_unpacked_mb=max_unpacked_mb)
     snap = path if isinstance(path, Snapshot) else take_snapshot(path, limits.max_unpacked_mb)
     path = snap.path
     zf = open_container(snap, limits.max_unpacked_mb)
-    budget = [limits.max_unpacked_mb * 1024 * 1024, limits.max_unpacked_mb]
     try:
-        parts = sheet_parts(zf, budget)
-        # Before calamine opens the file, every member is inflated once here: its real size counts
-        # against the budget (calamine reads shared strings and styles itself), and every part
-        # calamine could load as a sheet (duplicate zip entries included) has its extent checked
-        # before calamine builds a grid for it. The parts of the sheets the contract names are
-        # also scanned for the first used column and formulas without a saved value.
-        predicted, by_part = match_sheets(list(parts)), {}
-        for sname, wname in predicted.items():
-            by_part.setdefault(parts[wname][0].lower(), []).append(sname)
-        part_names = {t.lower(): n for n, (t, _) in reversed(list(parts.items()))}
-        scans, raws = {}, {}
-        for info in zf.infolist():
-            if info.filename in _WORKBOOK_PARTS and zf.getinfo(info.filename) is info:
-                continue   # read (and counted) by sheet_parts
-            sheet = _is_sheet_part(info.filename)
-            left = budget[0]
-            try:
-                xml = _read_capped(zf, info, budget, keep=sheet)
-            except _ZIP_ERRORS as e:
-                if sheet or info.filename.lower() in _PARSED_PARTS:
-                    raise WorkbookError(f"{path}: part {info.filename!r} is damaged ({_short(e)})") from None
-                continue   # an image or another part nothing here parses: counted up to the damage
-            if info.filename.lower() == "xl/sharedstrings.xml":   # calamine matches names ignoring case
-                check_shared_strings(xml, int(left - budget[0]), path)
-            if sheet:
-                check_extent(xml, limits, path, part_names.get(info.filename.lower(), info.filename))
-                for sname in by_part.get(info.filename.lower(), ()):
-                    scans[sname] = scan_sheet_xml(xml)
-            del xml
-        try:
-            reader = fastexcel.read_excel(snap.data)
-            names = list(reader.sheet_names)
-        except BaseException as e:  # calamine's errors are one exception type per cause; all mean unreadable
-            _reraise_if_not_calamine(e)
-            raise WorkbookError(f"{path}: not a readable .xlsx workbook ({_short(e)})") from None
-        matched = match_sheets(names)
-        missing = [s.name for s in SHEETS if s.required and s.name not in matched]
-        if missing:
-            raise WorkbookError(f"{path}: required sheet{'s' if len(missing) > 1 else ''} missing: "
-                                f"{', '.join(missing)} (found: {', '.join(names) or 'none'})")
-        for sname, wname in matched.items():
-            if predicted.get(sname) != wname or sname not in scans:
-                scans[sname] = scan_sheet_xml(b"")  # no part, or calamine names the sheets otherwise
-            try:
-                raws[sname] = load_sheet_frame(reader, wname)
-            except BaseException as e:
-                _reraise_if_not_calamine(e)
-                raise WorkbookError(f"{path}: sheet {wname!r} cannot be read ({_short(e)})") from None
-            check_frame(raws[sname], scans[sname][0], limits, path, wname)
+        loaded = load_sheets(snap, zf, limits, match_sheets, SHEETS)
     finally:
         zf.close()
+    try:
+        early, sheets, fmt, study = loaded.early(), {}, None, None
+        if "Study" in early:
+            study, fmt = _study(loaded.frame("Study"))
+            sheets = _build(loaded, [s for s in early if s != "Study"], drugs, fmt)
+        loaded.wait()
+        if study is None:
+            study, fmt = _study(loaded.frame("Study"))
+        sheets.update(_build(loaded, [s for s in loaded.matched if s != "Study" and s not in sheets], drugs, fmt))
+    finally:
+        loaded.close()
+    matched, scans = loaded.matched, loaded.scans
+    sheets = {s.name: sheets[s.name] for s in SHEETS if s.name in sheets}   # contract order
+    formula_cells = [(matched[s], cell) for s, (_, cells) in scans.items() for cell in cells]
+    hidden = [n for n, (_, h) in loaded.parts.items() if h]
+    return Workbook(path, snap.sha256, loaded.names, sheets, study, formula_cells, hidden, fmt,
+                    col_letter(scans["Study"][0] + 1), snap)
 
-    study = read_study(raws["Study"])
+
+def _study(raw: pl.DataFrame) -> tuple[dict, str | None]:
+    """The Study sheet's fields and the date format it declares (DD/MM/YYYY or MM/DD/YYYY)."""
+    study = read_study(raw)
     fmt = None
     if "dateformat" in study and study["dateformat"][0]:
         v = study["dateformat"][0].strip().upper().replace(" ", "")
         fmt = v if v in ("DD/MM/YYYY", "MM/DD/YYYY") else None
-    sheets = {}
-    for s in SHEETS:
-        if s.name not in matched or s.name == "Study":
-            continue
-        sheets[s.name] = build_sheet(s, matched[s.name], raws[s.name], scans[s.name][0], drugs, fmt)
-    formula_cells = [(matched[s], cell) for s, (_, cells) in scans.items() for cell in cells]
-    hidden = [n for n, (_, h) in parts.items() if h]
-    return Workbook(path, snap.sha256, names, sheets, study, formula_cells, hidden, fmt,
-                    col_letter(scans["Study"][0] + 1), snap)
+    return study, fmt
 
 
-def _reraise_if_not_calamine(e: BaseException) -> None:
-    """calamine reports a damaged file as an exception, or (a Rust panic) as pyo3's
-    PanicException, which derives from BaseException: both mean unreadable. Anything else
-    (KeyboardInterrupt, SystemExit) goes on."""
-    if not isinstance(e, Exception) and type(e).__name__ != "PanicException":
-        raise e
+def _build(loaded, names: list, drugs, fmt) -> dict:
+    by_name = {s.name: s for s in SHEETS}
+    return {n: build_sheet(by_name[n], loaded.matched[n], loaded.frame(n), loaded.scans[n][0], drugs, fmt)
+            for n in names}

@@ -1,0 +1,204 @@
+"""From a workbook's bytes to one raw text frame per contract sheet: every part inflated and
+checked once, then calamine (fastexcel) loads the sheets. Split out of reader.py.
+
+Order of work, and why:
+
+1. workbook.xml and its relations (which part is which sheet), then every part that is not a
+   sheet (shared strings, styles, images ...): each is inflated once and counted against the
+   unpacked budget, and the shared strings table is checked, before calamine opens the file
+   (it reads those parts when it opens it).
+2. the sheet parts, in zip order, each streamed through the sheet scan (its extent against
+   the limits, first used column, formulas without a saved value) before calamine may build its
+   grid. As soon as the largest contract sheet has passed, a second thread starts loading it
+   with its own calamine reader (calamine releases the GIL), while this thread scans the other
+   parts and loads the other sheets: a study's Labs sheet is most of the workbook, so the whole
+   load takes about as long as that one sheet.
+3. the loaded frames are checked (check_frame) and any refusal is raised in the contract's sheet
+   order, so a workbook with two problems always gets the same message.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import fastexcel
+import polars as pl
+
+from .container import (WorkbookError, Limits, _ZIP_ERRORS, _read_capped, stream_capped, sheet_parts,
+                        _WORKBOOK_PARTS, _PARSED_PARTS, check_shared_strings, _is_sheet_part, _short)
+from .sheetscan import SheetScan, check_frame, pieces
+
+BACKGROUND = True   # load the largest contract sheet in a second thread (tests compare with False)
+
+
+def load_sheet_frame(reader, name: str) -> pl.DataFrame:
+    sheet = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
+    return sheet.to_polars()
+
+
+def _reraise_if_not_calamine(e: BaseException) -> None:
+    """calamine reports a damaged file as an exception, or (a Rust panic) as pyo3's
+    PanicException, which derives from BaseException: both mean unreadable. Anything else
+    (KeyboardInterrupt, SystemExit) goes on."""
+    if not isinstance(e, Exception) and type(e).__name__ != "PanicException":
+        raise e
+
+
+class _Background:
+    """One sheet loaded by calamine in a second thread, with its own reader."""
+
+    def __init__(self, data: bytes, sname: str, wname: str):
+        self.sname, self.wname, self.result = sname, wname, None
+        self.thread = threading.Thread(target=self._run, args=(data,), name="monitor-sheet-load", daemon=True)
+        self.thread.start()
+
+    def _run(self, data: bytes) -> None:
+        try:
+            self.result = load_sheet_frame(fastexcel.read_excel(data), self.wname)
+        except BaseException as e:   # kept, and raised (or not) by the reading thread in sheet order
+            self.result = e
+
+    def get(self):
+        self.thread.join()
+        return self.result
+
+
+class Loaded:
+    """The raw frames of the contract sheets (`matched`: contract name -> workbook sheet name).
+    `early()` lists the sheets that can be built while the background sheet is still loading;
+    `wait()` finishes it and raises the first refusal in contract order."""
+
+    def __init__(self, path, limits, names, matched, parts, scans, outcome, background):
+        self.path, self.limits, self.names, self.matched = path, limits, names, matched
+        self.parts, self.scans, self.outcome, self.background = parts, scans, outcome, background
+
+    def early(self) -> list[str]:
+        """Contract sheets loaded here, with no refusal before any of them (else: none, so
+        nothing is built from a workbook that will be refused)."""
+        if any(isinstance(o, BaseException) for o in self.outcome.values()):
+            return []
+        bg = self.background.sname if self.background else None
+        return [s for s in self.matched if s != bg]
+
+    def wait(self) -> None:
+        bg = self.background
+        if bg is not None:
+            result = bg.get()
+            wname = self.matched[bg.sname]
+            self.outcome[bg.sname] = _checked(result, self.scans[bg.sname][0], self.limits, self.path, wname)
+            self.background = None
+        for sname in self.matched:
+            if isinstance(self.outcome[sname], BaseException):
+                raise self.outcome[sname]
+
+    def frame(self, sname: str) -> pl.DataFrame:
+        return self.outcome[sname]
+
+    def close(self) -> None:
+        if self.background is not None:   # refused while it loads: let it end (its sheet passed the scan)
+            self.background.get()
+            self.background = None
+
+
+def _checked(result, first_col: int, limits: Limits, path, wname: str):
+    """A loaded frame after check_frame, or the WorkbookError to raise for it."""
+    if isinstance(result, BaseException):
+        _reraise_if_not_calamine(result)
+        return WorkbookError(f"{path}: sheet {wname!r} cannot be read ({_short(result)})")
+    try:
+        check_frame(result, first_col, limits, path, wname)
+    except WorkbookError as e:
+        return e
+    return result
+
+
+def load_sheets(snap, zf, limits: Limits, match_sheets, contract_order) -> Loaded:
+    """Scan every part of the open container `zf` (over `snap`'s bytes) and load the contract
+    sheets. Raises WorkbookError for an unreadable file, a missing required sheet or a limit
+    crossed before loading; refusals of loaded sheets come from Loaded.wait()."""
+    path = snap.path
+    budget = [limits.max_unpacked_mb * 1024 * 1024, limits.max_unpacked_mb]
+    background = None
+    try:
+        parts = sheet_parts(zf, budget)
+        predicted, by_part = match_sheets(list(parts)), {}
+        for sname, wname in predicted.items():
+            by_part.setdefault(parts[wname][0].lower(), []).append(sname)
+        part_names = {t.lower(): n for n, (t, _) in reversed(list(parts.items()))}
+        members = [i for i in zf.infolist()
+                   if not (i.filename in _WORKBOOK_PARTS and zf.getinfo(i.filename) is i)]  # read by sheet_parts
+        for info in members:
+            if _is_sheet_part(info.filename):
+                continue
+            left = budget[0]
+            try:
+                head = _read_capped(zf, info, budget, keep=False)
+            except _ZIP_ERRORS as e:
+                if info.filename.lower() in _PARSED_PARTS:
+                    raise WorkbookError(f"{path}: part {info.filename!r} is damaged ({_short(e)})") from None
+                continue   # an image or another part nothing here parses: counted up to the damage
+            if info.filename.lower() == "xl/sharedstrings.xml":   # calamine matches names ignoring case
+                check_shared_strings(head, int(left - budget[0]), path)
+        scans, owner = {}, {i.filename.lower(): i for i in members}   # calamine ignores case; the last entry wins
+        # every part calamine could load as a sheet (duplicate zip entries included), in zip order
+        # (two sheets over a limit: the first is named); the largest contract sheet starts
+        # loading as soon as it has passed
+        sheet_infos = [i for i in members if _is_sheet_part(i.filename)]
+        contract = [i for i in sheet_infos if owner[i.filename.lower()] is i and by_part.get(i.filename.lower())]
+        largest = (max(contract, key=lambda i: i.file_size)
+                   if BACKGROUND and len(predicted) > 1 and contract else None)
+        for info in sheet_infos:
+            first = _scan_part(zf, info, budget, limits, path, part_names.get(info.filename.lower(), info.filename))
+            snames = by_part.get(info.filename.lower(), ()) if owner[info.filename.lower()] is info else ()
+            for sname in snames:
+                scans[sname] = first
+            if info is largest:
+                background = _Background(snap.data, snames[0], predicted[snames[0]])
+        try:
+            reader = fastexcel.read_excel(snap.data)
+            names = list(reader.sheet_names)
+        except BaseException as e:  # calamine's errors are one exception type per cause; all mean unreadable
+            _reraise_if_not_calamine(e)
+            raise WorkbookError(f"{path}: not a readable .xlsx workbook ({_short(e)})") from None
+        matched = match_sheets(names)
+        missing = [s.name for s in contract_order if s.required and s.name not in matched]
+        if missing:
+            raise WorkbookError(f"{path}: required sheet{'s' if len(missing) > 1 else ''} missing: "
+                                f"{', '.join(missing)} (found: {', '.join(names) or 'none'})")
+        if background is not None and matched.get(background.sname) != background.wname:
+            background.get()      # calamine names the sheets otherwise: load it here instead
+            background = None
+        outcome = {}
+        for sname, wname in matched.items():
+            if predicted.get(sname) != wname or sname not in scans:
+                scans[sname] = (0, [])  # no part, or calamine names the sheets otherwise
+            if background is not None and sname == background.sname:
+                outcome[sname] = None   # still loading
+                continue
+            try:
+                result = load_sheet_frame(reader, wname)
+            except BaseException as e:
+                result = e
+            outcome[sname] = _checked(result, scans[sname][0], limits, path, wname)
+    except BaseException:
+        if background is not None:
+            background.get()
+        raise
+    return Loaded(path, limits, names, matched, parts, scans, outcome, background)
+
+
+def _scan_part(zf, info, budget: list, limits: Limits, path, sheet: str) -> tuple[int, list]:
+    """Stream one sheet part through the sheet scan (a second inflate only for a sheet wider
+    than Z, whose row limit is lower; those bytes were counted by the first)."""
+    scan = SheetScan(limits, path, sheet)
+    try:
+        for piece in pieces(stream_capped(zf, info, budget)):
+            scan.feed(piece)
+        result = scan.finish()
+        if scan.needs_second_pass():
+            for piece in pieces(stream_capped(zf, info, [float("inf"), budget[1]])):
+                scan.feed_second(piece)
+            scan.finish_second()
+    except _ZIP_ERRORS as e:
+        raise WorkbookError(f"{path}: part {info.filename!r} is damaged ({_short(e)})") from None
+    return result
