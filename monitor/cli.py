@@ -153,9 +153,10 @@ def check(
     with _writing(workbook, force):
         result = _check(workbook, prof, limits)
         _record(out, workbook, result, prof, "check")
-        write_outputs(result, out or default_out(workbook))
+        text = to_json(result)
+        write_outputs(result, out or default_out(workbook), text)
     if format == "json":
-        sys.stdout.write(to_json(result))
+        sys.stdout.write(text)
     else:
         sys.stdout.write(to_text(result) + not_evaluated_text(result)
                          + (statistics_text(result) if statistics else ""))

@@ -81,11 +81,13 @@ def status_note(result, fid: str) -> str:
     return (" " + " ".join(parts)) if parts else ""
 
 
-def write_outputs(result, out_dir) -> list:
+def write_outputs(result, out_dir, json_text: str | None = None) -> list:
+    """findings.json and findings.csv in `out_dir`; `json_text`: to_json(result) when the caller
+    has it already (check --format json prints the same text)."""
     from pathlib import Path
 
     out = Path(out_dir)
-    paths = [atomic_write_text(out / "findings.json", to_json(result)),
+    paths = [atomic_write_text(out / "findings.json", json_text if json_text is not None else to_json(result)),
              atomic_write_text(out / "findings.csv", to_csv(result))]
     return paths
 
