@@ -189,3 +189,28 @@ def test_a_refusal_while_the_largest_sheet_loads_waits_for_it(tmp_path, monkeypa
     with pytest.raises(WorkbookError, match="--max-rows"):
         read_workbook(p, limits=Limits(max_rows=50))
     assert all(not b.thread.is_alive() for b in started)
+
+
+def test_a_large_part_inflated_ahead_gives_its_error_after_its_chunks():
+    """A part of 8 MB or more is inflated by a second thread (load._prefetched): its chunks come
+    in order, and the inflate's error (over the unpacked budget, a damaged stream) after them."""
+    def chunks():
+        yield b"a"
+        yield b"b"
+        raise WorkbookError("wb.xlsx: unpacks to more than the limit of 1 MB (--max-unpacked-mb); refused")
+    it = load._prefetched(chunks())
+    assert [next(it), next(it)] == [b"a", b"b"]
+    with pytest.raises(WorkbookError, match="--max-unpacked-mb"):
+        next(it)
+
+
+def test_a_consumer_that_stops_early_stops_the_inflating_thread():
+    before = threading.active_count()
+
+    def endless():
+        while True:
+            yield b"x" * 1000
+    it = load._prefetched(endless(), depth=2)
+    assert next(it) == b"x" * 1000
+    it.close()   # a refusal: the scan stops reading
+    assert threading.active_count() == before

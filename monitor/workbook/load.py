@@ -20,6 +20,7 @@ Order of work, and why:
 from __future__ import annotations
 
 import ctypes
+import queue
 import threading
 
 import fastexcel
@@ -203,8 +204,11 @@ def _scan_part(zf, info, budget: list, limits: Limits, path, sheet: str) -> tupl
     """Stream one sheet part through the sheet scan (a second inflate only for a sheet wider
     than Z, whose row limit is lower; those bytes were counted by the first)."""
     scan = SheetScan(limits, path, sheet)
+    chunks = stream_capped(zf, info, budget)
+    if info.file_size >= PREFETCH_BYTES:
+        chunks = _prefetched(chunks)
     try:
-        for piece in pieces(stream_capped(zf, info, budget)):
+        for piece in pieces(chunks):
             scan.feed(piece)
         result = scan.finish()
         if scan.needs_second_pass():
@@ -214,3 +218,47 @@ def _scan_part(zf, info, budget: list, limits: Limits, path, sheet: str) -> tupl
     except _ZIP_ERRORS as e:
         raise WorkbookError(f"{path}: part {info.filename!r} is damaged ({_short(e)})") from None
     return result
+
+
+PREFETCH_BYTES = 8 << 20   # a sheet part at least this large is inflated in a second thread
+
+
+def _prefetched(chunks, depth: int = 8):
+    """The items of the iterator `chunks`, produced by a second thread up to `depth` ahead: zlib
+    inflates without the GIL, so a large part is inflated while this thread scans the chunks
+    before (~0.7 s of a 180 MB sheet's 1.7 s). An exception in the producer is raised here, in
+    order; when the consumer stops early (a refusal), the producer stops too and is joined."""
+    q: queue.Queue = queue.Queue(depth)
+    stop, end = threading.Event(), object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run():
+        try:
+            for c in chunks:
+                if not put(c):
+                    return
+            put(end)
+        except BaseException as e:   # raised by the consumer, in order
+            put(e)
+
+    t = threading.Thread(target=run, name="monitor-inflate", daemon=True)
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        t.join()
