@@ -282,3 +282,51 @@ def test_column_types_come_from_the_schema_not_the_data(read):
     assert cycles.schema["dose"] == pl.Float64 and cycles["dose"][9] == 7.5
     assert cycles.schema["cycle"] == pl.Int64
     assert wb.get("Subjects").frame["subject"].to_list() == ["1001", "1002", "1003"]
+
+
+@pytest.mark.parametrize("name", ["demo_study", "messy_site", "us_site"])
+def test_cleaning_per_distinct_text_reads_the_same_frames_as_cleaning_in_place(monkeypatch, name):
+    """Large sheets are cleaned per distinct cell text (reader._cleaned); forced on every sheet
+    of the samples (messy_site has padded, non-breaking-space and blank cells) it must give the
+    same typed frames, errors included, as stripping every cell in place."""
+    from pathlib import Path
+
+    from monitor.workbook import reader
+
+    path = Path(__file__).resolve().parents[1] / "sample_sheets" / f"{name}.xlsx"
+    in_place = read_workbook(path)
+    monkeypatch.setattr(reader, "CLEAN_BY_VALUE_ROWS", 0)
+    by_value = read_workbook(path)
+    assert list(by_value.sheets) == list(in_place.sheets)
+    for sheet, sd in in_place.sheets.items():
+        assert by_value.sheets[sheet].frame.equals(sd.frame), sheet
+
+
+def test_cleaning_per_distinct_text_matches_in_place_on_padded_and_blank_cells(monkeypatch):
+    """The same, on the demo Labs sheet with a third of its cells padded with spaces, tabs or
+    non-breaking spaces, blanked to "" or to whitespace only (and a whole row blanked)."""
+    import random
+    from pathlib import Path
+
+    import fastexcel
+
+    from monitor.workbook import reader
+    from monitor.workbook.schema import SHEETS
+
+    path = Path(__file__).resolve().parents[1] / "sample_sheets" / "demo_study.xlsx"
+    raw = reader.load_sheet_frame(fastexcel.read_excel(str(path)), "Labs")
+    rnd = random.Random(7)
+    pads = [" {} ", "\t{}", "{}\u00a0", "", "  ", "\u00a0", "{}"]
+
+    def mess(v):
+        return v if v is None or rnd.random() > 0.33 else rnd.choice(pads).format(v)
+    messy = pl.DataFrame({c: [mess(v) for v in raw.get_column(c).to_list()] for c in raw.columns},
+                         schema={c: pl.String for c in raw.columns})
+    messy = messy.with_columns(pl.when(pl.int_range(pl.len()) == 5).then(pl.lit("  ")).otherwise(pl.col(c)).alias(c)
+                               for c in raw.columns)
+    labs = next(s for s in SHEETS if s.name == "Labs")
+    in_place = reader.build_sheet(labs, "Labs", messy, 0, (), None)
+    monkeypatch.setattr(reader, "CLEAN_BY_VALUE_ROWS", 0)
+    by_value = reader.build_sheet(labs, "Labs", messy, 0, (), None)
+    assert by_value.frame.equals(in_place.frame)
+    assert in_place.frame.height < messy.height - 1   # the blanked row is gone
