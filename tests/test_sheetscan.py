@@ -214,3 +214,23 @@ def test_a_consumer_that_stops_early_stops_the_inflating_thread():
     assert next(it) == b"x" * 1000
     it.close()   # a refusal: the scan stops reading
     assert threading.active_count() == before
+
+
+def test_the_largest_sheet_is_scanned_first_yet_an_earlier_refused_sheet_is_named(monkeypatch):
+    """small_study's Labs part is its largest: it is scanned (and would start loading) first.
+    With --max-rows 10 both Cycles (11 rows) and Labs (16) are over; the refusal names Cycles,
+    the first in the zip, as when every part was scanned in zip order."""
+    import zipfile
+
+    scanned = []
+    real = load._scan_part
+
+    def spy(zf, info, *a, **k):
+        scanned.append(info.filename)
+        return real(zf, info, *a, **k)
+    monkeypatch.setattr(load, "_scan_part", spy)
+    with zipfile.ZipFile(SMALL) as zf:
+        sizes = {i.filename: i.file_size for i in zf.infolist() if i.filename.startswith("xl/worksheets/")}
+    with pytest.raises(WorkbookError, match=r"sheet 'Cycles' reaches row 11"):
+        read_workbook(SMALL, limits=Limits(max_rows=10))
+    assert scanned[0] == max(sizes, key=sizes.get)

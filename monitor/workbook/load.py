@@ -7,12 +7,13 @@ Order of work, and why:
    sheet (shared strings, styles, images ...): each is inflated once and counted against the
    unpacked budget, and the shared strings table is checked, before calamine opens the file
    (it reads those parts when it opens it).
-2. the sheet parts, in zip order, each streamed through the sheet scan (its extent against
-   the limits, first used column, formulas without a saved value) before calamine may build its
-   grid. As soon as the largest contract sheet has passed, a second thread starts loading it
-   with its own calamine reader (calamine releases the GIL), while this thread scans the other
-   parts and loads the other sheets: a study's Labs sheet is most of the workbook, so the whole
-   load takes about as long as that one sheet.
+2. the sheet parts, each streamed through the sheet scan (its extent against the limits, first
+   used column, formulas without a saved value) before calamine may build its grid: the
+   largest contract sheet first, then the others in zip order (a refusal names the first
+   refused part in zip order, whatever was scanned first). As soon as the largest has passed,
+   a second thread starts loading it with its own calamine reader (calamine releases the GIL),
+   while this thread scans the other parts and loads the other sheets: a study's Labs sheet is
+   most of the workbook, so the whole load takes about as long as that one sheet.
 3. the loaded frames are checked (check_frame) and any refusal is raised in the contract's sheet
    order, so a workbook with two problems always gets the same message.
 """
@@ -160,13 +161,23 @@ def load_sheets(snap, zf, limits: Limits, match_sheets, contract_order) -> Loade
         contract = [i for i in sheet_infos if owner[i.filename.lower()] is i and by_part.get(i.filename.lower())]
         largest = (max(contract, key=lambda i: i.file_size)
                    if BACKGROUND and len(predicted) > 1 and contract else None)
-        for info in sheet_infos:
+        def scan(info):
             first = _scan_part(zf, info, budget, limits, path, part_names.get(info.filename.lower(), info.filename))
-            snames = by_part.get(info.filename.lower(), ()) if owner[info.filename.lower()] is info else ()
-            for sname in snames:
+            for sname in by_part.get(info.filename.lower(), ()) if owner[info.filename.lower()] is info else ():
                 scans[sname] = first
-            if info is largest:
-                background = _Background(snap.data, snames[0], predicted[snames[0]])
+
+        if largest is not None:   # scanned first, so it starts loading at once
+            try:
+                scan(largest)
+            except WorkbookError as refused:   # a part before it in the zip may be refused first
+                for info in sheet_infos[:sheet_infos.index(largest)]:
+                    scan(info)
+                raise refused from None
+            sname = by_part[largest.filename.lower()][0]
+            background = _Background(snap.data, sname, predicted[sname])
+        for info in sheet_infos:
+            if info is not largest:
+                scan(info)
         try:
             reader = fastexcel.read_excel(snap.data)
             names = list(reader.sheet_names)
