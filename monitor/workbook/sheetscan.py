@@ -79,10 +79,14 @@ class SheetScan:
             if col is not None and (self.first_col is None or col < self.first_col):
                 self.first_col = col
         if self.limits is not None:
-            self.batch.append(piece)
-            self.batch_bytes += len(piece)
-            if self.batch_bytes >= BATCH_BYTES:
-                self._flush()
+            self._add(piece, self._flush)
+
+    def _add(self, piece: bytes, flush) -> None:
+        """Batch the piece for the reference search; a full batch is searched (`flush`)."""
+        self.batch.append(piece)
+        self.batch_bytes += len(piece)
+        if self.batch_bytes >= BATCH_BYTES:
+            flush()
 
     def _flush(self) -> None:
         batch, self.batch, self.batch_bytes = self.batch, [], 0
@@ -106,10 +110,7 @@ class SheetScan:
         return self.limits is not None and self._allowed() < self.rows_over
 
     def feed_second(self, piece: bytes) -> None:
-        self.batch.append(piece)
-        self.batch_bytes += len(piece)
-        if self.batch_bytes >= BATCH_BYTES:
-            self.finish_second()
+        self._add(piece, self.finish_second)
 
     def finish_second(self) -> None:
         batch, self.batch, self.batch_bytes = self.batch, [], 0
@@ -134,13 +135,10 @@ def check_extent(xml: bytes, limits: Limits, path, sheet: str) -> None:
     not read one by one: here a sheet counts as at least 26 columns wide (the check after
     loading is exact)."""
     scan = SheetScan(limits, path, sheet)
-    for piece in pieces([xml]):
-        scan.batch.append(piece)
-        scan.batch_bytes += len(piece)
+    scan.batch = list(pieces([xml]))
     scan._flush()
     if scan.needs_second_pass():
-        for piece in pieces([xml]):
-            scan.batch.append(piece)
+        scan.batch = list(pieces([xml]))
         scan.finish_second()
 
 
