@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import operator
 from dataclasses import dataclass
 
 
@@ -57,14 +58,15 @@ class Finding:
         return self.sheet or "-"
 
     def to_dict(self) -> dict:
-        # plain getattr: dataclasses.asdict deep-copies every field and is ~10x slower
-        return {k: getattr(self, k) for k in FINDING_FIELDS}
+        # one attrgetter call: dataclasses.asdict deep-copies every field and is ~10x slower
+        return dict(zip(FINDING_FIELDS, _FIELD_VALUES(self)))
 
 
 FINDING_FIELDS = (
     "id", "rule", "name", "severity", "sheet", "cell", "row", "subject",
     "message", "suggestion", "column", "group",
 )
+_FIELD_VALUES = operator.attrgetter(*FINDING_FIELDS)   # a finding -> its values in FINDING_FIELDS order
 
 
 # What varies between rows of one cause: quoted cell values, numbers and dates. The rest of the

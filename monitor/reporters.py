@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import operator
 import re
 import shutil
 import textwrap
@@ -47,11 +48,12 @@ def to_csv(result) -> str:
     workflow = getattr(result, "workflow", None) is not None
     fields = FINDING_FIELDS + (WORKFLOW_FIELDS if workflow else ())
     w.writerow(fields)
+    values = operator.attrgetter(*FINDING_FIELDS)
     for f in result.findings:
-        vals = [getattr(f, k) for k in FINDING_FIELDS]
+        vals = values(f)
         if workflow:
             st = _status(result, f.id)
-            vals += [st.get(k) for k in WORKFLOW_FIELDS]
+            vals += tuple(st.get(k) for k in WORKFLOW_FIELDS)
         w.writerow(["" if v is None else safe_cell(v) for v in vals])
     return buf.getvalue()
 
