@@ -143,6 +143,9 @@ def _ae_candidates(ctx, a: pl.DataFrame, meta: pl.DataFrame) -> list:
         return []
     out = []
     per = a.join(meta.select("rule", pl.col("rule_drug").alias("drug"), "rule_action"), on="drug")
+    # only (subject, rule) pairs with a trigger can join below: the others (most of the
+    # administrations x rules) are dropped first, in order
+    per = per.join(trig.select("rule", "subject").unique(), on=["rule", "subject"], how="semi", maintain_order="left")
     # holds: a trigger before the dose, and it or a following row still above until_grade open on the dose day
     t = trig.select("rule", "subject", pl.col("start").alias("t_start"), pl.col("stop").alias("t_stop"),
                     pl.col("open").alias("t_open"), _ae_text().alias("evidence"))
