@@ -114,6 +114,25 @@ def test_without_a_specimen_column_the_name_and_unit_decide():
     assert with_lab_codes(frame, CAT).get_column("test_code").to_list() == ["UPH", "PH", "PROT"]
 
 
+def test_with_lab_codes_per_distinct_combination_equals_mapping_every_row():
+    from polars.testing import assert_frame_equal
+
+    from monitor.labs.catalogue import _with_test_codes, unit_factor_expr
+
+    frame = pl.DataFrame({
+        "_row": list(range(2, 14)),
+        "test": ["PH", "PH", "PROT", "PROT", "PROT", "GLUC", "ALT", "alt", None, "ALT", "Hematocrite", "PROT"],
+        "specimen": ["Urine", "Serum", None, None, "URINE", "Urine", None, None, None, None, None, None],
+        "unit": [None, None, "g/dL", None, None, "mg/dL", "U/L", "u/l", "U/L", "mmol/L", "%", None],
+        "result__raw": ["6.0", "7.31", "6.5", "2+", "Neg", "100", "32", "40", "5", "x", "40", "Trace"],
+        "result__err": [None, None, None, "not a number", "not a number", None, None, None, None,
+                        "not a number", None, "not a number"],
+    })
+    rows = _with_test_codes(frame, CAT)
+    expected = rows.with_columns(unit_factor_expr(rows, CAT).alias("unit_factor"))
+    assert_frame_equal(with_lab_codes(frame, CAT), expected)
+
+
 def test_catalogue_refuses_a_name_shared_within_one_specimen():
     text = """
 [tests.A]

@@ -249,11 +249,12 @@ def _lab_days(ctx) -> tuple[pl.DataFrame, pl.DataFrame]:
     # blank and ND / not done leave both the value and the error empty
     err = pl.col("result__err").is_not_null() if "result__err" in f.columns else pl.lit(False)
     entered = pl.col("result").is_not_null() | err
-    days = (f.filter(entered).select(pl.col("subject"), valid_date(f, "date").alias("lab_date"))
-            .drop_nulls().unique().sort("lab_date"))
-    unknown = (f.filter((valid_date(f, "date").is_null() & pl.col("date__raw").is_not_null())
-                        | (pl.col("date") > ctx.today).fill_null(False))
-               .select("subject").drop_nulls().unique())
+    # the few columns needed are selected before the filters (not the whole wide Labs frame)
+    g = f.select(pl.col("subject"), valid_date(f, "date").alias("lab_date"), entered.alias("_entered"),
+                 ((valid_date(f, "date").is_null() & pl.col("date__raw").is_not_null())
+                  | (pl.col("date") > ctx.today).fill_null(False)).alias("_unknown"))
+    days = g.filter(pl.col("_entered")).select("subject", "lab_date").drop_nulls().unique().sort("lab_date")
+    unknown = g.filter(pl.col("_unknown")).select("subject").drop_nulls().unique()
     return days, unknown
 
 

@@ -143,6 +143,9 @@ def _ae_candidates(ctx, a: pl.DataFrame, meta: pl.DataFrame) -> list:
         return []
     out = []
     per = a.join(meta.select("rule", pl.col("rule_drug").alias("drug"), "rule_action"), on="drug")
+    # only (subject, rule) pairs with a trigger can join below: the others (most of the
+    # administrations x rules) are dropped first, in order
+    per = per.join(trig.select("rule", "subject").unique(), on=["rule", "subject"], how="semi", maintain_order="left")
     # holds: a trigger before the dose, and it or a following row still above until_grade open on the dose day
     t = trig.select("rule", "subject", pl.col("start").alias("t_start"), pl.col("stop").alias("t_stop"),
                     pl.col("open").alias("t_open"), _ae_text().alias("evidence"))
@@ -207,7 +210,9 @@ def lab_results(ctx, tests: list) -> pl.DataFrame:
               "value_si": pl.Float64, "unit_si": pl.String, "x_uln": pl.Float64, "baseline_x_uln": pl.Float64}
     if not labs.height or "ctcae_grade" not in labs.columns or not tests:
         return _empty(schema)
-    df = labs.filter(pl.col("test").is_in(tests) & pl.col("date").is_not_null() & pl.col("subject").is_not_null())
+    df = labs.select("row", "subject", "test", "date", "baseline_flag", "value_si", "uln_si", "unit_si", "first_dose",
+                     "ctcae_grade").filter(pl.col("test").is_in(tests) & pl.col("date").is_not_null()
+                                           & pl.col("subject").is_not_null())
     base = (df.filter(pl.col("baseline_flag") & pl.col("value_si").is_not_null()).sort("row")
             .group_by("subject", "test").agg((pl.col("value_si") / pl.col("uln_si")).last().alias("baseline_x_uln")))
     on_tx = df.filter(pl.col("first_dose").is_not_null() & (pl.col("date") >= pl.col("first_dose")))
@@ -252,8 +257,8 @@ def _lab_candidates(ctx, a: pl.DataFrame, meta: pl.DataFrame) -> list:
     if not lab.height:
         return []
     met, resolved = _lab_flags()
-    lab_r = lab.join(lr, on="test").with_columns(met.alias("met"), resolved.alias("resolved"),
-                                                 _lab_evidence().alias("evidence"))
+    # the evidence text is built only for the few rows that met a rule, not every (result, rule) pair
+    lab_r = lab.join(lr, on="test").with_columns(met.alias("met"), resolved.alias("resolved"))
     lab_r = lab_r.join(meta.select("rule", "rule_action"), on="rule")
     per = (a.join(meta.select("rule", pl.col("rule_drug").alias("drug"), "rule_action"), on="drug")
            .join(lr.select("rule", "test"), on="rule"))
@@ -261,14 +266,22 @@ def _lab_candidates(ctx, a: pl.DataFrame, meta: pl.DataFrame) -> list:
     by = ["subject", "rule", "test"]
     hp = per.filter(pl.col("rule_action") == "hold").drop("rule_action")
     if hp.height:
-        m = lab_r.filter(pl.col("met")).select(*by, pl.col("lab_date").alias("met_date"), "evidence")
-        r = lab_r.filter(pl.col("resolved")).select(*by, pl.col("lab_date").alias("res_date"))
-        x = _latest_before(_latest_before(hp, m, "date", "met_date", by=by), r, "date", "res_date", by=by)
+        m = lab_r.filter(pl.col("met")).select(*by, pl.col("lab_date").alias("met_date"),
+                                               _lab_evidence().alias("evidence"))
+        # only doses of a (subject, rule, test) with a draw that met the rule can be on hold:
+        # the others are dropped before the two as-of joins (the filter below drops them anyway)
+        keys = m.select(by).unique()
+        r = (lab_r.filter(pl.col("resolved")).select(*by, pl.col("lab_date").alias("res_date"))
+             .join(keys, on=by, how="semi", maintain_order="left"))
+        hp = hp.join(keys, on=by, how="semi", maintain_order="left")
+        x = _latest_before(hp, m, "date", "met_date", by=by)
+        x = _latest_before(x.filter(pl.col("met_date").is_not_null()), r, "date", "res_date", by=by)
         x = x.filter(pl.col("met_date").is_not_null()
                      & (pl.col("res_date").is_null() | (pl.col("res_date") < pl.col("met_date"))))
         out.append(x.select("row", "rule", "evidence", pl.col("met_date").alias("since")))
     first = (lab_r.filter((pl.col("rule_action") == "discontinue") & pl.col("met")).sort("lab_date")
-             .group_by("subject", "rule", maintain_order=True).first())
+             .group_by("subject", "rule", maintain_order=True).first()
+             .with_columns(_lab_evidence().alias("evidence")))
     if first.height:
         d = (per.filter(pl.col("rule_action") == "discontinue").select("row", "subject", "rule", "date").unique()
              .join(first.select("subject", "rule", "lab_date", "evidence"), on=["subject", "rule"])

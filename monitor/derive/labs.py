@@ -85,7 +85,9 @@ def labs_table(labs, cycles, catalogue: Catalogue, rows: pl.DataFrame | None = N
         ((pl.col("date") == pl.col("baseline_date")) & pl.col("value_si").is_not_null()).fill_null(False)
         .alias("baseline_flag"),
     )
-    return corrected_calcium(out, catalogue).drop("_factor").sort("row")
+    out = corrected_calcium(out, catalogue).drop("_factor")
+    # the joins above keep the sheet's row order: the sort is skipped when it would change nothing
+    return out if out.get_column("row").is_sorted() else out.sort("row")
 
 
 def corrected_calcium(out: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:

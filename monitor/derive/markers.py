@@ -53,10 +53,11 @@ def build_marker_results(ctx) -> pl.DataFrame:
         return pl.DataFrame(schema=SCHEMA)
     g = ["subject", "marker"]
     q = pl.col("qualifier").fill_null("")
-    df = (labs.filter(pl.col("test").is_in(sets.get_column("marker").implode()) & pl.col("date").is_not_null()
-                      & pl.col("subject").is_not_null() & (pl.col("value_si") > 0))
-          .select("row", "subject", pl.col("test").alias("marker"), "date", "result_text", "value", "qualifier",
-                  "unit", "value_si", "unit_si", "uln_si", "first_dose")
+    # the columns are selected before the filter (not the whole wide labs table filtered)
+    df = (labs.select("row", "subject", pl.col("test").alias("marker"), "date", "result_text", "value", "qualifier",
+                      "unit", "value_si", "unit_si", "uln_si", "first_dose")
+          .filter(pl.col("marker").is_in(sets.get_column("marker").implode()) & pl.col("date").is_not_null()
+                  & pl.col("subject").is_not_null() & (pl.col("value_si") > 0))
           .join(sets, on="marker")
           # a blank site ULN (MK003) falls back to the profile's ULN for the marker (SI unit)
           .with_columns(pl.col("uln_si").is_null().alias("uln_from_profile"),

@@ -134,8 +134,9 @@ def marker_flags(ctx, dates: pl.DataFrame) -> pl.DataFrame:
     if not labs.height or not need <= set(labs.columns):
         return empty
     q = pl.col("qualifier").fill_null("") if "qualifier" in labs.columns else pl.lit("")
-    mk = (labs.filter(pl.col("test").is_in(list(r["cr_markers"])) & pl.col("value_si").is_finite()
-                      & pl.col("uln_si").is_finite() & pl.col("date").is_not_null())
+    used = [c for c in ("subject", "date", "test", "value_si", "uln_si", "qualifier") if c in labs.columns]
+    mk = (labs.select(used).filter(pl.col("test").is_in(list(r["cr_markers"])) & pl.col("value_si").is_finite()
+                                   & pl.col("uln_si").is_finite() & pl.col("date").is_not_null())
           .select("subject", pl.col("date").alias("mdate"), "test", "value_si", "uln_si",
                   ((pl.col("value_si") > pl.col("uln_si")) & ~q.str.contains("^[<≤]")).alias("above")))
     j = (dates.select("subject", "date").join(mk, on="subject")

@@ -314,8 +314,30 @@ def with_lab_codes(frame, catalogue: "Catalogue"):
     a shared name (pH, Protein ...) are resolved per distinct (name, specimen, unit, categorical
     result), see Catalogue.code_for. Units are parsed once per distinct (test, unit) pair.
     """
-    out = _with_test_codes(frame, catalogue)
-    return out.with_columns(unit_factor_expr(out, catalogue).alias("unit_factor"))
+    if "test" not in frame.columns or frame.height == 0:
+        out = _with_test_codes(frame, catalogue)
+        return out.with_columns(unit_factor_expr(out, catalogue).alias("unit_factor"))
+    # The three columns depend only on (test, unit, specimen, and the unreadable result text of a
+    # shared name): they are worked out once per distinct combination and joined back to the rows
+    # (a 600,000-row sheet has about a hundred), not mapped column by column over every row.
+    keys = [c for c in ("test", "unit", "specimen") if c in frame.columns]
+    extra = []
+    if {"result__err", "result__raw"} <= set(frame.columns) and catalogue.shared:
+        tests = frame.select(pl.col("test").unique())
+        shared_raw = tests.filter(norm_test_expr(pl.col("test")).is_in(list(catalogue.shared))).get_column("test")
+        extra = [pl.when(pl.col("result__err").is_not_null() & pl.col("test").is_in(shared_raw.implode()))
+                 .then(pl.col("result__raw")).alias("_res")]
+    combos = frame.group_by(*keys, *extra).len("_len")
+    on = keys + (["_res"] if extra else [])
+    if extra:   # what _with_test_codes reads of a result (only for shared names)
+        combos = combos.with_columns(pl.col("_res").alias("result__raw"),
+                                     pl.when(pl.col("_res").is_not_null()).then(pl.lit("x")).alias("result__err"))
+    combos = _with_test_codes(combos, catalogue)
+    combos = combos.select(*on, "unit_norm", "test_code",
+                           unit_factor_expr(combos, catalogue, weight="_len").alias("unit_factor"))
+    out = frame.with_columns(extra) if extra else frame
+    out = out.join(combos, on=on, how="left", nulls_equal=True, maintain_order="left")
+    return out.drop("_res") if extra else out
 
 
 def _with_test_codes(frame, catalogue: "Catalogue"):
@@ -354,13 +376,18 @@ def pair_key(code: str, unit: str) -> str:
     return f"{code}\x1f{unit}"
 
 
-def unit_factor_expr(frame, catalogue: "Catalogue", code_col: str = "test_code", unit_col: str = "unit"):
-    """Factor to SI of each row's unit, computed once per distinct (test, unit) pair."""
+def unit_factor_expr(frame, catalogue: "Catalogue", code_col: str = "test_code", unit_col: str = "unit",
+                     weight: str | None = None):
+    """Factor to SI of each row's unit, computed once per distinct (test, unit) pair.
+    `weight`: a column of how many rows each row of `frame` stands for (a frame of distinct
+    combinations with their counts), so the most frequent pairs are the ones kept."""
     unit = pl.col(unit_col).cast(pl.String).fill_null("") if unit_col in frame.columns else pl.lit("")
     key = pl.concat_str([pl.col(code_col), unit], separator="\x1f")
-    pairs = (frame.select(pl.col(code_col).cast(pl.String).alias("c"), unit.alias("u"))
+    n = pl.col(weight).sum().alias("len") if weight else pl.len()
+    pairs = (frame.select(pl.col(code_col).cast(pl.String).alias("c"), unit.alias("u"),
+                          *([pl.col(weight)] if weight else []))
              .filter(pl.col("c").is_not_null() & (pl.col("u").str.len_chars() <= U.MAX_UNIT_CHARS))
-             .group_by("c", "u").len().sort("len", "c", "u", descending=[True, False, False])
+             .group_by("c", "u").agg(n).sort("len", "c", "u", descending=[True, False, False])
              .head(MAX_DISTINCT_UNITS))   # a hostile sheet of random units must not cost minutes
     mapping = {pair_key(c, u): catalogue.to_si(c, u) for c, u, _ in pairs.iter_rows()}
     mapping = {k: v for k, v in mapping.items() if v is not None}

@@ -310,7 +310,9 @@ def cycle_number_repeated(ctx):
     """
     sched = ctx.profile.schedule
     gap = sched["cycle_days"] - sched["window_days"]
-    adm = administrations(ctx).filter(pl.col("cycle").is_not_null() & pl.col("date").is_not_null())
+    # only the columns used below: the sort moves a narrow frame, not every derived column
+    adm = (administrations(ctx).select("row", "subject", "drug", "cycle", "date", "action", "administered")
+           .filter(pl.col("cycle").is_not_null() & pl.col("date").is_not_null()))
     g = ["subject", "drug", "cycle"]
     df = adm.sort("date", "row").with_columns(
         pl.col("date").first().over(g).alias("first_date"), pl.col("row").first().over(g).alias("first_row"),

@@ -126,8 +126,8 @@ def lab_result_unreadable(ctx):
 
 def _dupes(df: pl.DataFrame) -> pl.DataFrame:
     keys = ["subject", "date", "test_code"]
-    df = df.filter(pl.all_horizontal([pl.col(k).is_not_null() for k in keys]))
-    df = df.filter(pl.struct(keys).is_duplicated())  # few rows left: windows below are cheap
+    # one filter of the wide frame (a row with a null key is never a duplicate of a complete one)
+    df = df.filter(pl.all_horizontal([pl.col(k).is_not_null() for k in keys]) & pl.struct(keys).is_duplicated())
     return df.with_columns(
         pl.col("_row").rank("ordinal").over(keys).alias("_n"),
         pl.col("_row").min().over(keys).alias("_first"),

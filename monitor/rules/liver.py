@@ -34,8 +34,9 @@ def _build_liver_draws(ctx) -> pl.DataFrame:
     labs = ctx.labs
     if not labs.height or "first_dose" not in labs.columns:
         return pl.DataFrame(schema=schema)
-    df = labs.filter(pl.col("test").is_in(["ALT", "AST", "BILI", "ALP"]) & pl.col("date").is_not_null()
-                     & pl.col("value_si").is_not_null())
+    df = (labs.select("row", "subject", "date", "test", "value_si", "uln_si", "baseline_flag", "first_dose")
+          .filter(pl.col("test").is_in(["ALT", "AST", "BILI", "ALP"]) & pl.col("date").is_not_null()
+                  & pl.col("value_si").is_not_null()))   # the columns used, before the filter of the wide table
     base = (df.filter(pl.col("baseline_flag")).sort("row").group_by("subject", "test")
             .agg((pl.col("value_si") / pl.col("uln_si")).last().alias("baseline_x_uln"),
                  pl.col("value_si").last().alias("_base")))

@@ -104,12 +104,6 @@ def drug_unknown(ctx):
                 suggestion=pl.lit(f"Use one of: {names}."))
 
 
-def _canonical_drug(ctx) -> pl.Expr:
-    lookup = ctx.profile.drug_lookup()
-    n = pl.col("drug").str.to_lowercase().str.replace_all(r"[^0-9a-z]+", "")
-    return n.replace_strict(lookup, default=None, return_dtype=pl.String)
-
-
 def administration_duplicated(ctx):
     """The same administration is entered twice: one drug given twice in a cycle or on a date.
 
@@ -121,8 +115,11 @@ def administration_duplicated(ctx):
     cycle (ICH E6(R2) 4.9: accurate records).
     *Example*: two `Bev` rows for subject 003 cycle 4.
     """
+    from ..derive.exposure import _canonical_drugs
+
     sd = ctx.sheet("Cycles")
-    df = sd.frame.with_columns(_canonical_drug(ctx).alias("_drug")).filter(
+    # the drug name is resolved once per distinct spelling (derive.exposure.canonical_drug)
+    df = sd.frame.with_columns(_canonical_drugs(sd.frame, ctx.profile).alias("_drug")).filter(
         pl.col("subject").is_not_null() & pl.col("_drug").is_not_null()
         & pl.col("action").is_in(["Given", "Reduced"]))
     out = []

@@ -136,7 +136,11 @@ def _ae_vs_lab(ctx) -> pl.DataFrame:
 
 def _build_ae_vs_lab(ctx) -> pl.DataFrame:
     aes = _aes(ctx)
-    long = _graded_long(ctx).with_columns(_norm(pl.col("lab_term")).alias("term_norm"))
+    long = _graded_long(ctx)
+    # a lab term is normalised once per distinct term (a few dozen), not on every graded row
+    terms = long.select(pl.col("lab_term").unique()).with_columns(_norm(pl.col("lab_term")).alias("_t"))
+    long = long.select("subject", "date", "test", "lab_grade", pl.col("lab_term").replace_strict(
+        terms.get_column("lab_term"), terms.get_column("_t"), default=None, return_dtype=pl.String).alias("term_norm"))
     j = aes.join(long, on=["subject", "term_norm"]).filter(
         (pl.col("date") >= pl.col("start")) & (pl.col("date") <= pl.col("stop")))
     return j.group_by("ae_row").agg(pl.col("lab_grade").max().alias("lab_max"),
