@@ -418,10 +418,12 @@ def _in_child(view, results, folder, target):
 def _cover(view, results, folder):
     """Lay out the cover with its table of contents once the other parts' page counts are
     known; the contents' own length does not depend on the numbers, so this settles in at most
-    two passes (the first guess is made from the number of entries). Returns the cover's
-    result and the results with it first."""
+    two passes (the first guess is made from the number of entries: the contents are two
+    columns, about 48 entries beside the cover's facts on its first page and 80 a page after
+    that; a wrong guess costs one more layout of the cover). Returns the cover's result and the
+    results with it first."""
     entries = sum(1 for res in results for level, _, _ in res.bookmarks if level == 1)
-    guess = 1 + max(0, entries - 24) // 44 + (1 if entries > 24 else 0)
+    guess = 1 + math.ceil(max(0, entries - 48) / 80)
     spent: dict = {}
     for _ in range(4):
         offset = guess
