@@ -32,7 +32,7 @@ def test_a_marker_use_becomes_the_moved_path_with_the_path_style_winning():
     out = lean(svg)
     assert "<use" not in out and 'id="line2d_1"' not in out and 'clip-path="url(#c)"' in out
     assert 'd="M 10 4.25 L 10 6.75"' in out
-    assert "fill: #111111; stroke: #333333; stroke-width: 0.5" in out
+    assert 'fill="#111111" stroke="#333333" stroke-width="0.5"' in out   # the path's own style wins
 
 
 def test_what_cannot_be_moved_exactly_is_kept():
@@ -51,6 +51,27 @@ def test_only_paths_that_paint_alike_together_are_merged():
            f'<path d="M 0 0 L 1 1 z" {hollow}/><path d="M 0.5 0.5 L 1 1 z" {hollow}/></g></svg>')
     out = lean(svg)
     assert out.count("<path") == 3 and "M 0 0 L 1 1 z M 2 2 L 3 3 z" in out
+
+
+def test_the_css_becomes_attributes_in_weasyprints_cascade_order():
+    svg = (SVG_HEAD + '<defs><style type="text/css">*{stroke-linejoin: round; stroke-linecap: butt}</style></defs>'
+           '<path d="M 0 0 L 1 1" stroke="#000000" style="stroke: #1f4e79; stroke-linecap: square"/>'
+           '<text x="1" y="2" transform="rotate(-0 1 2)" style="font-size: 6px; font-family: \'DejaVu Sans\'">A</text>'
+           '<text x="1" y="2" transform="rotate(-90 1 2)">B</text></svg>')
+    out = lean(svg)
+    assert "<style" not in out and "style=" not in out and "<defs" not in out
+    # the sheet's rule, then the style attribute over the presentation attribute and the sheet
+    assert 'stroke="#1f4e79" stroke-linejoin="round" stroke-linecap="square"' in out
+    assert 'font-size="6px" font-family="&quot;DejaVu Sans&quot;"' in out   # as WeasyPrint serialises it
+    assert 'rotate(-0 1 2)' not in out and 'transform="rotate(-90 1 2)"' in out
+
+
+def test_css_that_cannot_become_attributes_is_left_to_weasyprint():
+    for sheet, style in (("path{fill: red}", "stroke: #000"), ("*{fill: red}", "stroke: #000 !important")):
+        svg = (SVG_HEAD + f'<defs><style type="text/css">{sheet}</style></defs>'
+               f'<path d="M 0 0 L 1 1" style="{style}"/></svg>')
+        out = lean(svg)
+        assert "<style" in out and f'style="{style}"' in out
 
 
 def chart_svg_pair(profile):

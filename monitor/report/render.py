@@ -299,11 +299,17 @@ def _sequential(parts: list, folder: str, progress=None) -> list:
     return out
 
 
+def _pooled(parts: list, jobs: int, force_pool: bool = False) -> bool:
+    """Whether the parts are laid out in worker processes (then the cover and the merge are
+    done in one too)."""
+    small = sum(p.cost for p in parts) < POOL_MIN_COST
+    return not (jobs <= 1 or len(parts) <= 1 or (small and not force_pool))
+
+
 def _run_parts(parts: list, folder: str, jobs: int, force_pool: bool = False, progress=None) -> list:
     """Lay out the parts into PDF files in `folder` (in worker processes when it pays).
     `progress(cost_done, text)` is called as parts start (cost 0) and finish (their cost)."""
-    small = sum(p.cost for p in parts) < POOL_MIN_COST
-    if jobs <= 1 or len(parts) <= 1 or (small and not force_pool):
+    if not _pooled(parts, jobs, force_pool):
         return _sequential(parts, folder, progress)
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
@@ -345,15 +351,17 @@ def write_report(view, path, jobs: int = 1, force_pool: bool = False, progress=N
     stats = ReportStats(path=str(path), jobs=jobs)
     parts = plan_parts(view)
     with tempfile.TemporaryDirectory(prefix="monitor-report-") as folder:
+        pooled = _pooled(parts, jobs, force_pool)
         results = _run_parts(parts, folder, jobs, force_pool,
                              progress(sum(p.cost for p in parts)) if progress is not None else None)
-        if view.meta.scope == "study":
-            _, parts, results = _cover(view, parts, results, folder)
-        tm, cm = time.perf_counter(), time.process_time()
         with atomic_path(path) as tmp:
-            pages = _merge(view, results, tmp)
-        stats.timings["merge"] = time.perf_counter() - tm
-        stats.timings["cpu_merge"] = time.process_time() - cm
+            fin = (_in_child if pooled else _finish)(finish_view(view), results, folder, str(tmp))
+        cover, pages, merge_wall, merge_cpu, finish_peak = fin
+        if cover is not None:
+            parts, results = [Part("cover", None, 0.5)] + parts, [cover] + results
+        stats.timings["merge"] = merge_wall
+        stats.timings["cpu_merge"] = merge_cpu
+        stats.timings["peak_mib"] = finish_peak
     for r in results:
         for k, v in r.timings.items():
             stats.timings[k] = stats.timings.get(k, 0.0) + v
@@ -366,22 +374,66 @@ def write_report(view, path, jobs: int = 1, force_pool: bool = False, progress=N
     return stats
 
 
-def _cover(view, parts, results, folder):
+def finish_view(view):
+    """What the cover and the merge read (meta, counts, finding totals): the subjects' sections,
+    the overview's table and the listing are left out, so the process that finishes is sent
+    little whatever the size of the study."""
+    if view.meta.scope != "study":
+        return dataclasses.replace(view, subjects=[], subjects_table=[], swimmer=[], severe_aes=[],
+                                   findings_groups=[], cycle=None, cycle_subject=None)
+    return dataclasses.replace(view, subjects=[], subjects_table=[], swimmer=[], severe_aes=[],
+                               findings_groups=[])
+
+
+def _finish(view, results, folder, target):
+    """Lay out the cover (a study report) and merge every part into `target`. Returns (the
+    cover's PartResult or None, pages, merge wall and CPU seconds, peak RSS MiB of this process)."""
+    import resource
+
+    cover = None
+    if view.meta.scope == "study":
+        cover, results = _cover(view, results, folder)
+    tm, cm = time.perf_counter(), time.process_time()
+    pages = _merge(view, results, target)
+    return (cover, pages, time.perf_counter() - tm, time.process_time() - cm,
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
+
+
+def _in_child(view, results, folder, target):
+    """_finish in a worker process: the cover's layout and qpdf's merge of every page then never
+    add to the memory of the main process (which holds the checked workbook)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["monitor.report.render"])
+    try:
+        with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+            return pool.submit(_finish, view, results, folder, target).result()
+    except (BrokenProcessPool, OSError):
+        return _finish(view, results, folder, target)
+
+
+def _cover(view, results, folder):
     """Lay out the cover with its table of contents once the other parts' page counts are
     known; the contents' own length does not depend on the numbers, so this settles in at most
-    two passes (the first guess is made from the number of entries)."""
+    two passes (the first guess is made from the number of entries: the contents are two
+    columns, about 48 entries beside the cover's facts on its first page and 80 a page after
+    that; a wrong guess costs one more layout of the cover). Returns the cover's result and the
+    results with it first."""
     entries = sum(1 for res in results for level, _, _ in res.bookmarks if level == 1)
-    guess = 1 + max(0, entries - 24) // 44 + (1 if entries > 24 else 0)
+    guess = 1 + math.ceil(max(0, entries - 48) / 80)
     spent: dict = {}
     for _ in range(4):
         offset = guess
         toc = []
-        for part, res in zip(parts, results):
+        for res in results:
             for level, label, page in res.bookmarks:
                 if level == 1:
                     toc.append((label, offset + page + 1))
             offset += res.pages
-        cover = Part("cover", dataclasses.replace(view, subjects=[]), 0.5, {"toc": toc})
+        cover = Part("cover", view, 0.5, {"toc": toc})
         res = render_part(cover, os.path.join(folder, "cover.pdf"))
         for k, v in res.timings.items():
             spent[k] = spent.get(k, 0.0) + v
@@ -389,7 +441,7 @@ def _cover(view, parts, results, folder):
             break
         guess = res.pages
     res.timings = spent
-    return res, [cover] + parts, [res] + results
+    return res, [res] + results
 
 
 def default_jobs() -> int:

@@ -12,7 +12,15 @@ the antialiasing of a few edge pixels where same-colour markers overlap can diff
   together cannot differ from painting them in turn: no fill, or fill and stroke of one colour,
   and no opacity);
 * a `<g>` with no attribute but its id is replaced by its children; the `<metadata>` block and
-  `<defs>` whose paths are no longer referenced go.
+  `<defs>` whose paths are no longer referenced go;
+* the CSS is applied here, once: WeasyPrint parses every node's `style` attribute with tinycss2
+  and matches the `<style>` sheet's `*` rule against every node, each time a chart is drawn (a
+  fifth of a chart's drawing). Each node gets the sheet's declarations and then its own style's
+  as presentation attributes, in the order WeasyPrint's cascade applies them and parsed by
+  WeasyPrint's own parser (so the values are the same strings), and the `<style>` sheet goes.
+  Only done when the sheet is nothing but `*` rules and no declaration is `!important`;
+* a text's `transform="rotate(-0 x y)"` (matplotlib writes one on every label) is the identity
+  and goes.
 
 Anything else (transforms, clip paths, text, other elements) is kept as matplotlib wrote it. A
 use this module cannot move exactly (path commands other than M/L/C/Q/Z, other attributes) is
@@ -22,6 +30,7 @@ left as it is.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from lxml import etree
 
@@ -158,6 +167,65 @@ def _merge_runs(root) -> None:
             run = [kid] if kid is not None and kid.tag == SVG + "path" and _mergeable(kid) else []
 
 
+@lru_cache(maxsize=4096)
+def _declarations(text: str) -> tuple:
+    """(normal, important) declarations of a style attribute or rule, parsed as WeasyPrint's SVG
+    renderer parses them (memoised: a chart repeats a few styles many times)."""
+    from weasyprint.svg.css import parse_declarations
+
+    normal, important = parse_declarations(text)
+    return tuple((k, v.strip()) for k, v in normal), tuple(important)
+
+
+def _star_sheet(root) -> tuple | None:
+    """The declarations of the `<style>` sheets when they are only `*` rules without
+    !important (matplotlib's `*{stroke-linejoin: round; stroke-linecap: butt}`), else None."""
+    import tinycss2
+
+    decls = []
+    for style in root.iter(SVG + "style"):
+        if len(style) or style.get("type", "text/css") != "text/css":
+            return None
+        for rule in tinycss2.parse_stylesheet(style.text or "", skip_comments=True, skip_whitespace=True):
+            if rule.type != "qualified-rule" or tinycss2.serialize(rule.prelude).strip() != "*":
+                return None
+            normal, important = _declarations(tinycss2.serialize(rule.content))
+            if important:
+                return None
+            decls += normal
+    return tuple(decls)
+
+
+_IDENTITY = re.compile(r"rotate\(-?0 [-+0-9.eE]+ [-+0-9.eE]+\)")
+
+
+def _apply_css(root) -> None:
+    sheet = _star_sheet(root)
+    if sheet is None:
+        return
+    nodes = list(root.iterdescendants())
+    parsed = []
+    for el in nodes:
+        normal, important = _declarations(el.get("style")) if el.get("style") else ((), ())
+        if important:
+            return
+        parsed.append(normal)
+    for el, normal in zip(nodes, parsed):
+        if not isinstance(el.tag, str):
+            continue
+        for k, v in sheet + normal:     # WeasyPrint: the sheet's rules, then the style attribute
+            el.set(k, v)
+        if "style" in el.attrib:
+            del el.attrib["style"]
+        if el.tag == SVG + "text" and _IDENTITY.fullmatch(el.get("transform") or ""):
+            del el.attrib["transform"]
+    for style in list(root.iter(SVG + "style")):
+        defs = style.getparent()
+        _remove(style)
+        if defs.tag == SVG + "defs" and not len(defs) and not (defs.text or "").strip():
+            _remove(defs)
+
+
 def lean(svg: str) -> str:
     """`svg` (matplotlib's SVG text) with fewer nodes and the same picture."""
     root = etree.fromstring(svg.encode("utf-8"))
@@ -167,4 +235,5 @@ def lean(svg: str) -> str:
     _drop_unused_defs(root)
     _unwrap_groups(root)
     _merge_runs(root)
+    _apply_css(root)
     return etree.tostring(root, encoding="unicode")
