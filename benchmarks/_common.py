@@ -44,6 +44,26 @@ def polars_cmd(path: Path) -> list:
     return [sys.executable, "-c", POLARS_READ, str(path)]
 
 
+def cpu_ticks() -> tuple[int, int] | None:
+    """(busy, steal) clock ticks of all CPUs so far, from /proc/stat (Linux); None elsewhere.
+    Steal is time the hypervisor gave this VM's CPUs to someone else: a wall time measured
+    while it is high is inflated for reasons no change of ours can touch."""
+    try:
+        with open("/proc/stat") as fh:
+            v = [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return sum(v[:3]) + sum(v[5:7]), v[7] if len(v) > 7 else 0
+
+
+def steal_share(start, end) -> str:
+    """The share of CPU time stolen between two cpu_ticks() readings, as text."""
+    if not start or not end:
+        return "?"
+    busy, steal = end[0] - start[0], end[1] - start[1]
+    return f"{100 * steal / max(1, busy + steal):.0f}%"
+
+
 def loadavg() -> str:
     try:
         with open("/proc/loadavg") as fh:

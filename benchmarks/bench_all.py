@@ -46,7 +46,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (DATA, ROOT, batch_site, cores, loadavg, make_inbox, make_workbook, measure,  # noqa: E402
+from _common import (DATA, ROOT, batch_site, cores, cpu_ticks, loadavg, steal_share, make_inbox, make_workbook, measure,  # noqa: E402
                      measure_each, monitor_cmd, polars_cmd)
 
 LIMIT_MB = 1024      # the 1,000 x 30 file unpacks to ~211 MB, over the default zip-bomb guard (200)
@@ -268,7 +268,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     which = "".join(ch for ch in a.only.lower() if ch in ROWS)
     b = Bench(a)
-    start_load = loadavg()
+    start_load, start_ticks = loadavg(), cpu_ticks()
     head = subprocess_out(["git", "-C", str(ROOT), "log", "-1", "--format=%h %s"])
     print(f"bench_all ({'quick' if a.quick else 'full'} sizes, rows {which}, best of {a.repeat}) at {head}")
     print(f"machine: {cores()} cores, python {sys.version.split()[0]}; monitor: {' '.join(b.mon)}")
@@ -285,7 +285,8 @@ def main(argv=None) -> int:
     finally:
         shutil.rmtree(b.work, ignore_errors=True)
     end_load = loadavg()
-    print(f"\nload average at end:   {end_load}  (run took {time.perf_counter() - t0:.0f} s)\n")
+    print(f"\nload average at end:   {end_load}  (run took {time.perf_counter() - t0:.0f} s; CPU time stolen by "
+          f"the hypervisor meanwhile: {steal_share(start_ticks, cpu_ticks())} of busy + stolen)\n")
     w = max(len(r["work"]) for r in rows)
     print(f"{'row':<4}{'work':<{w + 2}}{'measured':<26}{'ratio':>10}  {'goal':<15}result")
     for r in rows:
