@@ -90,7 +90,7 @@ class SheetScan:
 
     def _flush(self) -> None:
         batch, self.batch, self.batch_bytes = self.batch, [], 0
-        for col, row in _far_refs_in(batch, self.rows_over, True, self):
+        for col, row in _far_refs_in(batch, self.rows_over, True):
             self.max_col = max(self.max_col, col)
             if row > self.rows_over or col > self.limits.max_columns:
                 _refuse_extent(row, col, self.limits, self.path, self.sheet)
@@ -115,7 +115,7 @@ class SheetScan:
     def finish_second(self) -> None:
         batch, self.batch, self.batch_bytes = self.batch, [], 0
         allowed, width = self._allowed(), max(self.max_col, _ONE_LETTER_COLUMNS)
-        for _, row in _far_refs_in(batch, allowed, False, self):
+        for _, row in _far_refs_in(batch, allowed, False):
             if row > allowed:
                 _refuse_cells(row, width, self.limits, self.path, self.sheet)
 
@@ -238,7 +238,7 @@ def _far_patterns(rows_over: int, wide: bool) -> tuple[re.Pattern, str]:
     return pat, (rb"""[ \t\r\n]r\s*=\s*["'](?:""" + b"|".join(loose) + rb")").decode("ascii")
 
 
-def _far_refs_in(batch: list[bytes], rows_over: int, wide: bool, scan=None):
+def _far_refs_in(batch: list[bytes], rows_over: int, wide: bool):
     """(column number, row number) of the `r` attributes (of cells or rows; quotes and spaces as
     XML allows) in the pieces of `batch` that may name a row above `rows_over` or, when `wide`,
     a column beyond Z, in document order. polars' regex engine (Rust, all cores) first picks
