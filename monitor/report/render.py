@@ -34,6 +34,7 @@ import weasyprint
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from . import charts as charts_mod
+from . import svg_text
 from .merge import merge as _merge
 
 TEMPLATE = "report.html.j2"
@@ -181,6 +182,7 @@ def render_part(part: Part, path: str) -> PartResult:
     """Lay out one part and write it to the PDF file `path` (runs in a worker process when
     jobs > 1). The laid-out document is dropped before returning: only the file remains."""
     t0, c0 = time.perf_counter(), time.process_time()
+    svg_text.install()
     to_draw = []
     if part.kind in ("subjects", "single"):
         for s in part.view.subjects:
