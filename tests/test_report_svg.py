@@ -53,6 +53,19 @@ def test_only_paths_that_paint_alike_together_are_merged():
     assert out.count("<path") == 3 and "M 0 0 L 1 1 z M 2 2 L 3 3 z" in out
 
 
+def test_tick_marks_are_painted_before_their_labels_as_one_path():
+    tick = 'style="fill: #333333; stroke: #333333; stroke-width: 0.5"'
+    svg = (SVG_HEAD + f'<path d="M 10 4 L 10 6.5" {tick}/><text x="10" y="12">Jun 22</text>'
+           f'<path d="M 20 4 L 20 6.5" {tick}/><text x="20" y="12">Jul 22</text>'
+           f'<path d="M 30 4 L 30 6.5" {tick}/><text x="30" y="12">Aug 22</text>'
+           f'<path d="M 0 9 L 40 9" {tick}/><text x="5" y="9">over the line</text></svg>')
+    out = lean(svg)
+    assert out.count("<path") == 2 and "M 10 4 L 10 6.5 M 20 4 L 20 6.5 M 30 4 L 30 6.5" in out
+    assert re.findall(r">([^<]+)</text>", out) == ["Jun 22", "Jul 22", "Aug 22", "over the line"]
+    # a long line is no tick mark: it stays after the text before it (which it may cross)
+    assert out.index("Aug 22") < out.index("M 0 9 L 40 9") < out.index("over the line")
+
+
 def test_the_css_becomes_attributes_in_weasyprints_cascade_order():
     svg = (SVG_HEAD + '<defs><style type="text/css">*{stroke-linejoin: round; stroke-linecap: butt}</style></defs>'
            '<path d="M 0 0 L 1 1" stroke="#000000" style="stroke: #1f4e79; stroke-linecap: square"/>'

@@ -11,6 +11,8 @@ the antialiasing of a few edge pixels where same-colour markers overlap can diff
 * runs of sibling paths with the same style and clip become one path (only when painting them
   together cannot differ from painting them in turn: no fill, or fill and stroke of one colour,
   and no opacity);
+* in a run of tick marks and tick labels (matplotlib draws an axis tick by tick), the marks
+  are painted first so that they merge into one path (a mark and its label never overlap);
 * a `<g>` with no attribute but its id is replaced by its children; the `<metadata>` block and
   `<defs>` whose paths are no longer referenced go;
 * the CSS is applied here, once: WeasyPrint parses every node's `style` attribute with tinycss2
@@ -167,6 +169,48 @@ def _merge_runs(root) -> None:
             run = [kid] if kid is not None and kid.tag == SVG + "path" and _mergeable(kid) else []
 
 
+_TICK = re.compile(r"\s*M\s*([-+\d.eE]+)\s+([-+\d.eE]+)\s*L\s*([-+\d.eE]+)\s+([-+\d.eE]+)\s*")
+TICK_MAX = 4.0     # a tick mark is at most this long (user units: pt; matplotlib's ticks here are 2.5)
+
+
+def _tick_mark(el) -> bool:
+    """A short horizontal or vertical unclipped segment: a tick mark as matplotlib draws one."""
+    if el.tag != SVG + "path" or set(el.attrib) - {"d", "style"}:
+        return False
+    m = _TICK.fullmatch(el.get("d", ""))
+    if not m:
+        return False
+    x0, y0, x1, y1 = map(float, m.groups())
+    return (x0 == x1 and abs(y1 - y0) <= TICK_MAX) or (y0 == y1 and abs(x1 - x0) <= TICK_MAX)
+
+
+def _ticks_before_labels(root) -> None:
+    """matplotlib draws an axis tick by tick (mark, label, mark, label ...), so the marks cannot
+    be merged into one path. In a run of tick marks and texts, the marks are moved before the
+    texts (each keeping its order): a mark and a label never overlap (the label sits a pad
+    away from the mark's end), so painting the marks first gives the same picture."""
+    for parent in list(root.iter()):
+        kids = list(parent)
+        i = 0
+        while i < len(kids):
+            if not _tick_mark(kids[i]):
+                i += 1
+                continue
+            j = i
+            while j < len(kids) and (_tick_mark(kids[j]) or kids[j].tag == SVG + "text"):
+                j += 1
+            run = kids[i:j]
+            marks = [k for k in run if k.tag == SVG + "path"]
+            texts = [k for k in run if k.tag != SVG + "path"]
+            if marks and texts and run != marks + texts:
+                for k in run:
+                    _remove(k)
+                for n, k in enumerate(marks + texts):
+                    k.tail = "\n"
+                    parent.insert(i + n, k)
+            i = j
+
+
 @lru_cache(maxsize=4096)
 def _declarations(text: str) -> tuple:
     """(normal, important) declarations of a style attribute or rule, parsed as WeasyPrint's SVG
@@ -234,6 +278,7 @@ def lean(svg: str) -> str:
     _uses_to_paths(root)
     _drop_unused_defs(root)
     _unwrap_groups(root)
+    _ticks_before_labels(root)
     _merge_runs(root)
     _apply_css(root)
     return etree.tostring(root, encoding="unicode")
