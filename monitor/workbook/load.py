@@ -29,9 +29,11 @@ import polars as pl
 
 from .container import (WorkbookError, Limits, _ZIP_ERRORS, _read_capped, stream_capped, sheet_parts,
                         _WORKBOOK_PARTS, _PARSED_PARTS, check_shared_strings, _is_sheet_part, _short)
+from . import bands
 from .sheetscan import SheetScan, check_frame, pieces
 
 BACKGROUND = True   # load the largest contract sheet in a second thread (tests compare with False)
+BANDS = True        # ... in row bands when its part is very large (bands.py; tests compare with False)
 
 
 def load_sheet_frame(reader, name: str) -> pl.DataFrame:
@@ -48,16 +50,27 @@ def _reraise_if_not_calamine(e: BaseException) -> None:
 
 
 class _Background:
-    """One sheet loaded by calamine in a second thread, with its own reader."""
+    """One sheet loaded by calamine in a second thread, with its own reader; in row bands
+    (bands.py) when the scan kept the pieces of a very large part (`banded`: the package parts
+    to copy, the sheet's part name, its pieces and first used column)."""
 
-    def __init__(self, data: bytes, sname: str, wname: str):
-        self.sname, self.wname, self.result = sname, wname, None
+    def __init__(self, data: bytes, sname: str, wname: str, banded=None):
+        self.sname, self.wname, self.result, self.banded = sname, wname, None, banded
         self.thread = threading.Thread(target=self._run, args=(data,), name="monitor-sheet-load", daemon=True)
         self.thread.start()
 
     def _run(self, data: bytes) -> None:
         try:
-            self.result = load_sheet_frame(fastexcel.read_excel(data), self.wname)
+            frame = None
+            if self.banded is not None:
+                parts, part, kept, first_col = self.banded
+                self.banded = None
+                split = bands.split_bands(kept)
+                kept.clear()
+                if split is not None:
+                    frame = bands.load_banded(parts, part, self.wname, split, first_col)
+                del split
+            self.result = frame if frame is not None else load_sheet_frame(fastexcel.read_excel(data), self.wname)
         except BaseException as e:   # kept, and raised (or not) by the reading thread in sheet order
             self.result = e
 
@@ -161,20 +174,25 @@ def load_sheets(snap, zf, limits: Limits, match_sheets, contract_order) -> Loade
         contract = [i for i in sheet_infos if owner[i.filename.lower()] is i and by_part.get(i.filename.lower())]
         largest = (max(contract, key=lambda i: i.file_size)
                    if BACKGROUND and len(predicted) > 1 and contract else None)
-        def scan(info):
-            first = _scan_part(zf, info, budget, limits, path, part_names.get(info.filename.lower(), info.filename))
+        def scan(info, keep=None):
+            first = _scan_part(zf, info, budget, limits, path, part_names.get(info.filename.lower(), info.filename),
+                               keep)
             for sname in by_part.get(info.filename.lower(), ()) if owner[info.filename.lower()] is info else ():
                 scans[sname] = first
 
         if largest is not None:   # scanned first, so it starts loading at once
+            kept = [] if BANDS and largest.file_size >= bands.MIN_PART_BYTES else None
             try:
-                scan(largest)
+                scan(largest, kept)
             except WorkbookError as refused:   # a part before it in the zip may be refused first
                 for info in sheet_infos[:sheet_infos.index(largest)]:
                     scan(info)
                 raise refused from None
             sname = by_part[largest.filename.lower()][0]
-            background = _Background(snap.data, sname, predicted[sname])
+            copied = bands.copied_parts(zf, zf.infolist()) if kept else None
+            banded = (copied, largest.filename, kept, scans[sname][0]) if copied is not None else None
+            background = _Background(snap.data, sname, predicted[sname], banded)
+            del kept
         for info in sheet_infos:
             if info is not largest:
                 scan(info)
@@ -211,9 +229,10 @@ def load_sheets(snap, zf, limits: Limits, match_sheets, contract_order) -> Loade
     return Loaded(path, limits, names, matched, parts, scans, outcome, background)
 
 
-def _scan_part(zf, info, budget: list, limits: Limits, path, sheet: str) -> tuple[int, list]:
+def _scan_part(zf, info, budget: list, limits: Limits, path, sheet: str, keep: list | None = None) -> tuple[int, list]:
     """Stream one sheet part through the sheet scan (a second inflate only for a sheet wider
-    than Z, whose row limit is lower; those bytes were counted by the first)."""
+    than Z, whose row limit is lower; those bytes were counted by the first). With `keep`, the
+    pieces of the first pass are appended to it (for a banded load)."""
     scan = SheetScan(limits, path, sheet)
     chunks = stream_capped(zf, info, budget)
     if info.file_size >= PREFETCH_BYTES:
@@ -221,6 +240,8 @@ def _scan_part(zf, info, budget: list, limits: Limits, path, sheet: str) -> tupl
     try:
         for piece in pieces(chunks):
             scan.feed(piece)
+            if keep is not None:
+                keep.append(piece)
         result = scan.finish()
         if scan.needs_second_pass():
             for piece in pieces(stream_capped(zf, info, [float("inf"), budget[1]])):
