@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import io
 import sys
+import threading
 import zipfile
 from pathlib import Path
 
@@ -21,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from fuzz.xlsx import edit_sheet  # noqa: E402
 from monitor.workbook import bands, load  # noqa: E402
 from monitor.workbook.container import Limits, sheet_parts  # noqa: E402
-from monitor.workbook.reader import read_workbook  # noqa: E402
+from monitor.workbook.reader import WorkbookError, read_workbook  # noqa: E402
 from monitor.workbook.sheetscan import pieces  # noqa: E402
 
 SAMPLES = sorted((ROOT / "sample_sheets").glob("*.xlsx")) + [ROOT / "fuzz" / "corpus" / "small_study.xlsx",
@@ -38,11 +39,9 @@ def _banded(data: bytes, sheet: str, band_bytes: int, whole: bool = True):
     xml = zf.read(info)
     step = max(64, band_bytes // 4)
     kept = list(pieces([xml[i:i + step] for i in range(0, len(xml), step)], step))
-    split = bands.split_bands(kept, band_bytes)
     whole = load.load_sheet_frame(fastexcel.read_excel(data), sheet) if whole else None
-    if split is None:
-        return None, whole
-    return bands.load_banded(bands.copied_parts(zf, zf.infolist()), info.filename, sheet, split, first_col), whole
+    got = bands.load_banded(bands.copied_parts(zf, zf.infolist()), info.filename, sheet, kept, first_col, band_bytes)
+    return got, whole
 
 
 @pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.stem)
@@ -143,7 +142,9 @@ def test_a_namespace_prefixed_sheet_is_not_cut():
            b"<x:sheetData>" + b"".join(b'<x:row r="%d"><x:c r="A%d"><x:v>%d</x:v></x:c></x:row>' % (i, i, i)
                                        for i in range(1, 500)) + b"</x:sheetData></x:worksheet>")
     kept = list(pieces([xml[i:i + 200] for i in range(0, len(xml), 200)], 200))
-    assert bands.split_bands(kept, 500) is None
+    loader = bands.BandLoader({}, "xl/worksheets/sheet1.xml", "S", 500)
+    assert not any([loader.feed(p) for p in kept])   # no band is ever cut
+    assert loader.finish(0) is None
 
 
 def test_a_damaged_band_gives_none_so_the_whole_load_names_the_damage():
@@ -152,17 +153,16 @@ def test_a_damaged_band_gives_none_so_the_whole_load_names_the_damage():
     assert got is None
 
 
-def test_read_workbook_is_the_same_with_bands(monkeypatch):
-    """The whole reader, with the largest sheet banded (pieces and bands made small), gives the
-    same sheets as without."""
-    path = ROOT / "sample_sheets" / "demo_study.xlsx"
-    plain = read_workbook(path)
+@pytest.fixture
+def small_bands(monkeypatch):
+    """The reader bands the largest sheet of any workbook, in pieces of 1 kB and bands of 4 kB;
+    yields the list of (banded?, bands) of each BandLoader.finish."""
     calls = []
-    real = bands.load_banded
+    real_finish, real_stream, real_pieces = bands.BandLoader.finish, load.stream_capped, load.pieces
 
-    def spy(*a, **k):
-        out = real(*a, **k)
-        calls.append(out is not None)
+    def finish(self, first_col):
+        out = real_finish(self, first_col)
+        calls.append((out is not None, len(self.rows)))
         return out
 
     def small_chunks(*a, **k):
@@ -170,16 +170,72 @@ def test_read_workbook_is_the_same_with_bands(monkeypatch):
             for i in range(0, len(chunk), 512):
                 yield chunk[i:i + 512]
 
-    real_stream = load.stream_capped
-    real_pieces = load.pieces
     monkeypatch.setattr(bands, "MIN_PART_BYTES", 0)
     monkeypatch.setattr(bands, "BAND_BYTES", 4000)
-    monkeypatch.setattr(bands, "load_banded", spy)
+    monkeypatch.setattr(bands.BandLoader, "finish", finish)
     monkeypatch.setattr(load, "stream_capped", small_chunks)
     monkeypatch.setattr(load, "pieces", lambda chunks: real_pieces(chunks, 1024))
+    return calls
+
+
+def test_read_workbook_is_the_same_with_bands(small_bands):
+    """The whole reader, with the largest sheet banded, gives the same sheets as without."""
+    path = ROOT / "sample_sheets" / "demo_study.xlsx"
+    load.BANDS = False
+    try:
+        plain = read_workbook(path)
+    finally:
+        load.BANDS = True
     banded = read_workbook(path)
-    assert calls == [True]
+    assert len(small_bands) == 1 and small_bands[0][0] and small_bands[0][1] > 10   # banded, in many bands
     assert plain.sheets.keys() == banded.sheets.keys()
     for name, sd in plain.sheets.items():
         assert sd.frame.equals(banded.sheets[name].frame), name
         assert sd.columns == banded.sheets[name].columns
+    assert (plain.study, plain.formula_cells) == (banded.study, banded.formula_cells)
+
+
+def _with_late_row(row_xml: bytes) -> bytes:
+    return edit_sheet((ROOT / "sample_sheets" / "demo_study.xlsx").read_bytes(), "Labs",
+                      lambda x: x.replace(b"</sheetData>", row_xml + b"</sheetData>", 1))
+
+
+def test_a_refusal_while_bands_load_stops_them_and_gives_the_same_message(small_bands, tmp_path, monkeypatch):
+    """A reference beyond the row limit near the end of the largest sheet: bands before it have
+    started loading; the refusal is the one the whole load gives, and no thread is left."""
+    started = []
+    real_frame = bands.BandLoader._frame
+
+    def frame(self, *a):
+        started.append(a[0])
+        return real_frame(self, *a)
+    monkeypatch.setattr(bands.BandLoader, "_frame", frame)
+    p = tmp_path / "far.xlsx"
+    p.write_bytes(_with_late_row(b'<row r="60000"><c r="A60000"><v>1</v></c></row>'))
+    before = threading.active_count()
+    with pytest.raises(WorkbookError) as banded:
+        read_workbook(p, limits=Limits(max_rows=50000))
+    assert started                                   # bands were loading when the scan refused
+    assert threading.active_count() == before
+    monkeypatch.setattr(load, "BANDS", False)
+    with pytest.raises(WorkbookError) as whole:
+        read_workbook(p, limits=Limits(max_rows=50000))
+    assert str(banded.value) == str(whole.value)
+    assert "--max-rows" in str(whole.value)
+
+
+def test_a_sheet_wider_than_z_holds_its_bands_until_scanned_and_reads_the_same(small_bands, tmp_path):
+    """A cell in column AB late in the largest sheet: bands cut after it wait for the whole scan
+    (the row limit of a wide sheet is lower); the frames are still the same as a whole load."""
+    data = _with_late_row(b'<row r="3000"><c r="AB3000" t="inlineStr"><is><t>wide</t></is></c></row>')
+    path = tmp_path / "wide.xlsx"
+    path.write_bytes(data)
+    banded = read_workbook(path)
+    assert small_bands and small_bands[0][0]
+    load.BANDS = False
+    try:
+        plain = read_workbook(path)
+    finally:
+        load.BANDS = True
+    assert banded.sheets["Labs"].frame.equals(plain.sheets["Labs"].frame)
+    assert banded.sheets["Labs"].extra == plain.sheets["Labs"].extra

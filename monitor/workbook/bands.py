@@ -1,12 +1,14 @@
-"""A very large sheet loaded by calamine in row bands, from the pieces the sheet scan already
-inflated (issue 15: one inflate per part, and both cores for the sheet that is most of a study).
+"""A very large sheet loaded by calamine in row bands, from the pieces the sheet scan inflates
+(issue 15: one inflate per part, and the sheet that is most of a study loaded while it is still
+being scanned).
 
-Loading a 180 MB Labs part whole, calamine inflates it a second time (the scan did once), parses
-it on one core and holds the whole cell list and grid at once (~360 MB over the frame). Here the
-scan keeps its pieces; they are cut at row starts into bands of about BAND_BYTES, and each band
+Loading a 180 MB Labs part whole, calamine inflates it a second time (the scan did once), starts
+only when the scan has finished, and holds the whole cell list and grid at once (~360 MB over
+the frame). Here the scan's pieces are cut at row starts into bands of about BAND_BYTES; each band
 becomes a small stored (not deflated) copy of the package: the same workbook, styles and shared
-strings parts, with the sheet part holding only that band's rows. Two threads load the bands
-(calamine releases the GIL) and the band frames are put back together in row order.
+strings parts, with the sheet part holding only that band's rows. A second thread loads the bands
+one by one as soon as the scan has passed their pieces (calamine releases the GIL), and the band
+frames are put back together in row order.
 
 A band's frame must say where it sits. calamine starts a frame at the first stored cell (with
 `skip_rows=None`), so each band gets a marker row: one cell in column A on the row before its
@@ -25,9 +27,10 @@ from the workbook's bytes as before, so a damaged sheet gets calamine's own mess
 from __future__ import annotations
 
 import io
+import queue
 import re
+import threading
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 
 import fastexcel
 import polars as pl
@@ -36,7 +39,6 @@ from .container import _is_sheet_part
 
 BAND_BYTES = 24 << 20        # a band holds about this much sheet XML (~80,000 rows of 8 columns)
 MIN_PART_BYTES = 64 << 20    # a sheet part smaller than this is loaded whole, as before
-WORKERS = 2
 MAX_COPIED_PART = 16 << 20   # a non-sheet part larger than this (an image ...) is not copied into bands
 
 MARK = "\u2063monitor-band\u2063"
@@ -62,59 +64,154 @@ def _last_row_start(piece: bytes) -> int:
     return pos
 
 
-def split_bands(pieces: list, band_bytes: int | None = None):
-    """(head, [(first row, last row, [pieces])], tail) from a sheet part's pieces, or None when
-    the part is not one this can cut safely. Consumes `pieces` (the list is emptied)."""
-    band_bytes = band_bytes or BAND_BYTES
-    if not pieces:
-        return None
-    first = pieces[0]
-    at = first.find(_HEAD_END)
-    if at < 0 or b"<worksheet" not in first[:at]:
-        return None
-    head = _DIMENSION.sub(b"", first[:at + len(_HEAD_END)])
-    pieces[0] = first[at + len(_HEAD_END):]
-    last = pieces[-1]
-    end = last.rfind(_TAIL_START)
-    if end < 0:
-        return None
-    tail = last[end:]
-    pieces[-1] = last[:end]
-    bands, cur, size = [], [], 0
-    pieces.reverse()   # popped from the end: each piece is let go as soon as it is in a band
-    while pieces:
-        p = pieces.pop()
-        if cur and size + len(p) >= band_bytes:
-            cut = _last_row_start(p)     # the band ends before the last row that starts in p
+class BandLoader:
+    """The bands of one sheet part, cut from the scan's pieces as they come (`feed`) and loaded
+    one at a time by a second thread as soon as the scan has passed their pieces (`release`);
+    `finish` loads the last band and puts the sheet's frame together (None: load it whole).
+
+    One band is loaded at a time, so calamine never holds more than one band's grid: a band the
+    scan has passed while the sheet is no wider than Z spans at most the rows the scan allows for
+    26 columns, within the cell limit; once the scan has seen a column beyond Z, bands wait until
+    the whole sheet has passed (then each band is within the sheet's own extent)."""
+
+    def __init__(self, parts: dict, sheet_part: str, wname: str, band_bytes: int | None = None):
+        self.parts, self.part, self.wname = parts, sheet_part, wname
+        self.band_bytes = band_bytes or BAND_BYTES
+        self.head: bytes | None = None
+        self.failed = False
+        self.cur: list = []
+        self.size = 0
+        self.held: list = []        # bands cut, waiting for the scan to pass their pieces
+        self.rows: list = []        # (first row, last row) of every band, in order
+        self.frames: dict = {}
+        self.queue: queue.Queue = queue.Queue()
+        self.stop = False
+        self.thread = threading.Thread(target=self._work, name="monitor-band-load", daemon=True)
+        self.thread.start()
+
+    # ------------------------------------------------------------ the reading thread
+    def feed(self, piece: bytes) -> bool:
+        """Take the scan's next piece; True when a band was completed (then let the scan check
+        its pieces and call `release`)."""
+        if self.failed:
+            return False
+        if self.head is None:
+            at = piece.find(_HEAD_END)
+            if at < 0 or b"<worksheet" not in piece[:at]:
+                self.failed = True
+                return False
+            self.head = _DIMENSION.sub(b"", piece[:at + len(_HEAD_END)])
+            piece = piece[at + len(_HEAD_END):]
+        done = False
+        if self.cur and self.size + len(piece) >= self.band_bytes:
+            cut = _last_row_start(piece)     # the band ends before the last row that starts here
             if cut >= 0:
                 if cut:
-                    cur.append(p[:cut])
-                    p = p[cut:]
-                bands.append(cur)
-                cur, size = [], 0
-        cur.append(p)
-        size += len(p)
-    if cur:
-        bands.append(cur)
-    out, prev_last = [], 0
-    for i, band in enumerate(bands):
-        band = [p for p in band if p]
-        if not band:
-            return None
-        m = _ROW_NUMBER.match(band[0])
-        if i and (m is None or not band[0].startswith(b"<row")):
-            return None
-        first_row = int(m.group(1)) if i else 1   # the first band's frame starts at row 1
-        last_piece = next((p for p in reversed(band) if _ROW_START.search(p)), None)
+                    self.cur.append(piece[:cut])
+                    piece = piece[cut:]
+                done = self._cut(self.cur)
+                self.cur, self.size = [], 0
+        if piece:
+            self.cur.append(piece)
+            self.size += len(piece)
+        return done
+
+    def _cut(self, pieces: list, tail: bytes | None = None) -> bool:
+        """A complete band: its row numbers checked (None of them: the sheet is loaded whole)."""
+        index = len(self.rows)
+        m = _ROW_NUMBER.match(pieces[0]) if pieces else None
+        if index and (m is None or not pieces[0].startswith(b"<row")):
+            self.failed = True
+            return False
+        first_row = int(m.group(1)) if index else 1   # the first band's frame starts at row 1
+        last_piece = next((p for p in reversed(pieces) if _ROW_START.search(p)), None)
         lm = _ROW_NUMBER.match(last_piece, _last_row_start(last_piece)) if last_piece else None
-        if lm is None:
+        prev_last = self.rows[-1][1] if self.rows else 0
+        if lm is None or int(lm.group(1)) < first_row or (index and first_row <= max(prev_last, 1)):
+            self.failed = True
+            return False
+        self.rows.append((first_row, int(lm.group(1))))
+        self.held.append((index, pieces, tail))
+        return True
+
+    def release(self, wide: bool = False) -> None:
+        """The scan has passed every piece fed so far: the bands cut so far may load (unless the
+        sheet is wider than Z: then they wait for `finish`)."""
+        if wide or self.failed:
+            return
+        for item in self.held:
+            self.queue.put(item)
+        self.held = []
+
+    def finish(self, first_col: int) -> pl.DataFrame | None:
+        """The whole sheet has passed the scan: load the last band and the held ones, wait for
+        them, and put the frame together (None: load the sheet whole)."""
+        try:
+            if not self.failed and self.cur:
+                last = self.cur[-1]
+                end = last.rfind(_TAIL_START)
+                if end >= 0 and len(self.rows) >= 1:
+                    self.cur[-1] = last[:end]
+                    self._cut([p for p in self.cur if p], tail=last[end:])
+                else:
+                    self.failed = True
+            self.cur = []
+            if not self.failed:
+                for item in self.held:
+                    self.queue.put(item)
+            self.held = []
+        finally:
+            self.queue.put(None)
+            self.thread.join()
+        if self.failed or len(self.frames) != len(self.rows):
             return None
-        last_row = int(lm.group(1))
-        if i and (first_row <= prev_last or first_row < 2) or last_row < first_row:
-            return None
-        out.append((first_row, last_row, band))
-        prev_last = last_row
-    return (head, out, tail) if len(out) > 1 else None
+        return _assemble([self.frames.pop(i) for i in range(len(self.rows))], self.rows, first_col)
+
+    def abandon(self) -> None:
+        """The scan refused the sheet: no more bands; the one loading ends (it is within limits)."""
+        self.stop, self.failed = True, True
+        self.held, self.cur = [], []
+        self.queue.put(None)
+        self.thread.join()
+
+    # ------------------------------------------------------------ the loading thread
+    def _work(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            if self.stop or self.failed:
+                continue
+            index, pieces, tail = item
+            try:
+                self.frames[index] = self._frame(index, pieces, tail)
+            except BaseException:   # calamine refuses a band: the sheet is loaded, and refused, whole
+                self.failed = True
+            finally:
+                pieces.clear()
+
+    def _frame(self, index: int, pieces: list, tail: bytes | None) -> pl.DataFrame:
+        first_row, last_row = self.rows[index]
+        lead = [_mark_row(first_row - 1)] if index else []
+        end = [tail] if tail is not None else [_mark_row(last_row + 1), _TAIL_START, b"</worksheet>"]
+        data = _package(self.parts, self.part, [self.head, *lead, *pieces, *end])
+        pieces.clear()
+        reader = fastexcel.read_excel(data)
+        del data
+        frame = reader.load_sheet(self.wname, header_row=None, skip_rows=0 if index == 0 else None,
+                                  dtypes="string").to_polars()
+        return _kept(frame, first_row, last_row, index, tail is not None)
+
+
+def load_banded(parts: dict, sheet_part: str, wname: str, pieces: list, first_col: int,
+                band_bytes: int | None = None) -> pl.DataFrame | None:
+    """One sheet's frame from all its pieces at once (what the reader does while it scans)."""
+    loader = BandLoader(parts, sheet_part, wname, band_bytes)
+    pieces.reverse()
+    while pieces:
+        loader.feed(pieces.pop())
+    loader.release()
+    return loader.finish(first_col)
 
 
 def _package(parts: dict, sheet_part: str, xml_pieces: list) -> bytes:
@@ -128,80 +225,54 @@ def _package(parts: dict, sheet_part: str, xml_pieces: list) -> bytes:
     return buf.getvalue()
 
 
-def _band_frame(parts, sheet_part, wname, head, tail, band, index, count):
-    first_row, last_row, pieces = band
-    lead = [_mark_row(first_row - 1)] if index else []
-    end = [_mark_row(last_row + 1), _TAIL_START, b"</worksheet>"] if index < count - 1 else [tail]
-    data = _package(parts, sheet_part, [head, *lead, *pieces, *end])
-    pieces.clear()
-    reader = fastexcel.read_excel(data)
-    del data
-    return reader.load_sheet(wname, header_row=None, skip_rows=0 if index == 0 else None,
-                             dtypes="string").to_polars()
-
-
 def _only_mark(frame: pl.DataFrame, i: int) -> bool:
     row = frame.row(i)
     return row[0] == MARK and all(v is None for v in row[1:])
 
 
-def _kept(frame: pl.DataFrame, band, index: int, count: int) -> pl.DataFrame | None:
+def _kept(frame: pl.DataFrame, first_row: int, last_row: int, index: int, last: bool) -> pl.DataFrame | None:
     """The band's rows without its marker rows, or None when a marker is not where it must be."""
-    first_row, last_row, _ = band
     if not frame.height or not frame.width:
         return None
     if index == 0:
-        if frame.height != last_row + 1 or not _only_mark(frame, last_row):
+        if last or frame.height != last_row + 1 or not _only_mark(frame, last_row):
             return None
         return frame.slice(0, last_row)
     if not _only_mark(frame, 0):
         return None
-    if index == count - 1:
+    if last:
         body = frame.slice(1)   # ends at the sheet's last stored row, as a whole load does
-        if not body.height:     # no stored cell after the marker: where the sheet ends is unknown here
-            return None
-    else:
-        if frame.height != last_row - first_row + 3 or not _only_mark(frame, frame.height - 1):
-            return None
-        body = frame.slice(1, frame.height - 2)
-    return body
-
-
-def load_banded(parts: dict, sheet_part: str, wname: str, split, first_col: int) -> pl.DataFrame | None:
-    """The sheet's frame as calamine would load it whole (`header_row=None, skip_rows=0`, text),
-    from `split` (split_bands), or None (then load it whole)."""
-    head, bands, tail = split
-    count = len(bands)
-    try:
-        with ThreadPoolExecutor(WORKERS, thread_name_prefix="monitor-band") as pool:
-            frames = list(pool.map(lambda ib: _band_frame(parts, sheet_part, wname, head, tail, ib[1], ib[0], count),
-                                   enumerate(bands)))
-    except BaseException as e:   # calamine refuses a band: the whole sheet is loaded, and refused, as before
-        if not isinstance(e, Exception) and type(e).__name__ != "PanicException":
-            raise
+        return body if body.height else None   # no stored cell after the marker: the end is unknown here
+    if frame.height != last_row - first_row + 3 or not _only_mark(frame, frame.height - 1):
         return None
-    kept = []
-    for i, (band, frame) in enumerate(zip(bands, frames)):
-        body = _kept(frame, band, i, count)
-        if body is None or body.width < first_col:
+    return frame.slice(1, frame.height - 2)
+
+
+def _assemble(kept: list, rows: list, first_col: int) -> pl.DataFrame | None:
+    """The band frames (marker rows gone) in row order: the columns before the first used one
+    (empty) dropped, narrower bands padded, rows between bands with no row element empty."""
+    if len(kept) < 2 or any(k is None for k in kept):
+        return None
+    out = []
+    for body in kept:
+        if body.width < first_col:
             return None
-        lead = body.select(body.columns[:first_col])
-        if first_col and lead.select(pl.any_horizontal(pl.all().is_not_null()).any()).item():
+        if first_col and body.select(pl.any_horizontal(pl.col(body.columns[:first_col]).is_not_null()).any()).item():
             return None
-        kept.append(body.select(body.columns[first_col:]))
-    width = max(f.width for f in kept)
+        out.append(body.select(body.columns[first_col:]))
+    width = max(f.width for f in out)
     names = [f"__UNNAMED__{j}" for j in range(width)]
-    out, prev_last = [], 0
-    for (first_row, last_row, _), body in zip(bands, kept):
+    frames, prev_last = [], 0
+    for (first_row, last_row), body in zip(rows, out):
         gap = first_row - prev_last - 1
         if gap > 0:
-            out.append(pl.DataFrame({n: pl.Series(n, [None] * gap, dtype=pl.String) for n in names}))
-        body = body.rename(dict(zip(body.columns, names)))
+            frames.append(pl.DataFrame({n: pl.Series(n, [None] * gap, dtype=pl.String) for n in names}))
+        body = body.rename(dict(zip(body.columns, names[:body.width])))
         if body.width < width:
             body = body.with_columns(pl.lit(None, dtype=pl.String).alias(n) for n in names[body.width:])
-        out.append(body.select(pl.col(n).cast(pl.String) for n in names))
+        frames.append(body.select(pl.col(n).cast(pl.String) for n in names))
         prev_last = last_row
-    return pl.concat(out, rechunk=False)
+    return pl.concat(frames, rechunk=False)
 
 
 def copied_parts(zf: zipfile.ZipFile, members: list) -> dict | None:
