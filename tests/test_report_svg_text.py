@@ -71,3 +71,20 @@ def test_letter_wise_text_is_left_to_weasyprint():
     assert not svg_text.simple(Node({"letter-spacing": "2px"}))
     assert not svg_text.simple(Node({"x": "1"}, children=[object()]))
     assert not svg_text.simple(Node({"x": "1"}, text=""))
+
+
+def test_another_weasyprint_keeps_its_own_svg_text(monkeypatch):
+    """The fast path copies WeasyPrint 70.0's text placement: any other version is left alone."""
+    import weasyprint
+    import weasyprint.svg as wsvg
+
+    from monitor.report import svg_text
+
+    svg_text.uninstall()
+    own = wsvg.text
+    monkeypatch.setattr(weasyprint, "__version__", "71.0")
+    svg_text.install()
+    assert wsvg.text is own
+    monkeypatch.setattr(weasyprint, "__version__", svg_text.SUPPORTED)
+    svg_text.install()
+    assert wsvg.text is svg_text.text

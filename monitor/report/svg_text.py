@@ -21,6 +21,7 @@ from __future__ import annotations
 from math import inf
 
 _ORIGINAL = None
+SUPPORTED = "70.0"   # the WeasyPrint whose svg.text this stands in for (pyproject.toml pins it)
 _LETTERWISE = ("dx", "dy", "rotate", "textLength", "lengthAdjust")
 
 
@@ -125,10 +126,11 @@ def install() -> None:
     """Use `text` for SVG text in this process (idempotent). WeasyPrint's draw_node recognises
     text nodes by comparing its table entry with its module's `text`: both are replaced."""
     global _ORIGINAL
+    import weasyprint
     import weasyprint.svg as wsvg
 
-    if _ORIGINAL is not None:
-        return
+    if _ORIGINAL is not None or weasyprint.__version__ != SUPPORTED:
+        return   # another WeasyPrint: its own text function, whatever it does now
     _ORIGINAL = wsvg.text
     for tag, fn in list(wsvg.TAGS.items()):
         if fn is _ORIGINAL:
