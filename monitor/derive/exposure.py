@@ -126,6 +126,22 @@ def _latest_before(left: pl.DataFrame, right: pl.DataFrame, on_left: str, on_rig
     return pl.concat([j, unknown.with_columns(extra).select(j.columns)])
 
 
+def join_in_order(left: pl.DataFrame, right: pl.DataFrame, on, n_left: int, n_right: int) -> pl.DataFrame:
+    """left.join(right, on) (inner), in the row order polars gives that join unasked for inputs of
+    n_left and n_right rows: the larger input's order first (left, then right, when n_left >
+    n_right; else right, then left). Given the unfiltered inputs' row counts, a join of filtered
+    inputs (fewer rows to join) is exactly the unfiltered join's rows that pass the filters, in
+    the same order: what follows (first-of-group, sorts with ties) sees the same frame."""
+    return left.join(right, on=on, maintain_order="left_right" if n_left > n_right else "right_left")
+
+
+def join_rows(left: pl.DataFrame, right: pl.DataFrame, on) -> int:
+    """The row count of left.join(right, on) (inner), from the key counts, without the join."""
+    on = [on] if isinstance(on, str) else on
+    n = left.group_by(on).len().join(right.group_by(on).len(), on=on)
+    return int(n.select((pl.col("len") * pl.col("len_right")).sum()).item() or 0)
+
+
 # ------------------------------------------------------------------------------ administrations
 
 ADMIN_SCHEMA = {

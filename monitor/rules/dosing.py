@@ -5,6 +5,9 @@ off-treatment dosing, cycle numbering. All thresholds come from the profile's [s
 
 from __future__ import annotations
 
+import functools
+import operator
+
 import polars as pl
 
 from ..derive.exposure import REL_TOL, administrations, fmt_num
@@ -252,12 +255,19 @@ def dosed_after_off_treatment(ctx):
 
 def _unknown_drug_cycles(ctx) -> pl.DataFrame:
     """subject, u_cycle of Cycles rows whose drug is not a profile drug (WB203)."""
-    from ..derive.exposure import canonical_drug
+    from ..derive.exposure import _canonical_drugs
 
     f = ctx.sheet("Cycles").frame
-    return (f.filter(pl.col("drug").is_not_null() & canonical_drug(ctx.profile).is_null()
+    return (f.filter(pl.col("drug").is_not_null() & _canonical_drugs(f, ctx.profile).is_null()
                      & pl.col("cycle").is_not_null())
             .select("subject", pl.col("cycle").cast(pl.Int64).alias("u_cycle")))
+
+
+def _previous_in_group(col: str, keys: list) -> pl.Expr:
+    """`col` of the previous row of the same `keys` group, in a frame sorted by `keys` (groups
+    contiguous, keys never null): `shift(1).over(keys)` without a window (several times faster)."""
+    same = functools.reduce(operator.and_, [pl.col(k) == pl.col(k).shift(1) for k in keys])
+    return pl.when(same).then(pl.col(col).shift(1))
 
 
 def cycle_number_skipped(ctx):
@@ -271,10 +281,10 @@ def cycle_number_skipped(ctx):
     a silent gap hides holds and makes exposure and dose intensity wrong (ICH E6(R2) 4.9).
     *Example*: QL1604 cycles 1, 2, 3, 6 with no rows for cycles 4 and 5.
     """
-    adm = administrations(ctx).filter(pl.col("cycle").is_not_null())
-    firsts = (adm.sort("cycle", "row").group_by("subject", "drug", "cycle", maintain_order=True)
-              .agg(pl.col("row").first()).sort("subject", "drug", "cycle")
-              .with_columns(pl.col("cycle").shift(1).over("subject", "drug").fill_null(0).alias("previous_cycle")))
+    adm = administrations(ctx).select("subject", "drug", "cycle", "row").filter(pl.col("cycle").is_not_null())
+    # the first row of each cycle (the lowest row number: rows are unique), in cycle order
+    firsts = (adm.group_by("subject", "drug", "cycle").agg(pl.col("row").min()).sort("subject", "drug", "cycle")
+              .with_columns(_previous_in_group("cycle", ["subject", "drug"]).fill_null(0).alias("previous_cycle")))
     bad = firsts.filter(pl.col("cycle") > pl.col("previous_cycle") + 1)
     # a row of a drug the profile does not know (WB203) may be the missing cycle: not judged
     unknown = _unknown_drug_cycles(ctx)
@@ -317,10 +327,11 @@ def cycle_number_repeated(ctx):
     df = adm.sort("date", "row").with_columns(
         pl.col("date").first().over(g).alias("first_date"), pl.col("row").first().over(g).alias("first_row"),
         pl.col("action").first().over(g).alias("first_action"),
-        pl.col("administered").cum_sum().over(g).alias("_n_adm"))
+        # the cycle's first administration (a `first` window: 15x faster than a cum_sum one)
+        pl.col("row").filter(pl.col("administered")).first().over(g).alias("_first_adm"))
     # a second administration of the cycle is WB204's (administration-duplicated)
     bad = df.filter(((pl.col("date") - pl.col("first_date")).dt.total_days() >= gap)
-                    & ~(pl.col("administered") & (pl.col("_n_adm") > 1)))
+                    & ~(pl.col("administered") & (pl.col("row") != pl.col("_first_adm"))))
     if not bad.height:
         return None
     sd, df2 = _rows(ctx, bad)
