@@ -58,3 +58,49 @@ def test_missing_marker_matches_in_any_case_exactly_like_lowercasing():
     plain = s.str.to_lowercase().is_in(["nd", "na", "n/a", "notdone", "not done", "nk", "unk", "-"])
     assert fast.equals(plain.alias("t"))
     assert fast.sum() > 10
+
+
+def _labs_sheet(frame: pl.DataFrame):
+    from monitor.workbook.reader import SheetData
+    from monitor.workbook.schema import SHEETS
+
+    schema = next(s for s in SHEETS if s.name == "Labs")
+    return SheetData(schema, "Labs", 1, frame, {k: (k, "A") for k in ("subject", "date", "test", "result")})
+
+
+def test_emit_of_no_rows_is_what_the_query_gives():
+    from monitor.rules.base import FRAME_SCHEMA, emit, quoted
+
+    frame = pl.DataFrame({"_row": [5, 6], "subject": ["001", "002"], "subject__raw": ["001", "002"],
+                          "date__raw": ["d", "d"], "test__raw": ["ALT", "AST"], "result__raw": ["x", "y"]})
+    sd = _labs_sheet(frame)
+    msg = pl.lit("Result ") + quoted(pl.col("result__raw"))
+    empty = emit(sd, frame.head(0), "result", msg)
+    assert empty.schema == pl.Schema(FRAME_SCHEMA) and empty.height == 0
+    # the query on the same empty frame (the path a non-empty frame takes) gives the same frame
+    assert empty.equals(emit(sd, frame.head(0).lazy(), "result", msg))
+    assert emit(sd, frame, "result", msg).height == 2
+
+
+def test_emit_of_no_rows_still_reports_a_column_the_frame_lacks():
+    from monitor.rules.base import emit
+
+    frame = pl.DataFrame({"_row": [5], "subject": ["001"]}).head(0)
+    with pytest.raises(pl.exceptions.ColumnNotFoundError):
+        emit(_labs_sheet(frame), frame, None, pl.col("no_such_column"), key=pl.lit("k"))
+
+
+def test_latest_before_without_unknown_dates_is_the_general_path_minus_the_unknown_rows():
+    from datetime import date
+
+    from monitor.derive.exposure import _latest_before
+
+    left = pl.DataFrame({"row": [1, 2, 3, 4], "subject": ["a", "a", "b", "a"],
+                         "date": [date(2024, 1, 10), date(2024, 2, 1), date(2024, 1, 5), None]})
+    right = pl.DataFrame({"subject": ["a", "a", "b"], "wdate": [date(2024, 1, 1), date(2024, 1, 20), date(2024, 1, 6)],
+                          "w": [70.0, 71.0, 60.0]})
+    general = _latest_before(left, right, "date", "wdate")          # has a null date: the general path
+    shortcut = _latest_before(left.filter(pl.col("date").is_not_null()), right, "date", "wdate")
+    assert shortcut.equals(general.filter(pl.col("date").is_not_null()))
+    assert general.filter(pl.col("row") == 4).get_column("w").to_list() == [None]
+    assert shortcut.sort("row").get_column("w").to_list() == [70.0, 71.0, None]

@@ -114,14 +114,17 @@ def _latest_before(left: pl.DataFrame, right: pl.DataFrame, on_left: str, on_rig
                    by: str | list = "subject") -> pl.DataFrame:
     """left + the columns of the latest `right` row with on_right <= on_left (same `by`)."""
     by = [by] if isinstance(by, str) else by
-    known = left.filter(pl.col(on_left).is_not_null()).sort(on_left)
-    unknown = left.filter(pl.col(on_left).is_null())
+    nulls = left.get_column(on_left).null_count()   # usually none: no filters, no concat below
+    known = (left.filter(pl.col(on_left).is_not_null()) if nulls else left).sort(on_left)
     if right.height == 0 or known.height == 0:
         extra = [pl.lit(None, dtype=t).alias(c) for c, t in right.schema.items() if c not in by]
         return left.with_columns(extra)
     j = known.join_asof(right.rename({on_right: "__on"}), left_on=on_left, right_on="__on", by=by,
                         strategy="backward", check_sortedness=False)
     j = j.with_columns(pl.col("__on").alias(on_right)).drop("__on")
+    if not nulls:
+        return j
+    unknown = left.filter(pl.col(on_left).is_null())
     extra = [pl.lit(None, dtype=j.schema[c]).alias(c) for c in j.columns if c not in left.columns]
     return pl.concat([j, unknown.with_columns(extra).select(j.columns)])
 

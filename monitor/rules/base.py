@@ -100,6 +100,8 @@ def emit(sd: SheetData, df: pl.DataFrame | pl.LazyFrame, field: str | None, mess
     k = record_key(sd) if key is None else key
     if field:
         k = pl.concat_str([k, pl.lit(field)], separator="|")
+    if isinstance(df, pl.DataFrame) and df.height == 0 and _reads_only(names, k, message, suggestion):
+        return pl.DataFrame(schema=FRAME_SCHEMA)   # no rows: no query (a column it lacks still raises)
     out = df.select(
         pl.lit(sd.schema.name).alias("sheet"),
         pl.col("_row").cast(pl.Int64).alias("row"),
@@ -111,6 +113,13 @@ def emit(sd: SheetData, df: pl.DataFrame | pl.LazyFrame, field: str | None, mess
         k.cast(pl.String).alias("key"),
     )
     return collect(out) if isinstance(out, pl.LazyFrame) else out
+
+
+def _reads_only(names: list, *exprs) -> bool:
+    """Whether the expressions read only columns in `names` (then an empty frame's findings are
+    the empty FRAME_SCHEMA frame, what the query would give)."""
+    have = set(names)
+    return all(set(e.meta.root_names()) <= have for e in exprs if e is not None)
 
 
 def rows_where(sd: SheetData, frame: pl.DataFrame, cond: pl.Expr, *cols: str) -> pl.DataFrame:
