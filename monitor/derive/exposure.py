@@ -86,6 +86,11 @@ def _canonical_drugs(frame: pl.DataFrame, profile) -> pl.Expr:
                                          return_dtype=pl.String)
 
 
+def cycles_drug(ctx) -> pl.Expr:
+    """_canonical_drugs of the Cycles sheet, worked out once per check (three rules read it)."""
+    return cached(ctx, "cycles_drug", lambda c: _canonical_drugs(c.sheet("Cycles").frame, c.profile))
+
+
 def fmt_num(e: pl.Expr, digits: int = 1) -> pl.Expr:
     """A number as short text: 200 not 200.0, 15.5, 870.3."""
     r = e.round(digits)
@@ -162,7 +167,7 @@ def _base(ctx) -> pl.DataFrame:
     df = f.select(
         pl.col("_row").cast(pl.Int64).alias("row"), pl.col("subject"),
         opt(f, "cycle", pl.Int64).cast(pl.Int64).alias("cycle"), valid_date(f, "date").alias("date"),
-        _canonical_drugs(f, ctx.profile).alias("drug"), pl.col("drug").alias("drug_as_entered"),
+        cycles_drug(ctx).alias("drug"), pl.col("drug").alias("drug_as_entered"),
         pl.col("action"), opt(f, "dose", pl.Float64).cast(pl.Float64).alias("dose"),
         opt(f, "unit", pl.String).alias("unit"), in_range(sd, "weight").alias("cycles_weight"),
         opt(f, "reason", pl.String).alias("reason"), valid_date(f, "end_date").alias("end_date"),

@@ -255,10 +255,10 @@ def dosed_after_off_treatment(ctx):
 
 def _unknown_drug_cycles(ctx) -> pl.DataFrame:
     """subject, u_cycle of Cycles rows whose drug is not a profile drug (WB203)."""
-    from ..derive.exposure import _canonical_drugs
+    from ..derive.exposure import cycles_drug
 
     f = ctx.sheet("Cycles").frame
-    return (f.filter(pl.col("drug").is_not_null() & _canonical_drugs(f, ctx.profile).is_null()
+    return (f.filter(pl.col("drug").is_not_null() & cycles_drug(ctx).is_null()
                      & pl.col("cycle").is_not_null())
             .select("subject", pl.col("cycle").cast(pl.Int64).alias("u_cycle")))
 

@@ -116,13 +116,13 @@ def administration_duplicated(ctx):
     cycle (ICH E6(R2) 4.9: accurate records).
     *Example*: two `Bev` rows for subject 003 cycle 4.
     """
-    from ..derive.exposure import _canonical_drugs
+    from ..derive.exposure import cycles_drug
 
     sd = ctx.sheet("Cycles")
     # the drug name is resolved once per distinct spelling (derive.exposure.canonical_drug)
     # only the columns read below: the windows move a narrow frame, not every Cycles column
     f = sd.frame.select("_row", "subject", "subject__raw", "drug", "action", "cycle", "cycle__raw", "date", "date__raw")
-    df = f.with_columns(_canonical_drugs(f, ctx.profile).alias("_drug")).filter(
+    df = f.with_columns(cycles_drug(ctx).alias("_drug")).filter(
         pl.col("subject").is_not_null() & pl.col("_drug").is_not_null()
         & pl.col("action").is_in(["Given", "Reduced"]))
     out = []
