@@ -53,10 +53,7 @@ def labs_table(labs, cycles, catalogue: Catalogue, rows: pl.DataFrame | None = N
     lln = pl.col("lln") if "lln" in df.columns else pl.lit(None, dtype=pl.Float64)
     uln = pl.col("uln") if "uln" in df.columns else pl.lit(None, dtype=pl.Float64)
     unit = pl.col("unit") if "unit" in df.columns else pl.lit(None, dtype=pl.String)
-    # one query from here to the end (joins, baseline, corrected calcium): a 600,000-row sheet
-    # is not copied whole at every step, and the two uses of `out` below are computed once
-    ca_units = df.filter(pl.col("test_code") == "CA").select(unit.fill_null("")).unique().to_series().to_list()
-    out = df.lazy().select(
+    out = df.select(
         pl.col("_row").alias("row"),
         pl.col("subject"),
         pl.col("date"),
@@ -76,36 +73,34 @@ def labs_table(labs, cycles, catalogue: Catalogue, rows: pl.DataFrame | None = N
         factor.alias("_factor"),   # the row's own unit factor, for the baseline below
     )
     fd = first_doses(cycles)
-    out = out.join(fd.lazy(), on="subject", how="left", maintain_order="left")
+    out = out.join(fd, on="subject", how="left")
     base = (out.filter(pl.col("value_si").is_not_null() & pl.col("first_dose").is_not_null()
                        & (pl.col("date") <= pl.col("first_dose")) & pl.col("test").is_not_null())
             .sort(["subject", "test", "date", "row"])
             .group_by(["subject", "test"], maintain_order=True)
             .agg(pl.col("value_si").last().alias("baseline_si"), pl.col("date").last().alias("baseline_date")))
-    out = out.join(base, on=["subject", "test"], how="left", maintain_order="left")
+    out = out.join(base, on=["subject", "test"], how="left")
     out = out.with_columns(
         (pl.col("baseline_si") / pl.col("_factor")).alias("baseline"),
         ((pl.col("date") == pl.col("baseline_date")) & pl.col("value_si").is_not_null()).fill_null(False)
         .alias("baseline_flag"),
     )
-    out = corrected_calcium(out, catalogue, ca_units).drop("_factor").collect(engine="in-memory")
+    out = corrected_calcium(out, catalogue).drop("_factor")
     # the joins above keep the sheet's row order: the sort is skipped when it would change nothing
     return out if out.get_column("row").is_sorted() else out.sort("row")
 
 
-def corrected_calcium(out: pl.DataFrame | pl.LazyFrame, catalogue: Catalogue, units: list | None = None):
+def corrected_calcium(out: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
     """`corrected` (corrected calcium in the entered unit, null when not corrected),
     `corrected_si` (the SI value to grade) and `ca_corrected` (true / false on total calcium
-    rows with a value, null on others). `units`: the units entered for CA (worked out here when
-    `out` is a DataFrame)."""
+    rows with a value, null on others)."""
     is_ca = pl.col("test") == "CA"
     alb = (out.filter((pl.col("test") == "ALB") & pl.col("value_si").is_not_null()
                       & pl.col("date").is_not_null())
            .sort("row").group_by(["subject", "date"], maintain_order=True)
            .agg(pl.col("value_si").first().alias("_alb_g_l")))
-    out = out.join(alb, on=["subject", "date"], how="left", maintain_order="left")
-    if units is None:
-        units = out.filter(is_ca).select(pl.col("unit").fill_null("")).unique().to_series().to_list()
+    out = out.join(alb, on=["subject", "date"], how="left")
+    units = out.filter(is_ca).select(pl.col("unit").fill_null("")).unique().to_series().to_list()
     mg_dl = [u for u in units if catalogue.convert("CA", u, "mg/dL") == 1.0]
     delta_si = CA_CORRECTION_MMOL_L * (ALBUMIN_REFERENCE_G_L - pl.col("_alb_g_l"))
     delta = (pl.when(pl.col("unit").fill_null("").is_in(mg_dl))
