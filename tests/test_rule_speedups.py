@@ -104,3 +104,18 @@ def test_latest_before_without_unknown_dates_is_the_general_path_minus_the_unkno
     assert shortcut.equals(general.filter(pl.col("date").is_not_null()))
     assert general.filter(pl.col("row") == 4).get_column("w").to_list() == [None]
     assert shortcut.sort("row").get_column("w").to_list() == [70.0, 71.0, None]
+
+
+def test_repeated_lab_keys_are_found_like_is_duplicated():
+    from datetime import date
+
+    from monitor.rules.labs import _maybe_repeated
+
+    rnd = random.Random(5)
+    keys = ["subject", "date", "test_code"]
+    df = pl.DataFrame({"subject": [rnd.choice(["001", "002", None]) for _ in range(3000)],
+                       "date": [rnd.choice([date(2024, 1, d) for d in range(1, 29)] + [None]) for _ in range(3000)],
+                       "test_code": [rnd.choice(["ALT", "AST", "HGB", "PLAT", None]) for _ in range(3000)]})
+    fast = df.select(_maybe_repeated(df, keys)).to_series()
+    assert fast.equals(df.select(pl.struct(keys).is_duplicated()).to_series().alias(fast.name))
+    assert 0 < fast.sum() < df.height
