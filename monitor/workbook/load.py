@@ -29,9 +29,11 @@ import polars as pl
 
 from .container import (WorkbookError, Limits, _ZIP_ERRORS, _read_capped, stream_capped, sheet_parts,
                         _WORKBOOK_PARTS, _PARSED_PARTS, check_shared_strings, _is_sheet_part, _short)
-from .sheetscan import SheetScan, check_frame, pieces
+from . import bands
+from .sheetscan import _ONE_LETTER_COLUMNS, SheetScan, check_frame, pieces
 
 BACKGROUND = True   # load the largest contract sheet in a second thread (tests compare with False)
+BANDS = True        # ... in row bands when its part is very large (bands.py; tests compare with False)
 
 
 def load_sheet_frame(reader, name: str) -> pl.DataFrame:
@@ -48,16 +50,23 @@ def _reraise_if_not_calamine(e: BaseException) -> None:
 
 
 class _Background:
-    """One sheet loaded by calamine in a second thread, with its own reader."""
+    """One sheet loaded by calamine in a second thread, with its own reader; in row bands
+    (bands.py) when the scan fed a very large part to a BandLoader (`banded`: the loader and
+    the sheet's first used column)."""
 
-    def __init__(self, data: bytes, sname: str, wname: str):
-        self.sname, self.wname, self.result = sname, wname, None
+    def __init__(self, data: bytes, sname: str, wname: str, banded=None):
+        self.sname, self.wname, self.result, self.banded = sname, wname, None, banded
         self.thread = threading.Thread(target=self._run, args=(data,), name="monitor-sheet-load", daemon=True)
         self.thread.start()
 
     def _run(self, data: bytes) -> None:
         try:
-            self.result = load_sheet_frame(fastexcel.read_excel(data), self.wname)
+            frame = None
+            if self.banded is not None:
+                loader, first_col = self.banded
+                self.banded = None
+                frame = loader.finish(first_col)
+            self.result = frame if frame is not None else load_sheet_frame(fastexcel.read_excel(data), self.wname)
         except BaseException as e:   # kept, and raised (or not) by the reading thread in sheet order
             self.result = e
 
@@ -161,20 +170,32 @@ def load_sheets(snap, zf, limits: Limits, match_sheets, contract_order) -> Loade
         contract = [i for i in sheet_infos if owner[i.filename.lower()] is i and by_part.get(i.filename.lower())]
         largest = (max(contract, key=lambda i: i.file_size)
                    if BACKGROUND and len(predicted) > 1 and contract else None)
-        def scan(info):
-            first = _scan_part(zf, info, budget, limits, path, part_names.get(info.filename.lower(), info.filename))
+        def scan(info, loader=None):
+            first = _scan_part(zf, info, budget, limits, path, part_names.get(info.filename.lower(), info.filename),
+                               loader)
             for sname in by_part.get(info.filename.lower(), ()) if owner[info.filename.lower()] is info else ():
                 scans[sname] = first
 
         if largest is not None:   # scanned first, so it starts loading at once
+            loader = None
+            if BANDS and largest.file_size >= bands.MIN_PART_BYTES:
+                copied = bands.copied_parts(zf, zf.infolist())
+                sname = by_part[largest.filename.lower()][0]
+                loader = bands.BandLoader(copied, largest.filename, predicted[sname]) if copied is not None else None
             try:
-                scan(largest)
-            except WorkbookError as refused:   # a part before it in the zip may be refused first
+                scan(largest, loader)
+            except BaseException as refused:
+                if loader is not None:
+                    loader.abandon()
+                if not isinstance(refused, WorkbookError):
+                    raise
+                # a part before it in the zip may be refused first
                 for info in sheet_infos[:sheet_infos.index(largest)]:
                     scan(info)
                 raise refused from None
             sname = by_part[largest.filename.lower()][0]
-            background = _Background(snap.data, sname, predicted[sname])
+            banded = (loader, scans[sname][0]) if loader is not None else None
+            background = _Background(snap.data, sname, predicted[sname], banded)
         for info in sheet_infos:
             if info is not largest:
                 scan(info)
@@ -211,9 +232,11 @@ def load_sheets(snap, zf, limits: Limits, match_sheets, contract_order) -> Loade
     return Loaded(path, limits, names, matched, parts, scans, outcome, background)
 
 
-def _scan_part(zf, info, budget: list, limits: Limits, path, sheet: str) -> tuple[int, list]:
+def _scan_part(zf, info, budget: list, limits: Limits, path, sheet: str, loader=None) -> tuple[int, list]:
     """Stream one sheet part through the sheet scan (a second inflate only for a sheet wider
-    than Z, whose row limit is lower; those bytes were counted by the first)."""
+    than Z, whose row limit is lower; those bytes were counted by the first). With `loader` (a
+    bands.BandLoader), the pieces of the first pass are fed to it too, and each band it cuts
+    may load once the scan has checked its pieces."""
     scan = SheetScan(limits, path, sheet)
     chunks = stream_capped(zf, info, budget)
     if info.file_size >= PREFETCH_BYTES:
@@ -221,6 +244,9 @@ def _scan_part(zf, info, budget: list, limits: Limits, path, sheet: str) -> tupl
     try:
         for piece in pieces(chunks):
             scan.feed(piece)
+            if loader is not None and loader.feed(piece):
+                scan.check_now()
+                loader.release(wide=scan.max_col > _ONE_LETTER_COLUMNS)
         result = scan.finish()
         if scan.needs_second_pass():
             for piece in pieces(stream_capped(zf, info, [float("inf"), budget[1]])):

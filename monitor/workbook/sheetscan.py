@@ -96,6 +96,12 @@ class SheetScan:
                 _refuse_extent(row, col, self.limits, self.path, self.sheet)
                 _refuse_cells(row, _ONE_LETTER_COLUMNS, self.limits, self.path, self.sheet)
 
+    def check_now(self) -> None:
+        """Search the pieces fed so far for references beyond the limits now (not when the batch
+        is full): what a banded load waits for before a band may load."""
+        if self.limits is not None:
+            self._flush()
+
     def finish(self) -> tuple[int, list]:
         if self.limits is not None:
             self._flush()
