@@ -161,7 +161,7 @@ def run_rules(ctx: Context, rules=RULES) -> tuple[list, list]:
         # one lazy plan per rule, all collected together below (one collect_all, not two collects per rule)
         frames.append(df.lazy().select(*FRAME_SCHEMA, pl.lit(rule.code).alias("rule"), pl.lit(rule.name).alias("name"),
                                        pl.lit(rule.severity.value).alias("severity")))
-    return (pl.collect_all(frames) if frames else []), skipped
+    return (pl.collect_all(frames, engine="in-memory") if frames else []), skipped
 
 
 QUOTE_CHARS = 80          # cell text quoted in a message or suggestion: cut to this, with an ellipsis

@@ -86,6 +86,11 @@ def _canonical_drugs(frame: pl.DataFrame, profile) -> pl.Expr:
                                          return_dtype=pl.String)
 
 
+def cycles_drug(ctx) -> pl.Expr:
+    """_canonical_drugs of the Cycles sheet, worked out once per check (three rules read it)."""
+    return cached(ctx, "cycles_drug", lambda c: _canonical_drugs(c.sheet("Cycles").frame, c.profile))
+
+
 def fmt_num(e: pl.Expr, digits: int = 1) -> pl.Expr:
     """A number as short text: 200 not 200.0, 15.5, 870.3."""
     r = e.round(digits)
@@ -114,16 +119,35 @@ def _latest_before(left: pl.DataFrame, right: pl.DataFrame, on_left: str, on_rig
                    by: str | list = "subject") -> pl.DataFrame:
     """left + the columns of the latest `right` row with on_right <= on_left (same `by`)."""
     by = [by] if isinstance(by, str) else by
-    known = left.filter(pl.col(on_left).is_not_null()).sort(on_left)
-    unknown = left.filter(pl.col(on_left).is_null())
+    nulls = left.get_column(on_left).null_count()   # usually none: no filters, no concat below
+    known = (left.filter(pl.col(on_left).is_not_null()) if nulls else left).sort(on_left)
     if right.height == 0 or known.height == 0:
         extra = [pl.lit(None, dtype=t).alias(c) for c, t in right.schema.items() if c not in by]
         return left.with_columns(extra)
     j = known.join_asof(right.rename({on_right: "__on"}), left_on=on_left, right_on="__on", by=by,
                         strategy="backward", check_sortedness=False)
     j = j.with_columns(pl.col("__on").alias(on_right)).drop("__on")
+    if not nulls:
+        return j
+    unknown = left.filter(pl.col(on_left).is_null())
     extra = [pl.lit(None, dtype=j.schema[c]).alias(c) for c in j.columns if c not in left.columns]
     return pl.concat([j, unknown.with_columns(extra).select(j.columns)])
+
+
+def join_in_order(left: pl.DataFrame, right: pl.DataFrame, on, n_left: int, n_right: int) -> pl.DataFrame:
+    """left.join(right, on) (inner), in the row order polars gives that join unasked for inputs of
+    n_left and n_right rows: the larger input's order first (left, then right, when n_left >
+    n_right; else right, then left). Given the unfiltered inputs' row counts, a join of filtered
+    inputs (fewer rows to join) is exactly the unfiltered join's rows that pass the filters, in
+    the same order: what follows (first-of-group, sorts with ties) sees the same frame."""
+    return left.join(right, on=on, maintain_order="left_right" if n_left > n_right else "right_left")
+
+
+def join_rows(left: pl.DataFrame, right: pl.DataFrame, on) -> int:
+    """The row count of left.join(right, on) (inner), from the key counts, without the join."""
+    on = [on] if isinstance(on, str) else on
+    n = left.group_by(on).len().join(right.group_by(on).len(), on=on)
+    return int(n.select((pl.col("len") * pl.col("len_right")).sum()).item() or 0)
 
 
 # ------------------------------------------------------------------------------ administrations
@@ -143,7 +167,7 @@ def _base(ctx) -> pl.DataFrame:
     df = f.select(
         pl.col("_row").cast(pl.Int64).alias("row"), pl.col("subject"),
         opt(f, "cycle", pl.Int64).cast(pl.Int64).alias("cycle"), valid_date(f, "date").alias("date"),
-        _canonical_drugs(f, ctx.profile).alias("drug"), pl.col("drug").alias("drug_as_entered"),
+        cycles_drug(ctx).alias("drug"), pl.col("drug").alias("drug_as_entered"),
         pl.col("action"), opt(f, "dose", pl.Float64).cast(pl.Float64).alias("dose"),
         opt(f, "unit", pl.String).alias("unit"), in_range(sd, "weight").alias("cycles_weight"),
         opt(f, "reason", pl.String).alias("reason"), valid_date(f, "end_date").alias("end_date"),

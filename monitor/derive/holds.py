@@ -31,7 +31,8 @@ from __future__ import annotations
 import polars as pl
 
 from ..ctcae.terms import norm_term
-from .exposure import REL_TOL, _latest_before, fmt_num, opt, valid_date
+from .exposure import REL_TOL, _latest_before, cached, fmt_num, join_in_order, join_rows, opt, valid_date
+from .hold_text import describe_rule   # in its own module; docs and tests import it from here
 
 OUT_SCHEMA = {"row": pl.Int64, "hold_rule": pl.Int64, "hold_rule_text": pl.String, "hold_source": pl.String,
               "hold_evidence": pl.String, "discontinued_since": pl.Date, "discontinued_rule_text": pl.String,
@@ -41,51 +42,6 @@ OUT_SCHEMA = {"row": pl.Int64, "hold_rule": pl.Int64, "hold_rule_text": pl.Strin
 
 def _empty(schema: dict) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
-
-
-def describe_rule(h: dict, units: dict | None = None) -> str:
-    """A hold rule in words, from its data: 'hold QL1604 for ALT or AST > 3 x ULN (baseline <= 1 x
-    ULN)', 'permanently discontinue Bevacizumab for AE group bleeding grade >= 3'.
-    `units`: lab code -> SI unit, shown after a minimum value."""
-    w = h["when"]
-    parts = []
-    if "lab" in w:
-        labs = " or ".join(w["lab"])
-        unit = (units or {}).get(w["lab"][0], "")
-        if "min_value" in w:
-            txt = f"{labs} >= {w['min_value']:g} {unit}".rstrip()
-        elif "x_uln_above" in w:
-            txt = f"{labs} > {w['x_uln_above']:g} x ULN"
-        elif "x_uln_at_least" in w:
-            txt = f"{labs} >= {w['x_uln_at_least']:g} x ULN"
-        else:
-            txt = f"{labs} grade >= {w['min_grade']}"
-        band = []
-        if "baseline_x_uln_above" in w:
-            band.append(f"> {w['baseline_x_uln_above']:g}")
-        if "baseline_x_uln_max" in w:
-            band.append(f"<= {w['baseline_x_uln_max']:g}")
-        if band:
-            txt += f" (baseline {' and '.join(band)} x ULN)"
-        parts.append(txt)
-    named = list(w.get("ae_terms", ()))
-    if named or any(k in w for k in ("ae_socs", "ae_patterns", "ae_groups")):
-        shown = " / ".join(named[:3]) + (f" (+{len(named) - 3} terms)" if len(named) > 3 else "")
-        extra = ([f"group {g}" for g in w.get("ae_groups", ())] + [f"SOC {s}" for s in w.get("ae_socs", ())]
-                 + [f"terms matching '{p}'" for p in w.get("ae_patterns", ())])
-        shown = " / ".join([x for x in [shown] if x] + extra)
-        irae = "immune-related " if w.get("immune_related") else ""
-        txt = f"{irae}AE {shown} grade >= {w['min_grade']}"
-        if "unresolved_weeks" in w:
-            txt += f" not back to grade <= {w['resolved_grade']} within {w['unresolved_weeks']:g} weeks"
-        parts.append(txt)
-    verb = "hold" if h["action"] == "hold" else "permanently discontinue"
-    text = f"{verb} {h['drug']} for " + ", or ".join(parts)
-    if "until_grade" in w:
-        text += f", until grade <= {w['until_grade']}"
-    if "steroid_max_mg" in w:
-        text += f"; resume on prednisone <= {w['steroid_max_mg']:g} mg/day"
-    return text
 
 
 # ------------------------------------------------------------------------------ AEs
@@ -128,7 +84,12 @@ def _ae_text(prefix: str = "") -> pl.Expr:
 
 
 def _ae_matches(ctx) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(triggers, rows above until_grade): AE rows of each rule's terms, immune-related if asked."""
+    """(triggers, rows above until_grade): AE rows of each rule's terms, immune-related if asked
+    (built once per check: the AE and the steroid conditions both read them)."""
+    return cached(ctx, "hold_ae_matches", _build_ae_matches)
+
+
+def _build_ae_matches(ctx) -> tuple[pl.DataFrame, pl.DataFrame]:
     rules, aes = _ae_rules(ctx), _aes(ctx)
     if not rules.height or not aes.height:
         return aes.head(0).with_columns(pl.lit(0, dtype=pl.Int64).alias("rule")), None
@@ -142,10 +103,13 @@ def _ae_candidates(ctx, a: pl.DataFrame, meta: pl.DataFrame) -> list:
     if above is None or not trig.height:
         return []
     out = []
-    per = a.join(meta.select("rule", pl.col("rule_drug").alias("drug"), "rule_action"), on="drug")
     # only (subject, rule) pairs with a trigger can join below: the others (most of the
-    # administrations x rules) are dropped first, in order
-    per = per.join(trig.select("rule", "subject").unique(), on=["rule", "subject"], how="semi", maintain_order="left")
+    # administrations x rules) are dropped before the join, which keeps the unfiltered join's order
+    pairs = trig.select("rule", "subject").unique()
+    m = meta.select("rule", pl.col("rule_drug").alias("drug"), "rule_action")
+    per = join_in_order(a.join(pairs.select("subject").unique(), on="subject", how="semi", maintain_order="left"),
+                        m.filter(pl.col("rule").is_in(pairs.get_column("rule").implode())), "drug", a.height, m.height)
+    per = per.join(pairs, on=["rule", "subject"], how="semi", maintain_order="left")
     # holds: a trigger before the dose, and it or a following row still above until_grade open on the dose day
     t = trig.select("rule", "subject", pl.col("start").alias("t_start"), pl.col("stop").alias("t_stop"),
                     pl.col("open").alias("t_open"), _ae_text().alias("evidence"))
@@ -259,21 +223,33 @@ def _lab_candidates(ctx, a: pl.DataFrame, meta: pl.DataFrame) -> list:
     met, resolved = _lab_flags()
     # the evidence text is built only for the few rows that met a rule, not every (result, rule) pair
     lab_r = lab.join(lr, on="test").with_columns(met.alias("met"), resolved.alias("resolved"))
-    lab_r = lab_r.join(meta.select("rule", "rule_action"), on="rule")
-    per = (a.join(meta.select("rule", pl.col("rule_drug").alias("drug"), "rule_action"), on="drug")
-           .join(lr.select("rule", "test"), on="rule"))
+    action = meta.select("rule", "rule_action")
+    lab_r = (lab_r.with_columns(pl.col("rule").replace_strict(action.get_column("rule"), action.get_column(
+        "rule_action"), return_dtype=pl.String).alias("rule_action")) if lab_r.height > action.height
+        else lab_r.join(action, on="rule"))   # the same rows and order as the join (every rule is in meta)
+    # administrations x the drug's rules x their tests: the rows of one action (and of the
+    # subjects that can match) are joined, in the order of the whole join (join_in_order)
+    m_drug = meta.select("rule", pl.col("rule_drug").alias("drug"), "rule_action")
+    lr_test = lr.select("rule", "test")
+    n_per = join_rows(a, m_drug, "drug")
+
+    def per(act: str, rows: pl.DataFrame) -> pl.DataFrame:
+        p = join_in_order(rows, m_drug.filter(pl.col("rule_action") == act), "drug", a.height, m_drug.height)
+        return join_in_order(p, lr_test, "rule", n_per, lr_test.height)
+
     out = []
     by = ["subject", "rule", "test"]
-    hp = per.filter(pl.col("rule_action") == "hold").drop("rule_action")
-    if hp.height:
-        m = lab_r.filter(pl.col("met")).select(*by, pl.col("lab_date").alias("met_date"),
-                                               _lab_evidence().alias("evidence"))
+    m = lab_r.filter(pl.col("met"))
+    if m.height:
+        m = m.select(*by, pl.col("lab_date").alias("met_date"), _lab_evidence().alias("evidence"))
         # only doses of a (subject, rule, test) with a draw that met the rule can be on hold:
         # the others are dropped before the two as-of joins (the filter below drops them anyway)
         keys = m.select(by).unique()
         r = (lab_r.filter(pl.col("resolved")).select(*by, pl.col("lab_date").alias("res_date"))
              .join(keys, on=by, how="semi", maintain_order="left"))
-        hp = hp.join(keys, on=by, how="semi", maintain_order="left")
+        subjects = keys.select("subject").unique()
+        hp = (per("hold", a.join(subjects, on="subject", how="semi", maintain_order="left")).drop("rule_action")
+              .join(keys, on=by, how="semi", maintain_order="left"))
         x = _latest_before(hp, m, "date", "met_date", by=by)
         x = _latest_before(x.filter(pl.col("met_date").is_not_null()), r, "date", "res_date", by=by)
         x = x.filter(pl.col("met_date").is_not_null()
@@ -283,7 +259,7 @@ def _lab_candidates(ctx, a: pl.DataFrame, meta: pl.DataFrame) -> list:
              .group_by("subject", "rule", maintain_order=True).first()
              .with_columns(_lab_evidence().alias("evidence")))
     if first.height:
-        d = (per.filter(pl.col("rule_action") == "discontinue").select("row", "subject", "rule", "date").unique()
+        d = (per("discontinue", a).select("row", "subject", "rule", "date").unique()
              .join(first.select("subject", "rule", "lab_date", "evidence"), on=["subject", "rule"])
              .filter(pl.col("lab_date") < pl.col("date")))
         out.append(d.select("row", "rule", "evidence", pl.col("lab_date").alias("since")))
@@ -327,7 +303,11 @@ def _steroid_candidates(ctx, a: pl.DataFrame, meta: pl.DataFrame) -> pl.DataFram
     t = (trig.filter(pl.col("rule").is_in(list(limits))).sort("start")
          .group_by("rule", "subject", maintain_order=True).first()
          .select("rule", "subject", pl.col("start").alias("t_start"), _ae_text().alias("ae_text")))
-    per = a.join(meta.select("rule", pl.col("rule_drug").alias("drug")), on="drug").join(t, on=["rule", "subject"])
+    m = meta.select("rule", pl.col("rule_drug").alias("drug"))
+    per = join_in_order(  # the rows of the triggers' subjects and rules, in the order of the whole join
+        join_in_order(a.join(t.select("subject").unique(), on="subject", how="semi", maintain_order="left"),
+                      m.filter(pl.col("rule").is_in(t.get_column("rule").implode())), "drug", a.height, m.height),
+        t, ["rule", "subject"], join_rows(a, m, "drug"), t.height)
     per = per.filter(pl.col("t_start") < pl.col("date"))
     on = per.join(cm, on="subject").filter(
         (pl.col("cm_start") >= pl.col("t_start")) & (pl.col("cm_start") <= pl.col("date"))

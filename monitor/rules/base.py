@@ -90,14 +90,19 @@ def record_key(sd: SheetData) -> pl.Expr:
     return pl.concat_str(parts, separator="|")
 
 
-def emit(sd: SheetData, df: pl.DataFrame, field: str | None, message: pl.Expr,
+def emit(sd: SheetData, df: pl.DataFrame | pl.LazyFrame, field: str | None, message: pl.Expr,
          suggestion: pl.Expr | None = None, key: pl.Expr | None = None) -> pl.DataFrame:
-    """Findings for the rows of `df` (a filtered view of `sd.frame`), on column `field`."""
-    subject = pl.col("subject") if "subject" in df.columns else pl.lit(None, dtype=pl.String)
+    """Findings for the rows of `df` (a filtered view of `sd.frame`), on column `field`.
+    `df` may be a LazyFrame (`sd.frame.lazy().filter(...)`): then only the columns the findings
+    read are filtered, not every column of a wide 600,000-row sheet, in one query."""
+    names = df.collect_schema().names() if isinstance(df, pl.LazyFrame) else df.columns
+    subject = pl.col("subject") if "subject" in names else pl.lit(None, dtype=pl.String)
     k = record_key(sd) if key is None else key
     if field:
         k = pl.concat_str([k, pl.lit(field)], separator="|")
-    return df.select(
+    if isinstance(df, pl.DataFrame) and df.height == 0 and _reads_only(names, k, message, suggestion):
+        return pl.DataFrame(schema=FRAME_SCHEMA)   # no rows: no query (a column it lacks still raises)
+    out = df.select(
         pl.lit(sd.schema.name).alias("sheet"),
         pl.col("_row").cast(pl.Int64).alias("row"),
         pl.lit(field, dtype=pl.String).alias("field"),
@@ -107,6 +112,29 @@ def emit(sd: SheetData, df: pl.DataFrame, field: str | None, message: pl.Expr,
         (suggestion if suggestion is not None else pl.lit(None, dtype=pl.String)).cast(pl.String).alias("suggestion"),
         k.cast(pl.String).alias("key"),
     )
+    return collect(out) if isinstance(out, pl.LazyFrame) else out
+
+
+def _reads_only(names: list, *exprs) -> bool:
+    """Whether the expressions read only columns in `names` (then an empty frame's findings are
+    the empty FRAME_SCHEMA frame, what the query would give)."""
+    have = set(names)
+    return all(set(e.meta.root_names()) <= have for e in exprs if e is not None)
+
+
+def rows_where(sd: SheetData, frame: pl.DataFrame, cond: pl.Expr, *cols: str) -> pl.DataFrame:
+    """The rows of `frame` (sd.frame, or a frame with its columns) where `cond` holds, with only
+    the columns `emit` reads by default (row, subject, the record key as written) and `cols`:
+    a wide 600,000-row sheet is filtered on those few columns, not on all of them."""
+    keep = ["_row", *(["subject"] if "subject" in frame.columns else []),
+            *(f"{k}__raw" for k in sd.schema.record_key if k in sd.columns), *cols]
+    return collect(frame.lazy().filter(cond).select(list(dict.fromkeys(keep))))
+
+
+def collect(lf: pl.LazyFrame) -> pl.DataFrame:
+    """A rule's query, run by the in-memory engine: polars' default engine ("auto": streaming)
+    costs about twice as much to start, which is most of the time on a site's few-row frames."""
+    return lf.collect(engine="in-memory")
 
 
 def one(sheet: str, message: str, row: int | None = None, field: str | None = None,

@@ -5,9 +5,12 @@ off-treatment dosing, cycle numbering. All thresholds come from the profile's [s
 
 from __future__ import annotations
 
+import functools
+import operator
+
 import polars as pl
 
-from ..derive.exposure import REL_TOL, administrations, fmt_num
+from ..derive.exposure import REL_TOL, administrations, cached, fmt_num
 from .base import emit, quoted
 
 
@@ -20,9 +23,11 @@ def _rows(ctx, facts: pl.DataFrame) -> tuple:
     return sd, df
 
 
-def _counted(adm: pl.DataFrame) -> pl.DataFrame:
-    """Administrations that count: given, not a repeat of the same cycle or date (WB204), dated."""
-    return adm.filter(pl.col("administered") & ~pl.col("duplicate") & pl.col("date").is_not_null())
+def _counted(ctx) -> pl.DataFrame:
+    """Administrations that count: given, not a repeat of the same cycle or date (WB204), dated
+    (filtered once per check: nine rules start from it)."""
+    return cached(ctx, "counted", lambda c: administrations(c).filter(
+        pl.col("administered") & ~pl.col("duplicate") & pl.col("date").is_not_null()))
 
 
 def dose_interval_out_of_window(ctx):
@@ -39,7 +44,7 @@ def dose_interval_out_of_window(ctx):
     """
     sched = ctx.profile.schedule
     win = sched["window_days"]
-    a = _counted(administrations(ctx)).filter(pl.col("expected_interval_days").is_not_null())
+    a = _counted(ctx).filter(pl.col("expected_interval_days").is_not_null())
     off = pl.col("interval_days") - pl.col("expected_interval_days")
     late_ok = (off > 0) & pl.col("delay_recorded")
     bad = a.filter((off.abs() > win) & ~late_ok)
@@ -72,7 +77,7 @@ def dose_deviates_from_protocol(ctx):
     *Example*: bevacizumab 700 mg for 58 kg (expected 870 mg = 15 mg/kg x 58 kg, -19.5%).
     """
     tol = ctx.profile.schedule["dose_tolerance_pct"]
-    adm = _counted(administrations(ctx))
+    adm = _counted(ctx)
     a = adm.filter(pl.col("dose_deviation_pct").is_not_null())
     dev = pl.col("dose_deviation_pct")
     documented = (pl.col("action") == "Reduced") & (dev < 0)
@@ -121,7 +126,7 @@ def dose_not_recalculated_after_weight_change(ctx):
     *Example*: bevacizumab still calculated on 55 kg when the Vitals weight is 48.4 kg (-12%).
     """
     lim = ctx.profile.schedule["weight_change_pct"]
-    a = _counted(administrations(ctx)).filter(pl.col("weight_change_pct").is_not_null())
+    a = _counted(ctx).filter(pl.col("weight_change_pct").is_not_null())
     bad = a.filter(pl.col("weight_change_pct").abs() >= lim * (1 - REL_TOL))
     if not bad.height:
         return None
@@ -150,7 +155,7 @@ def dosed_without_predose_labs(ctx):
     *Example*: cycle 5 given on 2022-10-18, latest labs 2022-09-26.
     """
     days = ctx.profile.schedule["predose_lab_days"]
-    a = _counted(administrations(ctx)).filter(~pl.col("lab_dates_unknown") & pl.col("has_labs"))
+    a = _counted(ctx).filter(~pl.col("lab_dates_unknown") & pl.col("has_labs"))
     miss = a.filter(pl.col("days_since_lab").is_null() | (pl.col("days_since_lab") > days))
     bad = miss.sort("row").group_by("subject", "date", maintain_order=True).first()
     if not bad.height:
@@ -190,7 +195,7 @@ def dosed_during_hold(ctx):
     bevacizumab prescribing information 2.4).
     *Example*: QL1604 Given on 2022-10-11 with ALT CTCAE grade 3 on 2022-10-10.
     """
-    a = _counted(administrations(ctx)).filter(pl.col("hold_evidence").is_not_null()
+    a = _counted(ctx).filter(pl.col("hold_evidence").is_not_null()
                                                & pl.col("discontinued_since").is_null())
     if not a.height:
         return None
@@ -215,7 +220,7 @@ def dosed_after_permanent_discontinuation(ctx):
     *Example*: bevacizumab Given on 2023-02-08 after grade 3 oesophageal variceal haemorrhage
     on 2023-01-18.
     """
-    a = _counted(administrations(ctx)).filter(pl.col("discontinued_since").is_not_null())
+    a = _counted(ctx).filter(pl.col("discontinued_since").is_not_null())
     if not a.height:
         return None
     sd, df = _rows(ctx, a)
@@ -240,7 +245,7 @@ def dosed_after_off_treatment(ctx):
            .filter(pl.col("subject").is_not_null() & pl.col("off_date").is_not_null()
                    & ~(pl.col("off_date") < pl.col("consent_date")).fill_null(False))
            .unique("subject", keep="first"))
-    a = _counted(administrations(ctx)).join(off.select("subject", "off_date"), on="subject")
+    a = _counted(ctx).join(off.select("subject", "off_date"), on="subject")
     bad = a.filter(pl.col("date") > pl.col("off_date"))
     if not bad.height:
         return None
@@ -252,12 +257,19 @@ def dosed_after_off_treatment(ctx):
 
 def _unknown_drug_cycles(ctx) -> pl.DataFrame:
     """subject, u_cycle of Cycles rows whose drug is not a profile drug (WB203)."""
-    from ..derive.exposure import canonical_drug
+    from ..derive.exposure import cycles_drug
 
     f = ctx.sheet("Cycles").frame
-    return (f.filter(pl.col("drug").is_not_null() & canonical_drug(ctx.profile).is_null()
+    return (f.filter(pl.col("drug").is_not_null() & cycles_drug(ctx).is_null()
                      & pl.col("cycle").is_not_null())
             .select("subject", pl.col("cycle").cast(pl.Int64).alias("u_cycle")))
+
+
+def _previous_in_group(col: str, keys: list) -> pl.Expr:
+    """`col` of the previous row of the same `keys` group, in a frame sorted by `keys` (groups
+    contiguous, keys never null): `shift(1).over(keys)` without a window (several times faster)."""
+    same = functools.reduce(operator.and_, [pl.col(k) == pl.col(k).shift(1) for k in keys])
+    return pl.when(same).then(pl.col(col).shift(1))
 
 
 def cycle_number_skipped(ctx):
@@ -271,10 +283,10 @@ def cycle_number_skipped(ctx):
     a silent gap hides holds and makes exposure and dose intensity wrong (ICH E6(R2) 4.9).
     *Example*: QL1604 cycles 1, 2, 3, 6 with no rows for cycles 4 and 5.
     """
-    adm = administrations(ctx).filter(pl.col("cycle").is_not_null())
-    firsts = (adm.sort("cycle", "row").group_by("subject", "drug", "cycle", maintain_order=True)
-              .agg(pl.col("row").first()).sort("subject", "drug", "cycle")
-              .with_columns(pl.col("cycle").shift(1).over("subject", "drug").fill_null(0).alias("previous_cycle")))
+    adm = administrations(ctx).select("subject", "drug", "cycle", "row").filter(pl.col("cycle").is_not_null())
+    # the first row of each cycle (the lowest row number: rows are unique), in cycle order
+    firsts = (adm.group_by("subject", "drug", "cycle").agg(pl.col("row").min()).sort("subject", "drug", "cycle")
+              .with_columns(_previous_in_group("cycle", ["subject", "drug"]).fill_null(0).alias("previous_cycle")))
     bad = firsts.filter(pl.col("cycle") > pl.col("previous_cycle") + 1)
     # a row of a drug the profile does not know (WB203) may be the missing cycle: not judged
     unknown = _unknown_drug_cycles(ctx)
@@ -317,10 +329,11 @@ def cycle_number_repeated(ctx):
     df = adm.sort("date", "row").with_columns(
         pl.col("date").first().over(g).alias("first_date"), pl.col("row").first().over(g).alias("first_row"),
         pl.col("action").first().over(g).alias("first_action"),
-        pl.col("administered").cum_sum().over(g).alias("_n_adm"))
+        # the cycle's first administration (a `first` window: 15x faster than a cum_sum one)
+        pl.col("row").filter(pl.col("administered")).first().over(g).alias("_first_adm"))
     # a second administration of the cycle is WB204's (administration-duplicated)
     bad = df.filter(((pl.col("date") - pl.col("first_date")).dt.total_days() >= gap)
-                    & ~(pl.col("administered") & (pl.col("_n_adm") > 1)))
+                    & ~(pl.col("administered") & (pl.col("row") != pl.col("_first_adm"))))
     if not bad.height:
         return None
     sd, df2 = _rows(ctx, bad)
@@ -347,7 +360,7 @@ def dose_reduction_not_allowed(ctx):
     *Example*: bevacizumab 7.5 mg/kg, Action Reduced, for proteinuria.
     """
     drugs = list(ctx.profile.dose_reduction.get("not_allowed", ()))
-    a = _counted(administrations(ctx)).filter((pl.col("action") == "Reduced") & pl.col("drug").is_in(drugs))
+    a = _counted(ctx).filter((pl.col("action") == "Reduced") & pl.col("drug").is_in(drugs))
     if not drugs or not a.height:
         return None
     sd, df = _rows(ctx, a)
@@ -373,7 +386,7 @@ def dosed_on_steroids_above_limit(ctx):
     *Example*: pneumonitis grade 2 from 2023-03-01, resolved 03-20; QL1604 given on 03-28 while
     on prednisone 30 mg/day.
     """
-    a = _counted(administrations(ctx)).filter(pl.col("steroid_evidence").is_not_null()
+    a = _counted(ctx).filter(pl.col("steroid_evidence").is_not_null()
                                                & pl.col("hold_evidence").is_null()
                                                & pl.col("discontinued_since").is_null())
     if not a.height:

@@ -6,7 +6,7 @@ import polars as pl
 
 import re
 
-from .base import emit, quoted
+from .base import emit, quoted, rows_where
 
 
 def _id_number(text: str) -> str | None:
@@ -74,7 +74,8 @@ def subject_unknown(ctx):
         sd = ctx.sheet(name)
         if sd is None or not sd.has("subject"):
             continue
-        bad = sd.frame.filter(pl.col("subject").is_not_null() & ~pl.col("subject").is_in(known.implode()))
+        bad = rows_where(sd, sd.frame, pl.col("subject").is_not_null() & ~pl.col("subject").is_in(known.implode()),
+                         "subject__raw")
         if bad.height:
             guesses = subject_guesses(bad.get_column("subject").unique().to_list(), known.to_list())
             suggestion = pl.col("subject").replace_strict(
@@ -115,16 +116,19 @@ def administration_duplicated(ctx):
     cycle (ICH E6(R2) 4.9: accurate records).
     *Example*: two `Bev` rows for subject 003 cycle 4.
     """
-    from ..derive.exposure import _canonical_drugs
+    from ..derive.exposure import cycles_drug
 
     sd = ctx.sheet("Cycles")
     # the drug name is resolved once per distinct spelling (derive.exposure.canonical_drug)
-    df = sd.frame.with_columns(_canonical_drugs(sd.frame, ctx.profile).alias("_drug")).filter(
+    # only the columns read below: the windows move a narrow frame, not every Cycles column
+    f = sd.frame.select("_row", "subject", "subject__raw", "drug", "action", "cycle", "cycle__raw", "date", "date__raw")
+    df = f.with_columns(cycles_drug(ctx).alias("_drug")).filter(
         pl.col("subject").is_not_null() & pl.col("_drug").is_not_null()
         & pl.col("action").is_in(["Given", "Reduced"]))
     out = []
     for keys, what in ((["subject", "_drug", "cycle"], "cycle"), (["subject", "_drug", "date"], "date")):
-        d = df.filter(pl.col(keys[-1]).is_not_null()).with_columns(
+        # only rows of a group with two or more rows can be a repeat: the windows run on those
+        d = df.filter(pl.col(keys[-1]).is_not_null() & pl.struct(keys).is_duplicated()).with_columns(
             pl.col("_row").rank("ordinal").over(keys).alias("_n"),
             pl.col("_row").min().over(keys).alias("_first"))
         bad = d.filter(pl.col("_n") > 1)
