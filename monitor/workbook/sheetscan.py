@@ -103,8 +103,7 @@ class SheetScan:
             self._flush()
 
     def finish(self) -> tuple[int, list]:
-        if self.limits is not None:
-            self._flush()
+        self.check_now()
         return (self.first_col or 0), self.formulas
 
     # ------------------------------------------------------------------ wide sheets
