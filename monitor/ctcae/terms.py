@@ -6,10 +6,11 @@ import csv
 import difflib
 import io
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+
+from .. import tomldata
 
 
 def norm_term(text: str) -> str:
@@ -81,8 +82,8 @@ def load_terms() -> Terms:
         grades = tuple(g for g in range(1, 6) if row[f"grade_{g}"].strip())
         out[norm_term(row["term"])] = Term(row["soc"], row["term"], grades,
                                            {g: row[f"grade_{g}"] for g in grades})
-    syn = tomllib.loads(resources.files("monitor.ctcae").joinpath("synonyms.toml").read_text("utf-8"))
+    syn = tomldata.loads(resources.files("monitor.ctcae").joinpath("synonyms.toml").read_text("utf-8"))
     synonyms = {norm_term(k): tuple(v) for k, v in syn["synonyms"].items()}
-    pts = tomllib.loads(resources.files("monitor.ctcae").joinpath("meddra_pt.toml").read_text("utf-8"))
+    pts = tomldata.loads(resources.files("monitor.ctcae").joinpath("meddra_pt.toml").read_text("utf-8"))
     meddra = {norm_term(k): tuple(v) for k, v in pts["preferred_terms"].items()}
     return Terms(out, synonyms, meddra)
