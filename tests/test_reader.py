@@ -345,3 +345,27 @@ def test_columns_without_a_value_are_kept_as_lean_null_columns_with_the_same_val
     lean = _lean(df)
     assert lean.equals(df) and lean.schema == df.schema
     assert lean.get_column("y__err").to_list() == df.get_column("y__err").to_list()   # has a value: as it was
+
+
+# ------------------------------------------------------------------ parse shortcuts
+
+@pytest.mark.parametrize("workbook", ["messy_site.xlsx", "demo_study.xlsx", "us_site.xlsx"])
+def test_small_sheets_parsed_in_place_and_staged_read_the_same_as_by_value(workbook, profile, monkeypatch):
+    """A sheet under IN_PLACE_ROWS rows is parsed in place, its date columns stage by stage
+    (parse.date_stages): the frames are exactly those of the by-value parse with the plain
+    expressions, values, errors, types and row order."""
+    from pathlib import Path
+
+    import monitor.workbook.reader as R
+
+    path = Path(__file__).resolve().parents[1] / "sample_sheets" / workbook
+    fast = read_workbook(path, drugs=profile.drug_names)
+    assert any(sd.frame.height < R.IN_PLACE_ROWS for sd in fast.sheets.values())
+    monkeypatch.setattr(R, "IN_PLACE_ROWS", 0)
+    monkeypatch.setattr(R, "STAGED_IN_PLACE_ROWS", 0)
+    monkeypatch.setattr(R, "column_stages", lambda rn, col, fmt: ([], R.parse_column(rn, col, fmt)))
+    plain = read_workbook(path, drugs=profile.drug_names)
+    assert fast.sheets.keys() == plain.sheets.keys()
+    for key, sd in fast.sheets.items():
+        assert sd.frame.schema == plain.sheets[key].frame.schema, key
+        assert sd.frame.equals(plain.sheets[key].frame, null_equal=True), key

@@ -167,16 +167,20 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
     A date column's parse is ~40 expressions deep, and on a small frame its cost is the
     expressions, not the rows: its parts are computed as columns, a few `with_columns` in
     turn (parse.column_stages, ~2 ms instead of 7-11 ms a column), for its distinct values and,
-    below STAGED_IN_PLACE_ROWS rows, in place too.
+    below STAGED_IN_PLACE_ROWS rows, in place too. A frame of fewer than IN_PLACE_ROWS rows (most
+    sheets of a site workbook) is parsed in place throughout: for a few hundred rows, finding the
+    distinct values and mapping the parses back costs more than parsing every row.
     """
     if uniqs is not None:   # from _cleaned
         uniqs = [uniqs[rn] for rn, _ in cols]
+    elif df.height < IN_PLACE_ROWS:
+        uniqs = [None] * len(cols)
     else:
         uniqs = pl.collect_all([df.lazy().select(pl.col(rn).unique()).filter(pl.col(rn).is_not_null())
                                 for rn, _ in cols]) if cols else []
     staged = [column_stages(rn, col, date_format) for rn, col in cols]
     # mostly distinct values: parse in place
-    by_value = [i for i, u in enumerate(uniqs) if not u.height * 4 > df.height]
+    by_value = [i for i, u in enumerate(uniqs) if u is not None and not u.height * 4 > df.height]
     plain = [i for i in by_value if not staged[i][0]]
     parsed = dict(zip(plain, pl.collect_all(
         [uniqs[i].lazy().select(pl.col(cols[i][0]), *parse_column(*cols[i], date_format)) for i in plain])
@@ -184,12 +188,12 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
     for i in by_value:
         if i not in parsed:
             parsed[i] = _staged_select(uniqs[i], [pl.col(cols[i][0])], *staged[i])
-    out = []
+    out, in_place = [], []
     for i, (rn, col) in enumerate(cols):
         if i not in parsed:
             stages, exprs = staged[i]
             if stages and df.height < STAGED_IN_PLACE_ROWS:
-                df = _with_stages(df, stages)
+                in_place.append(stages)
                 out.append(exprs)
             else:
                 out.append(parse_column(rn, col, date_format))
@@ -199,9 +203,14 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
         out.append([pl.col(rn).replace_strict(old, p.get_column(name), default=None,
                                               return_dtype=p.schema[name]).alias(name)
                     for name in p.columns if name != rn])
+    # the in-place date columns' stages side by side: stage k of every column in one with_columns
+    # (each column's parts have their own names)
+    for k in range(max(map(len, in_place), default=0)):
+        df = df.with_columns([e for stages in in_place if k < len(stages) for e in stages[k]])
     return df, out
 
 
+IN_PLACE_ROWS = 1_000           # a smaller frame parses every column in place (no distinct values, no mapping back)
 STAGED_IN_PLACE_ROWS = 20_000   # a larger frame parses a mostly-distinct date column in one select (no part columns)
 
 
