@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
@@ -31,8 +30,19 @@ def loads(text: str) -> dict:
     try:
         raw = (FOLDER / f"{text_key(text)}.json").read_text("utf-8")
     except OSError:
+        import tomllib   # only here: importing it costs ~3 ms of every command
+
         return tomllib.loads(text)
     return json.loads(raw)["data"]
+
+
+def __getattr__(name: str):
+    """`tomldata.TOMLDecodeError` (tomllib's), looked up only when an except clause needs it."""
+    if name == "TOMLDecodeError":
+        import tomllib
+
+        return tomllib.TOMLDecodeError
+    raise AttributeError(name)
 
 
 def bundled_toml() -> list:
@@ -43,6 +53,8 @@ def bundled_toml() -> list:
 
 def write_copies() -> list:
     """Rewrite monitor/toml_json/ from the bundled TOML files (and drop copies of old texts)."""
+    import tomllib
+
     FOLDER.mkdir(exist_ok=True)
     keep = set()
     for rel in bundled_toml():

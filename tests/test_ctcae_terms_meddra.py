@@ -65,3 +65,20 @@ def test_ae007_suggests_fever_for_pyrexia(run):
 
 def test_norm_term_folds_case_and_spaces():
     assert norm_term("  Oedema   PERIPHERAL ") == "oedema peripheral"
+
+
+def test_the_term_table_reads_as_a_dictreader_reads_it():
+    """load_terms reads terms.csv by column position; pinned against the plain DictReader form."""
+    import csv
+    import io
+
+    from monitor.ctcae.terms import Term, load_terms, norm_term
+
+    text = resources.files("monitor.ctcae").joinpath("terms.csv").read_text("utf-8")
+    want = {}
+    for row in csv.DictReader(io.StringIO(text, newline="")):
+        grades = tuple(g for g in range(1, 6) if row[f"grade_{g}"].strip())
+        want[norm_term(row["term"])] = Term(row["soc"], row["term"], grades, {g: row[f"grade_{g}"] for g in grades})
+    got = load_terms().by_norm
+    assert list(got) == list(want) and got == want
+    assert len(got) == 837

@@ -56,3 +56,17 @@ def test_writing_copies_skips_dates_and_drops_copies_of_old_texts(tmp_path, monk
     assert typed(tomldata.loads(plain)) == typed(tomllib.loads(plain))
     dated = (tmp_path / "sub" / "dated.toml").read_text("utf-8")
     assert typed(tomldata.loads(dated)) == typed(tomllib.loads(dated))
+
+
+def test_a_profile_that_is_not_toml_is_still_a_clear_profile_error(tmp_path):
+    """tomllib is imported only when a text has no copy; its decode error still becomes a
+    ProfileError naming the file (tomldata.TOMLDecodeError is tomllib's)."""
+    import pytest
+
+    from monitor.profile.profile import ProfileError, load_profile
+
+    assert tomldata.TOMLDecodeError is tomllib.TOMLDecodeError
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = [", "utf-8")
+    with pytest.raises(ProfileError, match="bad.toml: not valid TOML"):
+        load_profile(bad)

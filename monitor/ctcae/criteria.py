@@ -21,7 +21,6 @@ text that is missing or differs from terms.csv, thresholds out of grade order or
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -130,7 +129,7 @@ def parse_criteria(text: str, *, terms: Terms | None = None, catalogue: Catalogu
     """Parse and validate criteria TOML text; raise CriteriaError naming the bad record."""
     try:
         data = tomldata.loads(text)
-    except tomllib.TOMLDecodeError as e:
+    except tomldata.TOMLDecodeError as e:
         raise CriteriaError(f"{source}: not valid TOML: {e}") from None
     terms = terms or load_terms()
     catalogue = catalogue or load_catalogue()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -370,7 +369,7 @@ def load_profile(source: str | Path | None = None) -> Profile:
         text, path = p.read_text("utf-8"), str(p)
     try:
         data = tomldata.loads(text)
-    except tomllib.TOMLDecodeError as e:
+    except tomldata.TOMLDecodeError as e:
         raise ProfileError(f"{path}: not valid TOML: {e}") from None
     try:
         return parse_profile(data, path)
