@@ -82,3 +82,21 @@ def test_the_term_table_reads_as_a_dictreader_reads_it():
     got = load_terms().by_norm
     assert list(got) == list(want) and got == want
     assert len(got) == 837
+
+
+def test_term_normalisation_equals_the_regex_form_for_every_space_and_letter():
+    """norm_term joins str.split(); pinned against re.sub(r"\\s+", " ", stripped lower text) for
+    every character up to U+3000 (all Unicode spaces, Latin, Greek, Cyrillic letters) and the
+    spaces beyond it."""
+    import re
+    import sys
+
+    def plain(text):
+        return re.sub(r"\s+", " ", str(text).strip().lower().replace("\u00a0", " "))
+
+    chars = [chr(i) for i in range(0x3001)] + [c for c in map(chr, range(0x3001, sys.maxunicode + 1, 7))
+                                               if not 0xD800 <= ord(c) <= 0xDFFF] + ["\u3000", "\ufeff", "\u205f"]
+    for c in chars:
+        text = f"{c} Nausea{c}{c}grade\u00a0{c}"
+        assert norm_term(text) == plain(text), hex(ord(c))
+    assert norm_term("  Platelet\u00a0 count   decreased ") == "platelet count decreased"

