@@ -369,3 +369,38 @@ def test_small_sheets_parsed_in_place_and_staged_read_the_same_as_by_value(workb
     for key, sd in fast.sheets.items():
         assert sd.frame.schema == plain.sheets[key].frame.schema, key
         assert sd.frame.equals(plain.sheets[key].frame, null_equal=True), key
+
+
+def test_typed_columns_mapped_per_distinct_value_equal_the_plain_parse_and_share_unchanged_text(monkeypatch):
+    """parse_by_value maps each distinct text's parse back to the rows; a text column whose
+    parse changes no value (test names, IDs without '.0') is the column itself, not a mapped
+    copy (reader._unchanged). Both give what parsing every row in place gives. (400 rows are
+    parsed by value here: IN_PLACE_ROWS is set below them.)"""
+    from monitor.workbook import reader
+
+    monkeypatch.setattr(reader, "IN_PLACE_ROWS", 0)
+    from monitor.workbook.parse import parse_column
+    from monitor.workbook.schema import SHEETS
+
+    labs = next(s for s in SHEETS if s.name == "Labs")
+    spec = {c.key: c for c in labs.columns}
+    n = 400
+    df = pl.DataFrame({
+        "s": [["1001", "1002", None, "1003"][i % 4] for i in range(n)],
+        "s2": [["1001.0", "1002", None][i % 3] for i in range(n)],
+        "t": [["ALT", "AST", "Hb", None][i % 4] for i in range(n)],
+        "r": [["12", "<0.5", "ND", "x"][i % 4] for i in range(n)],
+    })
+    cols = [("s", spec["subject"]), ("s2", spec["subject"]), ("t", spec["test"]), ("r", spec["result"])]
+    frame, typed = reader.parse_by_value(df, cols, None)
+    for (rn, c), exprs in zip(cols, typed):
+        got, want = frame.select(exprs), df.select(parse_column(rn, c, None))
+        assert got.equals(want), rn
+        assert got.height == n and got.get_column(c.key).null_count() < n
+    assert df.select(reader.parse_by_value(df, cols[:1], None)[1][0]).get_column("subject").to_list()[:4] == [
+        "1001", "1002", None, "1003"]
+    uniq = df.select(pl.col("s2").unique()).drop_nulls()
+    parsed = uniq.select(pl.col("s2"), *parse_column("s2", spec["subject"], None))
+    assert reader._unchanged(parsed, "s2") == set()          # "1001.0" -> "1001": mapped
+    parsed = df.select(pl.col("t").unique()).drop_nulls().select(pl.col("t"), *parse_column("t", spec["test"], None))
+    assert "test" in reader._unchanged(parsed, "t")         # names as written: the column itself

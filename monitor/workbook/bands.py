@@ -40,6 +40,7 @@ from .container import _is_sheet_part
 BAND_BYTES = 24 << 20        # a band holds about this much sheet XML (~80,000 rows of 8 columns)
 MIN_PART_BYTES = 64 << 20    # a sheet part smaller than this is loaded whole, as before
 MAX_COPIED_PART = 16 << 20   # a non-sheet part larger than this (an image ...) is not copied into bands
+MAX_QUEUED = 2               # bands released and not yet loaded; the scan waits for the loader beyond that
 
 MARK = "\u2063monitor-band\u2063"
 _MARK_XML = MARK.encode()
@@ -85,6 +86,7 @@ class BandLoader:
         self.rows: list = []        # (first row, last row) of every band, in order
         self.frames: dict = {}
         self.queue: queue.Queue = queue.Queue()
+        self.slots = threading.Semaphore(MAX_QUEUED)   # the scan waits here while MAX_QUEUED bands wait
         self.stop = False
         self.thread = threading.Thread(target=self._work, name="monitor-band-load", daemon=True)
         self.thread.start()
@@ -140,6 +142,11 @@ class BandLoader:
         if wide or self.failed:
             return
         for item in self.held:
+            # the scan is faster than calamine: without a bound, most of a 180 MB part would wait
+            # here as inflated XML (~120 MB at the read's peak); the loader frees a slot per band
+            while not self.slots.acquire(timeout=0.1):
+                if not self.thread.is_alive():
+                    break
             self.queue.put(item)
         self.held = []
 
@@ -181,6 +188,7 @@ class BandLoader:
             if item is None:
                 return
             if self.stop or self.failed:
+                self.slots.release()
                 continue
             index, pieces, tail = item
             try:
@@ -189,6 +197,7 @@ class BandLoader:
                 self.failed = True
             finally:
                 pieces.clear()
+                self.slots.release()
 
     def _frame(self, index: int, pieces: list, tail: bytes | None) -> pl.DataFrame:
         first_row, last_row = self.rows[index]
