@@ -241,10 +241,11 @@ def test_a_sheet_wider_than_z_holds_its_bands_until_scanned_and_reads_the_same(s
     assert banded.sheets["Labs"].extra == plain.sheets["Labs"].extra
 
 
-def test_the_scan_waits_while_max_queued_bands_wait_to_load(small_bands, monkeypatch):
+def test_the_scan_loads_bands_itself_while_max_queued_bands_wait(small_bands, monkeypatch):
     """The scan outruns calamine: it may release at most MAX_QUEUED bands that are not loaded
-    yet (each is inflated XML held in memory), then waits; the frames are still the same."""
-    waiting, most = [0], [0]
+    yet (each is inflated XML held in memory); then, rather than wait, the reading thread loads
+    the oldest waiting band itself. The frames are still the same."""
+    waiting, most, by = [0], [0], set()
     lock = threading.Lock()
     real_put, real_frame = bands.queue.Queue.put, bands.BandLoader._frame
 
@@ -259,6 +260,7 @@ def test_the_scan_waits_while_max_queued_bands_wait_to_load(small_bands, monkeyp
     def slow_frame(self, *a):
         import time
         time.sleep(0.01)       # a slow loader: without the bound every band would be released
+        by.add(threading.current_thread().name)
         try:
             return real_frame(self, *a)
         finally:
@@ -271,6 +273,7 @@ def test_the_scan_waits_while_max_queued_bands_wait_to_load(small_bands, monkeyp
     banded = read_workbook(path)
     assert small_bands[0][0] and small_bands[0][1] > 10
     assert 1 <= most[0] <= 2 + 1     # MAX_QUEUED released by the scan, + the last one finish() adds
+    assert by == {"monitor-band-load", threading.current_thread().name}   # both threads loaded bands
     monkeypatch.setattr(load, "BANDS", False)
     plain = read_workbook(path)
     assert banded.sheets["Labs"].frame.equals(plain.sheets["Labs"].frame)

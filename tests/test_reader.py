@@ -404,3 +404,6 @@ def test_typed_columns_mapped_per_distinct_value_equal_the_plain_parse_and_share
     assert reader._unchanged(parsed, "s2") == set()          # "1001.0" -> "1001": mapped
     parsed = df.select(pl.col("t").unique()).drop_nulls().select(pl.col("t"), *parse_column("t", spec["test"], None))
     assert "test" in reader._unchanged(parsed, "t")         # names as written: the column itself
+    # an output no distinct text has a value in (test__err) is a null literal, not a lookup
+    kinds = {e.meta.output_name(): e.meta.is_literal(allow_aliasing=True) for e in reader._mapped_back(parsed, "t")}
+    assert kinds == {"test": False, "test__err": True}

@@ -142,13 +142,27 @@ class BandLoader:
         if wide or self.failed:
             return
         for item in self.held:
-            # the scan is faster than calamine: without a bound, most of a 180 MB part would wait
-            # here as inflated XML (~120 MB at the read's peak); the loader frees a slot per band
-            while not self.slots.acquire(timeout=0.1):
-                if not self.thread.is_alive():
-                    break
-            self.queue.put(item)
+            self._enqueue(item)
         self.held = []
+
+    def _enqueue(self, item) -> None:
+        """Queue a band once fewer than MAX_QUEUED wait. The scan is faster than calamine: without
+        a bound, most of a 180 MB part would wait as inflated XML (~120 MB at the read's peak).
+        While the queue is full, this thread loads the oldest waiting band itself rather than
+        wait: two bands load at once, disjoint row ranges of a sheet the scan has bounded, so
+        their grids together stay within the sheet's, and the cell limit."""
+        while not self.slots.acquire(blocking=False):
+            try:
+                waiting = self.queue.get_nowait()
+            except queue.Empty:   # the loading thread has taken every waiting band: wait for it
+                if self.slots.acquire(timeout=0.05) or not self.thread.is_alive():
+                    break
+                continue
+            if waiting is None:   # (never before finish) the loading thread's end: left for it
+                self.queue.put(None)
+                break
+            self._load(waiting, Exception)   # frees its slot; Ctrl-C is not a refused band
+        self.queue.put(item)
 
     def finish(self, first_col: int) -> pl.DataFrame | None:
         """The whole sheet has passed the scan: load the last band and the held ones, wait for
@@ -187,17 +201,35 @@ class BandLoader:
             item = self.queue.get()
             if item is None:
                 return
-            if self.stop or self.failed:
-                self.slots.release()
-                continue
-            index, pieces, tail = item
+            self._load(item)
+
+    def help(self) -> None:
+        """Load bands still waiting, in the calling thread beside the loading one, until none is
+        left (the reading thread, idle once every other sheet is built). Two bands then load at
+        once: they are disjoint row ranges of a sheet the scan has bounded, so their grids
+        together stay within the sheet's, and the cell limit."""
+        while not (self.stop or self.failed):
             try:
-                self.frames[index] = self._frame(index, pieces, tail)
-            except BaseException:   # calamine refuses a band: the sheet is loaded, and refused, whole
-                self.failed = True
-            finally:
-                pieces.clear()
-                self.slots.release()
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is None:           # the loading thread's end: left for it
+                self.queue.put(None)
+                return
+            self._load(item, Exception)
+
+    def _load(self, item, refused=BaseException) -> None:
+        if self.stop or self.failed:
+            self.slots.release()
+            return
+        index, pieces, tail = item
+        try:
+            self.frames[index] = self._frame(index, pieces, tail)
+        except refused:   # calamine refuses a band: the sheet is loaded, and refused, whole
+            self.failed = True
+        finally:
+            pieces.clear()
+            self.slots.release()
 
     def _frame(self, index: int, pieces: list, tail: bytes | None) -> pl.DataFrame:
         first_row, last_row = self.rows[index]

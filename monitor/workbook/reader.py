@@ -198,13 +198,7 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
             else:
                 out.append(parse_column(rn, col, date_format))
             continue
-        p = parsed[i]
-        old = p.get_column(rn)
-        same = _unchanged(p, rn)
-        out.append([pl.col(rn).alias(name) if name in same else
-                    pl.col(rn).replace_strict(old, p.get_column(name), default=None,
-                                              return_dtype=p.schema[name]).alias(name)
-                    for name in p.columns if name != rn])
+        out.append(_mapped_back(parsed[i], rn))
     # the in-place date columns' stages side by side: stage k of every column in one with_columns
     # (each column's parts have their own names)
     for k in range(max(map(len, in_place), default=0)):
@@ -224,6 +218,26 @@ def _with_stages(df: pl.DataFrame, stages: list) -> pl.DataFrame:
 
 def _staged_select(df: pl.DataFrame, keep: list, stages: list, exprs: list) -> pl.DataFrame:
     return _with_stages(df, stages).select(*keep, *exprs)
+
+
+def _mapped_back(p: pl.DataFrame, rn: str) -> list:
+    """The expressions that map column `rn` to each typed column of `p` (its distinct texts and
+    their parses): the column itself where the parse changes no text (_unchanged), a null column
+    where no distinct text has a value (most error and qualifier columns: no hash lookup over
+    every row), else a lookup of each row's text."""
+    old, same = p.get_column(rn), _unchanged(p, rn)
+    out = []
+    for name in p.columns:
+        if name == rn:
+            continue
+        if name in same:
+            out.append(pl.col(rn).alias(name))
+        elif p.get_column(name).null_count() == p.height:
+            out.append(pl.lit(None, dtype=p.schema[name]).alias(name))
+        else:
+            out.append(pl.col(rn).replace_strict(old, p.get_column(name), default=None,
+                                                 return_dtype=p.schema[name]).alias(name))
+    return out
 
 
 def _unchanged(parsed: pl.DataFrame, rn: str) -> set:
