@@ -65,3 +65,38 @@ def test_ae007_suggests_fever_for_pyrexia(run):
 
 def test_norm_term_folds_case_and_spaces():
     assert norm_term("  Oedema   PERIPHERAL ") == "oedema peripheral"
+
+
+def test_the_term_table_reads_as_a_dictreader_reads_it():
+    """load_terms reads terms.csv by column position; pinned against the plain DictReader form."""
+    import csv
+    import io
+
+    from monitor.ctcae.terms import Term, load_terms, norm_term
+
+    text = resources.files("monitor.ctcae").joinpath("terms.csv").read_text("utf-8")
+    want = {}
+    for row in csv.DictReader(io.StringIO(text, newline="")):
+        grades = tuple(g for g in range(1, 6) if row[f"grade_{g}"].strip())
+        want[norm_term(row["term"])] = Term(row["soc"], row["term"], grades, {g: row[f"grade_{g}"] for g in grades})
+    got = load_terms().by_norm
+    assert list(got) == list(want) and got == want
+    assert len(got) == 837
+
+
+def test_term_normalisation_equals_the_regex_form_for_every_space_and_letter():
+    """norm_term joins str.split(); pinned against re.sub(r"\\s+", " ", stripped lower text) for
+    every character up to U+3000 (all Unicode spaces, Latin, Greek, Cyrillic letters) and the
+    spaces beyond it."""
+    import re
+    import sys
+
+    def plain(text):
+        return re.sub(r"\s+", " ", str(text).strip().lower().replace("\u00a0", " "))
+
+    chars = [chr(i) for i in range(0x3001)] + [c for c in map(chr, range(0x3001, sys.maxunicode + 1, 7))
+                                               if not 0xD800 <= ord(c) <= 0xDFFF] + ["\u3000", "\ufeff", "\u205f"]
+    for c in chars:
+        text = f"{c} Nausea{c}{c}grade\u00a0{c}"
+        assert norm_term(text) == plain(text), hex(ord(c))
+    assert norm_term("  Platelet\u00a0 count   decreased ") == "platelet count decreased"

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from monitor.workbook import parse as P
-from monitor.workbook.schema import ADVERSE_EVENTS, CYCLES, SUBJECTS, TUMOR
+from monitor.workbook.schema import ADVERSE_EVENTS, CYCLES, SUBJECTS, TUMOR, Kind
 
 
 def evaluate(exprs: dict, raws: list) -> list[dict]:
@@ -154,6 +154,48 @@ def test_parse_date_is_vectorised_over_mixed_forms():
     raws = [r for _, r, *_ in FULL_DATES]
     got = evaluate(P.parse_date(pl.col("s")), raws)
     assert [(g["value"], g["err"]) for g in got] == [(v, e) for _, _, v, e, _ in FULL_DATES]
+
+
+def staged_equals_plain(raws: list, date_format=None, allow_partial=False) -> None:
+    """parse.date_stages (the reader's form: parts as columns, stage by stage) gives exactly
+    parse_date's values, errors and bounds, types included."""
+    df = pl.DataFrame({"raw": raws}, schema={"raw": pl.String}).with_columns(P.clean(pl.col("raw")).alias("s"))
+    plain = df.select(**P.parse_date(pl.col("s"), date_format, allow_partial))
+    stages, out = P.date_stages("s", date_format, allow_partial)
+    staged = df
+    for st in stages:
+        staged = staged.with_columns(st)
+    staged = staged.select(**out)
+    assert staged.schema == plain.schema
+    assert staged.to_dicts() == plain.to_dicts()
+
+
+@pytest.mark.parametrize("fmt", [None, "DD/MM/YYYY", "MM/DD/YYYY"])
+@pytest.mark.parametrize("allow_partial", [False, True])
+def test_staged_date_parse_equals_the_plain_parse_on_every_boundary_case(fmt, allow_partial):
+    raws = ([r for _, r, *_ in FULL_DATES] + [r for _, r, *_ in FORMAT_DATES] + [r for _, r, *_ in PARTIAL_DATES]
+            + [None, "UNK-UNK-1949", "1900", "2100", "2101", "xx feb 2020", "44747.75", "1.5e3"])
+    staged_equals_plain(raws, fmt, allow_partial)
+
+
+def test_reader_columns_staged_and_plain_give_the_same_names_and_values():
+    """parse.column_stages (used by the reader) against parse_column, for each date column of
+    the AE and Subjects sheets and a non-date column (no stages: the same expressions)."""
+    raws = [r for _, r, *_ in FULL_DATES] + [r for _, r, *_ in PARTIAL_DATES]
+    df = pl.DataFrame({"raw": raws}, schema={"raw": pl.String}).with_columns(P.clean(pl.col("raw")).alias("s"))
+    cols = [c for c in (*ADVERSE_EVENTS.columns, *SUBJECTS.columns) if c.kind in (Kind.DATE, Kind.PARTIAL_DATE)]
+    assert {c.kind for c in cols} == {Kind.DATE, Kind.PARTIAL_DATE}
+    for col in cols:
+        plain = df.select(P.parse_column("s", col, None))
+        stages, exprs = P.column_stages("s", col, None)
+        assert stages
+        staged = df
+        for st in stages:
+            staged = staged.with_columns(st)
+        staged = staged.select(exprs)
+        assert staged.schema == plain.schema and staged.to_dicts() == plain.to_dicts(), col.key
+    other = next(c for c in SUBJECTS.columns if c.kind is Kind.ID)
+    assert P.column_stages("s", other, None) == ([], P.parse_column("s", other, None))
 
 
 # ------------------------------------------------------------------ numbers

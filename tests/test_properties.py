@@ -164,6 +164,20 @@ def test_any_text_gives_a_date_or_an_error_never_a_silent_wrong_date(texts, part
             assert g["lo"] == g["value"] == g["hi"]
 
 
+@DATE_SETTINGS
+@given(st.lists(st.one_of(st.none(), ANY_TEXT), min_size=1, max_size=60), st.booleans(),
+       st.sampled_from([None, "DD/MM/YYYY", "MM/DD/YYYY"]))
+def test_the_staged_date_parse_gives_exactly_the_plain_parse(texts, partial_column, fmt):
+    """The reader parses dates stage by stage (parse.date_stages); any text gives the same
+    value, bounds and error as parse_date's single expression tree."""
+    df = pl.DataFrame({"raw": texts}, schema={"raw": pl.String}).with_columns(P.clean(pl.col("raw")).alias("s"))
+    stages, out = P.date_stages("s", fmt, partial_column)
+    staged = df
+    for stage in stages:
+        staged = staged.with_columns(stage)
+    assert staged.select(**out).to_dicts() == df.select(**P.parse_date(pl.col("s"), fmt, partial_column)).to_dicts()
+
+
 NUMBER_A = re.compile(r"(<=|>=|≤|≥|<|>)?\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)", re.ASCII)
 NUMBERISH = st.lists(st.sampled_from(["<", ">", "≤", "=", "1", "0", "5", ".", ",", "e", "-", "+", " ", "ND",
                                       "mg", "9" * 12]), min_size=1, max_size=6).map("".join)

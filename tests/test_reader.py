@@ -347,11 +347,38 @@ def test_columns_without_a_value_are_kept_as_lean_null_columns_with_the_same_val
     assert lean.get_column("y__err").to_list() == df.get_column("y__err").to_list()   # has a value: as it was
 
 
-def test_typed_columns_mapped_per_distinct_value_equal_the_plain_parse_and_share_unchanged_text():
+# ------------------------------------------------------------------ parse shortcuts
+
+@pytest.mark.parametrize("workbook", ["messy_site.xlsx", "demo_study.xlsx", "us_site.xlsx"])
+def test_small_sheets_parsed_in_place_and_staged_read_the_same_as_by_value(workbook, profile, monkeypatch):
+    """A sheet under IN_PLACE_ROWS rows is parsed in place, its date columns stage by stage
+    (parse.date_stages): the frames are exactly those of the by-value parse with the plain
+    expressions, values, errors, types and row order."""
+    from pathlib import Path
+
+    import monitor.workbook.reader as R
+
+    path = Path(__file__).resolve().parents[1] / "sample_sheets" / workbook
+    fast = read_workbook(path, drugs=profile.drug_names)
+    assert any(sd.frame.height < R.IN_PLACE_ROWS for sd in fast.sheets.values())
+    monkeypatch.setattr(R, "IN_PLACE_ROWS", 0)
+    monkeypatch.setattr(R, "STAGED_IN_PLACE_ROWS", 0)
+    monkeypatch.setattr(R, "column_stages", lambda rn, col, fmt: ([], R.parse_column(rn, col, fmt)))
+    plain = read_workbook(path, drugs=profile.drug_names)
+    assert fast.sheets.keys() == plain.sheets.keys()
+    for key, sd in fast.sheets.items():
+        assert sd.frame.schema == plain.sheets[key].frame.schema, key
+        assert sd.frame.equals(plain.sheets[key].frame, null_equal=True), key
+
+
+def test_typed_columns_mapped_per_distinct_value_equal_the_plain_parse_and_share_unchanged_text(monkeypatch):
     """parse_by_value maps each distinct text's parse back to the rows; a text column whose
     parse changes no value (test names, IDs without '.0') is the column itself, not a mapped
-    copy (reader._unchanged). Both give what parsing every row in place gives."""
+    copy (reader._unchanged). Both give what parsing every row in place gives. (400 rows are
+    parsed by value here: IN_PLACE_ROWS is set below them.)"""
     from monitor.workbook import reader
+
+    monkeypatch.setattr(reader, "IN_PLACE_ROWS", 0)
     from monitor.workbook.parse import parse_column
     from monitor.workbook.schema import SHEETS
 
@@ -365,11 +392,12 @@ def test_typed_columns_mapped_per_distinct_value_equal_the_plain_parse_and_share
         "r": [["12", "<0.5", "ND", "x"][i % 4] for i in range(n)],
     })
     cols = [("s", spec["subject"]), ("s2", spec["subject"]), ("t", spec["test"]), ("r", spec["result"])]
-    for (rn, c), exprs in zip(cols, reader.parse_by_value(df, cols, None)):
-        got, want = df.select(exprs), df.select(parse_column(rn, c, None))
+    frame, typed = reader.parse_by_value(df, cols, None)
+    for (rn, c), exprs in zip(cols, typed):
+        got, want = frame.select(exprs), df.select(parse_column(rn, c, None))
         assert got.equals(want), rn
         assert got.height == n and got.get_column(c.key).null_count() < n
-    assert df.select(reader.parse_by_value(df, cols[:1], None)[0]).get_column("subject").to_list()[:4] == [
+    assert df.select(reader.parse_by_value(df, cols[:1], None)[1][0]).get_column("subject").to_list()[:4] == [
         "1001", "1002", None, "1003"]
     uniq = df.select(pl.col("s2").unique()).drop_nulls()
     parsed = uniq.select(pl.col("s2"), *parse_column("s2", spec["subject"], None))

@@ -21,11 +21,11 @@ text that is missing or differs from terms.csv, thresholds out of grade order or
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
+from .. import tomldata
 from ..labs.catalogue import Catalogue, load_catalogue, norm_test
 from .terms import Terms, load_terms
 from .thresholds import (  # noqa: F401  (re-exported: the vocabulary is part of this module's API)
@@ -128,8 +128,8 @@ def parse_criteria(text: str, *, terms: Terms | None = None, catalogue: Catalogu
                    source: str = "criteria.toml") -> Criteria:
     """Parse and validate criteria TOML text; raise CriteriaError naming the bad record."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
+        data = tomldata.loads(text)
+    except tomldata.TOMLDecodeError as e:
         raise CriteriaError(f"{source}: not valid TOML: {e}") from None
     terms = terms or load_terms()
     catalogue = catalogue or load_catalogue()

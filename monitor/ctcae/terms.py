@@ -5,15 +5,19 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-import re
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+from .. import tomldata
+
 
 def norm_term(text: str) -> str:
-    return re.sub(r"\s+", " ", str(text).strip().lower().replace("\u00a0", " "))
+    """Lower case, runs of white space (any Unicode space, e.g. non-breaking) as one space, none
+    at either end. str.split() splits on exactly what `re`'s \\s matches (str.isspace): the
+    same as re.sub(r"\\s+", " ", ...) of the stripped text, at a third of the cost (~3,000
+    calls a check; tests/test_ctcae_terms_meddra.py pins it)."""
+    return " ".join(str(text).lower().split())
 
 
 @dataclass(frozen=True)
@@ -76,13 +80,17 @@ class Terms:
 @lru_cache(maxsize=1)
 def load_terms() -> Terms:
     text = resources.files("monitor.ctcae").joinpath("terms.csv").read_text("utf-8")
+    rows = csv.reader(io.StringIO(text, newline=""))   # by position: half the time of a DictReader
+    head = next(rows)
+    soc, term, grade_cols = head.index("soc"), head.index("term"), [(g, head.index(f"grade_{g}")) for g in range(1, 6)]
     out = {}
-    for row in csv.DictReader(io.StringIO(text, newline="")):
-        grades = tuple(g for g in range(1, 6) if row[f"grade_{g}"].strip())
-        out[norm_term(row["term"])] = Term(row["soc"], row["term"], grades,
-                                           {g: row[f"grade_{g}"] for g in grades})
-    syn = tomllib.loads(resources.files("monitor.ctcae").joinpath("synonyms.toml").read_text("utf-8"))
+    for row in rows:
+        if not row:
+            continue
+        texts = {g: row[i] for g, i in grade_cols if row[i].strip()}   # grades CTCAE defines, in order
+        out[norm_term(row[term])] = Term(row[soc], row[term], tuple(texts), texts)
+    syn = tomldata.loads(resources.files("monitor.ctcae").joinpath("synonyms.toml").read_text("utf-8"))
     synonyms = {norm_term(k): tuple(v) for k, v in syn["synonyms"].items()}
-    pts = tomllib.loads(resources.files("monitor.ctcae").joinpath("meddra_pt.toml").read_text("utf-8"))
+    pts = tomldata.loads(resources.files("monitor.ctcae").joinpath("meddra_pt.toml").read_text("utf-8"))
     meddra = {norm_term(k): tuple(v) for k, v in pts["preferred_terms"].items()}
     return Terms(out, synonyms, meddra)

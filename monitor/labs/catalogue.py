@@ -14,7 +14,6 @@ from __future__ import annotations
 import difflib
 import heapq
 import re
-import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -22,8 +21,8 @@ from importlib import resources
 
 import polars as pl
 
+from .. import tomldata
 from ..frames import join_columns
-
 from . import units as U
 from .conversion import CatalogueError, bridges as _bridges, plausible as _plausible, reading, to_si_parsed
 
@@ -232,7 +231,7 @@ def load_catalogue() -> Catalogue:
 def parse_catalogue(text: str) -> Catalogue:
     """Build and validate the catalogue: a name may be shared only by tests of one CDISC code and
     different specimens, and the [defaults] table names which of them a bare name means."""
-    data = tomllib.loads(text)
+    data = tomldata.loads(text)
     tests, names = {}, {}
     for code, t in data["tests"].items():
         listed = dict(t.get("units", {}))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from .. import tomldata
 from . import design, safety_rules
 from .design import Arm, ArmDrug, DesignError
 
@@ -368,8 +368,8 @@ def load_profile(source: str | Path | None = None) -> Profile:
                                f"({', '.join(sorted(bundled))})")
         text, path = p.read_text("utf-8"), str(p)
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
+        data = tomldata.loads(text)
+    except tomldata.TOMLDecodeError as e:
         raise ProfileError(f"{path}: not valid TOML: {e}") from None
     try:
         return parse_profile(data, path)

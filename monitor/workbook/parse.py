@@ -116,6 +116,30 @@ def _date_errors(date_format: str | None, allow_partial: bool) -> dict:
     return out
 
 
+class _Inline:
+    """parse_date's parts written into one expression tree (the plain form)."""
+
+    def __call__(self, name: str, e: pl.Expr) -> pl.Expr:
+        return e
+
+    def stage(self) -> None:
+        pass
+
+
+class _Staged:
+    """parse_date's parts computed as columns, one `with_columns` per stage (date_stages)."""
+
+    def __init__(self, prefix: str):
+        self.prefix, self.stages = prefix, [[]]
+
+    def __call__(self, name: str, e: pl.Expr) -> pl.Expr:
+        self.stages[-1].append(e.alias(self.prefix + name))
+        return pl.col(self.prefix + name)
+
+    def stage(self) -> None:
+        self.stages.append([])
+
+
 def parse_date(s: pl.Expr, date_format: str | None = None, allow_partial: bool = False) -> dict:
     """Dates as the contract allows: Excel date cells and serials, ISO, 05-JUL-2022 / 05 Jul 2022,
     numeric D/M forms only when the Study sheet names the format; partial dates when allowed.
@@ -127,56 +151,76 @@ def parse_date(s: pl.Expr, date_format: str | None = None, allow_partial: bool =
     (`%b` reads JAN..DEC in any case): the expressions below are referenced several times, so
     every node saved here is saved many times over in the planned query.
     """
-    iso = s.str.contains(_ISO)
-    iso_d = _strptime(s.str.extract(r"^(\d{4}-\d{1,2}-\d{1,2})", 1), "%Y-%m-%d")
-    serial = s.str.contains(_SERIAL)
+    return _date_plan(s, date_format, allow_partial, _Inline())
+
+
+def date_stages(raw_name: str, date_format: str | None = None, allow_partial: bool = False) -> tuple:
+    """parse_date of column `raw_name` as (stages, outputs): each stage a list of expressions for
+    one `with_columns` (columns named `<raw_name>\x1f<part>`), then the outputs of parse_date
+    over those columns. The same values as parse_date (tests/test_parse.py pins it), at a
+    quarter of the cost on a small frame: the plain tree evaluates the full date's four forms
+    about five times per output, and polars' eager engine does not share them."""
+    put = _Staged(f"{raw_name}\x1f")
+    out = _date_plan(pl.col(raw_name), date_format, allow_partial, put)
+    return [st for st in put.stages if st], out
+
+
+def _date_plan(s: pl.Expr, date_format, allow_partial: bool, put) -> dict:
+    iso = put("iso", s.str.contains(_ISO))
+    iso_d = put("iso_d", _strptime(s.str.extract(r"^(\d{4}-\d{1,2}-\d{1,2})", 1), "%Y-%m-%d"))
+    serial_x = s.str.contains(_SERIAL)
+    serial = put("serial", serial_x)
     serial_n = s.cast(pl.Float64, strict=False)
-    serial_d = (EXCEL_EPOCH + pl.duration(days=serial_n.floor().cast(pl.Int64, strict=False)))
-    clin = s.str.contains(_CLINICAL)
-    clin_d = _strptime(s.str.replace(_CLINICAL, "${3}-${2}-${1}"), "%Y-%b-%d")
-    dm = s.str.contains(_NUMERIC_DM)
+    serial_d = put("serial_d", EXCEL_EPOCH + pl.duration(days=serial_n.floor().cast(pl.Int64, strict=False)))
+    clin = put("clin", s.str.contains(_CLINICAL))
+    clin_d = put("clin_d", _strptime(s.str.replace(_CLINICAL, "${3}-${2}-${1}"), "%Y-%b-%d"))
+    dm = put("dm", s.str.contains(_NUMERIC_DM))
     if date_format == "DD/MM/YYYY":
-        dm_d = _strptime(s.str.replace(_NUMERIC_DM, "${3}-${2}-${1}"), "%Y-%m-%d")
+        dm_d = put("dm_d", _strptime(s.str.replace(_NUMERIC_DM, "${3}-${2}-${1}"), "%Y-%m-%d"))
     elif date_format == "MM/DD/YYYY":
-        dm_d = _strptime(s.str.replace(_NUMERIC_DM, "${3}-${1}-${2}"), "%Y-%m-%d")
+        dm_d = put("dm_d", _strptime(s.str.replace(_NUMERIC_DM, "${3}-${1}-${2}"), "%Y-%m-%d"))
     else:
         dm_d = pl.lit(None, dtype=pl.Date)
+
+    # partial dates: earliest and latest possible day
+    ym = put("ym", s.str.contains(_PARTIAL_YM))
+    ym_lo = put("ym_lo", _strptime(s.str.replace(_PARTIAL_YM, "${1}-${2}-1"), "%Y-%m-%d"))
+    su = s.str.to_uppercase()
+    unk = put("unk", su.str.contains(_PARTIAL_UNK) & su.str.extract(_PARTIAL_UNK, 1).is_in(list(_MONTHS)))
+    unk_lo = put("unk_lo", _strptime(su.str.replace(_PARTIAL_UNK, "${2}-${1}-1"), "%Y-%b-%d"))
+    yr = put("yr", su.str.contains(_PARTIAL_YEAR) & (~serial_x | s.str.contains(r"^(?:19\d{2}|20\d{2}|2100)$")))
+    yr_lo = put("yr_lo", _strptime(su.str.replace(_PARTIAL_YEAR, "${1}-1-1"), "%Y-%m-%d"))
+    yr_hi = put("yr_hi", _strptime(su.str.replace(_PARTIAL_YEAR, "${1}-12-31"), "%Y-%m-%d"))
+    # outside AE dates a bare year stays an Excel serial (2022 -> 1905-07-14, implausible), but an
+    # explicit unknown day and month (UNK-UNK-2022) is a partial date there too
+    yr_unk = put("yr_unk", su.str.contains(r"^(?:UN|UNK|UK|XX)[- ]?(?:UNK|UN|XXX)[- ]?\d{4}$"))
+    missing = put("missing", s.is_null() | is_missing_marker(s))
+    put.stage()
 
     full = (pl.when(iso).then(iso_d)
             .when(serial).then(serial_d)
             .when(clin).then(clin_d)
             .when(dm).then(dm_d)
             .otherwise(pl.lit(None, dtype=pl.Date)))
-
-    # partial dates: earliest and latest possible day
-    ym = s.str.contains(_PARTIAL_YM)
-    ym_lo = _strptime(s.str.replace(_PARTIAL_YM, "${1}-${2}-1"), "%Y-%m-%d")
-    su = s.str.to_uppercase()
-    unk = su.str.contains(_PARTIAL_UNK) & su.str.extract(_PARTIAL_UNK, 1).is_in(list(_MONTHS))
-    unk_lo = _strptime(su.str.replace(_PARTIAL_UNK, "${2}-${1}-1"), "%Y-%b-%d")
-    yr = su.str.contains(_PARTIAL_YEAR) & (~serial | s.str.contains(r"^(?:19\d{2}|20\d{2}|2100)$"))
-    yr_lo = _strptime(su.str.replace(_PARTIAL_YEAR, "${1}-1-1"), "%Y-%m-%d")
-    yr_hi = _strptime(su.str.replace(_PARTIAL_YEAR, "${1}-12-31"), "%Y-%m-%d")
-    # outside AE dates a bare year stays an Excel serial (2022 -> 1905-07-14, implausible), but an
-    # explicit unknown day and month (UNK-UNK-2022) is a partial date there too
-    yr_unk = su.str.contains(r"^(?:UN|UNK|UK|XX)[- ]?(?:UNK|UN|XXX)[- ]?\d{4}$")
-    is_partial = ym | unk | (yr if allow_partial else yr_unk)
-    p_lo = pl.when(ym).then(ym_lo).when(unk).then(unk_lo).when(yr).then(yr_lo)
-    p_hi = (pl.when(ym | unk).then(p_lo.dt.month_end()).when(yr).then(yr_hi))
-
+    is_partial = put("partial", ym | unk | (yr if allow_partial else yr_unk))
+    p_lo = put("p_lo", pl.when(ym).then(ym_lo).when(unk).then(unk_lo).when(yr).then(yr_lo))
     if allow_partial:
         # in a partial-date column a bare 4-digit year 1900-2100 is a year, not a serial
         full = pl.when(yr).then(pl.lit(None, dtype=pl.Date)).otherwise(full)
+    full_raw = full = put("full_raw", full)
+    put.stage()
 
+    p_hi = put("p_hi", pl.when(ym | unk).then(p_lo.dt.month_end()).when(yr).then(yr_hi))
     implausible = full.is_not_null() & ((full.dt.year() < MIN_YEAR) | (full.dt.year() > MAX_YEAR))
-    full_raw = full
-    full = pl.when(implausible).then(pl.lit(None, dtype=pl.Date)).otherwise(full)
+    full = put("full", pl.when(implausible).then(pl.lit(None, dtype=pl.Date)).otherwise(full))
+    put.stage()
+
     value = full
     lo = pl.coalesce(full, pl.when(is_partial).then(p_lo)) if allow_partial else full
     hi = pl.coalesce(full, pl.when(is_partial).then(p_hi)) if allow_partial else full
     # the error is looked up from one small integer that packs every fact it depends on, so the
     # big `full` and `p_lo` expressions are referenced once each (see _date_error for the logic)
-    facts = [s.is_null() | is_missing_marker(s), dm, is_partial, iso | clin, ym | unk, serial]
+    facts = [missing, dm, is_partial, iso | clin, ym | unk, serial]
     code = sum((f.fill_null(False).cast(pl.Int32) * (1 << i) for i, f in enumerate(facts)), pl.lit(0, pl.Int32))
     code = code + (_year_state(full_raw) + 1) * 64 + (_year_state(p_lo) + 1) * 192
     err = code.replace_strict(_date_errors(date_format, allow_partial), default=None, return_dtype=pl.String)
@@ -288,11 +332,7 @@ def _parse_column(raw_name: str, col: Column, date_format: str | None) -> list[p
         p = parse_int(s)
         return [p["value"].alias(k), p["err"].alias(f"{k}__err")]
     if col.kind in (Kind.DATE, Kind.PARTIAL_DATE):
-        p = parse_date(s, date_format, allow_partial=col.kind is Kind.PARTIAL_DATE)
-        out = [p["value"].alias(k), p["err"].alias(f"{k}__err")]
-        if col.kind is Kind.PARTIAL_DATE:
-            out += [p["lo"].alias(f"{k}__lo"), p["hi"].alias(f"{k}__hi")]
-        return out
+        return _date_outputs(parse_date(s, date_format, allow_partial=col.kind is Kind.PARTIAL_DATE), col)
     if col.kind is Kind.YESNO:
         p = parse_yesno(s)
         return [p["value"].alias(k), p["err"].alias(f"{k}__err")]
@@ -300,3 +340,21 @@ def _parse_column(raw_name: str, col: Column, date_format: str | None) -> list[p
         p = parse_choice(parse_id(s), col)
         return [p["value"].alias(k), p["err"].alias(f"{k}__err")]
     raise AssertionError(col.kind)
+
+
+def _date_outputs(p: dict, col: Column) -> list[pl.Expr]:
+    k = col.key
+    out = [p["value"].alias(k), p["err"].alias(f"{k}__err")]
+    if col.kind is Kind.PARTIAL_DATE:
+        out += [p["lo"].alias(f"{k}__lo"), p["hi"].alias(f"{k}__hi")]
+    return out
+
+
+def column_stages(raw_name: str, col: Column, date_format: str | None) -> tuple[list, list[pl.Expr]]:
+    """parse_column as (stages, expressions): a date column's parts first become columns, one
+    `with_columns` per stage (date_stages), and its expressions read them; any other column has
+    no stage and parse_column's expressions. Same names and values as parse_column."""
+    if col.kind not in (Kind.DATE, Kind.PARTIAL_DATE):
+        return [], parse_column(raw_name, col, date_format)
+    stages, p = date_stages(raw_name, date_format, allow_partial=col.kind is Kind.PARTIAL_DATE)
+    return stages, _date_outputs(p, col)

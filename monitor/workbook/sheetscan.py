@@ -13,6 +13,7 @@ join of its chunks and the regex engine's copy of it).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Iterable, Iterator
 
 import polars as pl
@@ -150,11 +151,19 @@ def check_extent(xml: bytes, limits: Limits, path, sheet: str) -> None:
 # Every repetition below stops at the next `<` (or at the next cell's start), so a match attempt
 # never runs past its own cell: on a damaged sheet (cells never closed, a tag never ended) a
 # lazy `.*?` would run to the end of the XML from every cell, quadratic time (20 s for 150 kB).
-# _VALUED_IN[letter]: a cell of that column holding a value, from its reference (a literal prefix:
+# _valued_in(column): a cell of that column holding a value, from its reference (a literal prefix:
 # a search that finds nothing costs 0.1 s per 200 MB) through an optional formula to <v> or <is>.
 _VALUED_IN_COLUMN = (rb'r="%s\d+"[^<>]*>'
                      rb'(?:<(?:\w+:)?f[^<>]*?/>|<(?:\w+:)?f[^<>]*?>[^<]*</(?:\w+:)?f>)?<(?:\w+:)?(?:v>[^<]|is>)')
-_VALUED_IN = [re.compile(_VALUED_IN_COLUMN % letter.encode()) for letter in map(chr, range(65, 91))]
+
+
+@lru_cache(maxsize=26)
+def _valued_in(i: int) -> re.Pattern:
+    """_VALUED_IN_COLUMN for column i (0 = A), compiled when first needed (a sheet normally
+    starts in A or B: compiling all 26 at import cost ~8 ms of every command)."""
+    return re.compile(_VALUED_IN_COLUMN % chr(65 + i).encode())
+
+
 _CELL = re.compile(rb'<(?:\w+:)?c\s([^<>]*?)(?:/>|>((?:[^<]|<(?!(?:\w+:)?c[\s>/]))*?)</(?:\w+:)?c>)')
 _REF = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
 _HAS_VALUE = re.compile(rb'<(?:\w+:)?v>[^<]|<(?:\w+:)?is>')
@@ -190,7 +199,7 @@ def _first_valued_column(xml: bytes, below: int = 26) -> int | None:
     if not _HAS_VALUE.search(xml):
         return None
     for i in range(min(below, 26)):
-        if _VALUED_IN[i].search(xml):
+        if _valued_in(i).search(xml):
             return i
     if below <= 26:
         return None
