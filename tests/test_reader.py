@@ -405,5 +405,12 @@ def test_typed_columns_mapped_per_distinct_value_equal_the_plain_parse_and_share
     parsed = df.select(pl.col("t").unique()).drop_nulls().select(pl.col("t"), *parse_column("t", spec["test"], None))
     assert "test" in reader._unchanged(parsed, "t")         # names as written: the column itself
     # an output no distinct text has a value in (test__err) is a null literal, not a lookup
-    kinds = {e.meta.output_name(): e.meta.is_literal(allow_aliasing=True) for e in reader._mapped_back(parsed, "t")}
-    assert kinds == {"test": False, "test__err": True}
+    index, exprs = reader._mapped_back(parsed, "t")
+    kinds = {e.meta.output_name(): e.meta.is_literal(allow_aliasing=True) for e in exprs}
+    assert index is None and kinds == {"test": False, "test__err": True}
+    # a number's value, qualifier and error: one index lookup shared by the three (the loop above
+    # pins their values against the plain parse)
+    parsed = df.select(pl.col("r").unique()).drop_nulls().select(pl.col("r"), *parse_column("r", spec["result"], None))
+    index, exprs = reader._mapped_back(parsed, "r")
+    assert index is not None and index.meta.output_name() == "__index:r"
+    assert sum("__index:r" in e.meta.root_names() for e in exprs) == 3

@@ -188,7 +188,7 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
     for i in by_value:
         if i not in parsed:
             parsed[i] = _staged_select(uniqs[i], [pl.col(cols[i][0])], *staged[i])
-    out, in_place = [], []
+    out, in_place, indexes = [], [], []
     for i, (rn, col) in enumerate(cols):
         if i not in parsed:
             stages, exprs = staged[i]
@@ -198,7 +198,12 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
             else:
                 out.append(parse_column(rn, col, date_format))
             continue
-        out.append(_mapped_back(parsed[i], rn))
+        index, exprs = _mapped_back(parsed[i], rn)
+        out.append(exprs)
+        if index is not None:
+            indexes.append(index)
+    if indexes:   # every column's row -> distinct-text index, in one with_columns (in parallel)
+        df = df.with_columns(indexes)
     # the in-place date columns' stages side by side: stage k of every column in one with_columns
     # (each column's parts have their own names)
     for k in range(max(map(len, in_place), default=0)):
@@ -220,13 +225,16 @@ def _staged_select(df: pl.DataFrame, keep: list, stages: list, exprs: list) -> p
     return _with_stages(df, stages).select(*keep, *exprs)
 
 
-def _mapped_back(p: pl.DataFrame, rn: str) -> list:
-    """The expressions that map column `rn` to each typed column of `p` (its distinct texts and
-    their parses): the column itself where the parse changes no text (_unchanged), a null column
-    where no distinct text has a value (most error and qualifier columns: no hash lookup over
-    every row), else a lookup of each row's text."""
+def _mapped_back(p: pl.DataFrame, rn: str) -> tuple[pl.Expr | None, list]:
+    """(an index column to add to the frame, or None; the expressions that map column `rn` to
+    each typed column of `p`: its distinct texts and their parses). An output is the column
+    itself where the parse changes no text (_unchanged), a null column where no distinct text
+    has a value (most error and qualifier columns: no hash lookup over every row), else a lookup
+    of each row's text; two or more lookups (a number's value, qualifier and error) share one:
+    the row's index among the distinct texts is looked up once (hashing 600,000 texts is the
+    cost) and each output gathers by it (~3x faster for three)."""
     old, same = p.get_column(rn), _unchanged(p, rn)
-    out = []
+    out, looked = [], []
     for name in p.columns:
         if name == rn:
             continue
@@ -235,9 +243,17 @@ def _mapped_back(p: pl.DataFrame, rn: str) -> list:
         elif p.get_column(name).null_count() == p.height:
             out.append(pl.lit(None, dtype=p.schema[name]).alias(name))
         else:
+            looked.append(len(out))
             out.append(pl.col(rn).replace_strict(old, p.get_column(name), default=None,
                                                  return_dtype=p.schema[name]).alias(name))
-    return out
+    if len(looked) < 2:
+        return None, out
+    index = f"__index:{rn}"
+    positions = pl.Series(range(p.height), dtype=pl.UInt32)
+    for j in looked:
+        name = out[j].meta.output_name()
+        out[j] = pl.lit(p.get_column(name)).gather(pl.col(index)).alias(name)
+    return pl.col(rn).replace_strict(old, positions, default=None, return_dtype=pl.UInt32).alias(index), out
 
 
 def _unchanged(parsed: pl.DataFrame, rn: str) -> set:
