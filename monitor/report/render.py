@@ -276,7 +276,7 @@ def subject_chunks(subs: list) -> list:
     return chunks
 
 
-POOL_MIN_COST = 12.0   # about 6 subjects: below it, starting worker processes costs more than it saves
+from .workers import POOL_MIN_COST  # noqa: E402  (below it, starting worker processes costs more than it saves)
 
 
 def part_label(part: Part) -> str:
@@ -316,13 +316,12 @@ def _run_parts(parts: list, folder: str, jobs: int, force_pool: bool = False, pr
     `progress(cost_done, text)` is called as parts start (cost 0) and finish (their cost)."""
     if not _pooled(parts, jobs, force_pool):
         return _sequential(parts, folder, progress)
-    import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
-
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["monitor.report.render"])
     from concurrent.futures.process import BrokenProcessPool
 
+    from .workers import context
+
+    ctx = context()
     order = sorted(range(len(parts)), key=lambda i: -parts[i].cost)   # biggest first
     results = [None] * len(parts)
     try:
@@ -407,12 +406,12 @@ def _finish(view, results, folder, target):
 def _in_child(view, results, folder, target):
     """_finish in a worker process: the cover's layout and qpdf's merge of every page then never
     add to the memory of the main process (which holds the checked workbook)."""
-    import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["monitor.report.render"])
+    from .workers import context
+
+    ctx = context()
     try:
         with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
             return pool.submit(_finish, view, results, folder, target).result()
