@@ -69,3 +69,22 @@ def test_prestart_leaves_a_forkserver_running_for_the_pool():
     assert workers.prestart() is True
     assert forkserver._forkserver._forkserver_pid is not None
     assert forkserver._forkserver._preload_modules == workers.PRELOAD
+
+
+def test_the_process_that_hands_parts_out_does_not_import_the_renderers_libraries():
+    """render.py imports WeasyPrint and matplotlib only to lay a part out: the main process of a
+    pooled report (which plans the parts and sends them to workers) never imports them, the
+    workers' forkserver imports them once for all workers."""
+    import subprocess
+    import sys
+
+    code = ("import sys, monitor.report.render as r\n"
+            "from monitor.report import workers\n"
+            "print(sorted(m for m in ('weasyprint', 'matplotlib') if m in sys.modules))\n"
+            "from monitor.report.render import AssetFetcher\n"
+            "print(AssetFetcher.__module__, 'weasyprint' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent).stdout.split("\n")
+    assert out[0] == "[]"
+    assert out[1] == "monitor.report.fetcher True"
+    assert {"weasyprint", "monitor.report.charts"} <= set(workers.PRELOAD)

@@ -30,10 +30,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import jinja2
-import weasyprint
-from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from . import charts as charts_mod
 from . import svg_text
 from .merge import merge as _merge
 
@@ -59,29 +56,14 @@ def bundled_asset(name: str) -> bytes:
     return templates_dir().joinpath(name).read_bytes()
 
 
-class AssetFetcher(URLFetcher):
-    """Serves `asset:NAME` from the bundled assets and this render's charts; refuses anything
-    else. Every request is recorded in `requests`, every refusal in `refused`."""
+def __getattr__(name):
+    """AssetFetcher lives in fetcher.py (it subclasses WeasyPrint's URLFetcher): the process that
+    only hands the parts out to workers never imports WeasyPrint."""
+    if name == "AssetFetcher":
+        from .fetcher import AssetFetcher
 
-    def __init__(self, charts: dict | None = None):
-        super().__init__(allowed_protocols=("asset",), allow_redirects=False, timeout=1)
-        self.charts = dict(charts or {})
-        self.requests: list[str] = []
-        self.refused: list[str] = []
-
-    def fetch(self, url, headers=None):
-        self.requests.append(url)
-        if url.startswith("asset:"):
-            name = url[len("asset:"):]
-            if name in self.charts:
-                return URLFetcherResponse(url, self.charts[name], {"Content-Type": "image/svg+xml"})
-            if name in BUNDLED:
-                return URLFetcherResponse(url, bundled_asset(name), {"Content-Type": BUNDLED[name]})
-        self.refused.append(url)
-        raise ValueError(f"refused by the report's URL fetcher: {url[:80]}")
-
-    def __call__(self, url):
-        return self.fetch(url)
+        return AssetFetcher
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @lru_cache(maxsize=1)
@@ -181,6 +163,11 @@ def render_html(part: Part, charts: dict | None = None, toc: list | None = None)
 def render_part(part: Part, path: str) -> PartResult:
     """Lay out one part and write it to the PDF file `path` (runs in a worker process when
     jobs > 1). The laid-out document is dropped before returning: only the file remains."""
+    import weasyprint
+
+    from . import charts as charts_mod
+    from .fetcher import AssetFetcher
+
     t0, c0 = time.perf_counter(), time.process_time()
     svg_text.install()
     to_draw = []

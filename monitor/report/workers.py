@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import multiprocessing as mp
 
-PRELOAD = ["monitor.report.render"]
+# the renderer imports WeasyPrint and matplotlib only where it lays out (render_part), so that the
+# main process, which only hands parts out, never does; the workers' forkserver imports them once
+PRELOAD = ["monitor.report.render", "monitor.report.fetcher", "monitor.report.charts", "weasyprint"]
 POOL_MIN_COST = 12.0   # about 6 subjects: below it, starting worker processes costs more than it saves
 SUBJECT_COST = 1.5     # the least a subject's section costs (render.plan_parts: 1.5 + 0.2 a cycle)
 
