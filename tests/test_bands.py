@@ -239,3 +239,41 @@ def test_a_sheet_wider_than_z_holds_its_bands_until_scanned_and_reads_the_same(s
         load.BANDS = True
     assert banded.sheets["Labs"].frame.equals(plain.sheets["Labs"].frame)
     assert banded.sheets["Labs"].extra == plain.sheets["Labs"].extra
+
+
+def test_the_scan_loads_bands_itself_while_max_queued_bands_wait(small_bands, monkeypatch):
+    """The scan outruns calamine: it may release at most MAX_QUEUED bands that are not loaded
+    yet (each is inflated XML held in memory); then, rather than wait, the reading thread loads
+    the oldest waiting band itself. The frames are still the same."""
+    waiting, most, by = [0], [0], set()
+    lock = threading.Lock()
+    real_put, real_frame = bands.queue.Queue.put, bands.BandLoader._frame
+
+    class Counted(bands.queue.Queue):
+        def put(self, item, *a, **k):
+            if item is not None:
+                with lock:
+                    waiting[0] += 1
+                    most[0] = max(most[0], waiting[0])
+            return real_put(self, item, *a, **k)
+
+    def slow_frame(self, *a):
+        import time
+        time.sleep(0.01)       # a slow loader: without the bound every band would be released
+        by.add(threading.current_thread().name)
+        try:
+            return real_frame(self, *a)
+        finally:
+            with lock:
+                waiting[0] -= 1
+    monkeypatch.setattr(bands.queue, "Queue", Counted)
+    monkeypatch.setattr(bands.BandLoader, "_frame", slow_frame)
+    monkeypatch.setattr(bands, "MAX_QUEUED", 2)
+    path = ROOT / "sample_sheets" / "demo_study.xlsx"
+    banded = read_workbook(path)
+    assert small_bands[0][0] and small_bands[0][1] > 10
+    assert 1 <= most[0] <= 2 + 1     # MAX_QUEUED released by the scan, + the last one finish() adds
+    assert by == {"monitor-band-load", threading.current_thread().name}   # both threads loaded bands
+    monkeypatch.setattr(load, "BANDS", False)
+    plain = read_workbook(path)
+    assert banded.sheets["Labs"].frame.equals(plain.sheets["Labs"].frame)

@@ -345,3 +345,37 @@ def test_columns_without_a_value_are_kept_as_lean_null_columns_with_the_same_val
     lean = _lean(df)
     assert lean.equals(df) and lean.schema == df.schema
     assert lean.get_column("y__err").to_list() == df.get_column("y__err").to_list()   # has a value: as it was
+
+
+def test_typed_columns_mapped_per_distinct_value_equal_the_plain_parse_and_share_unchanged_text():
+    """parse_by_value maps each distinct text's parse back to the rows; a text column whose
+    parse changes no value (test names, IDs without '.0') is the column itself, not a mapped
+    copy (reader._unchanged). Both give what parsing every row in place gives."""
+    from monitor.workbook import reader
+    from monitor.workbook.parse import parse_column
+    from monitor.workbook.schema import SHEETS
+
+    labs = next(s for s in SHEETS if s.name == "Labs")
+    spec = {c.key: c for c in labs.columns}
+    n = 400
+    df = pl.DataFrame({
+        "s": [["1001", "1002", None, "1003"][i % 4] for i in range(n)],
+        "s2": [["1001.0", "1002", None][i % 3] for i in range(n)],
+        "t": [["ALT", "AST", "Hb", None][i % 4] for i in range(n)],
+        "r": [["12", "<0.5", "ND", "x"][i % 4] for i in range(n)],
+    })
+    cols = [("s", spec["subject"]), ("s2", spec["subject"]), ("t", spec["test"]), ("r", spec["result"])]
+    for (rn, c), exprs in zip(cols, reader.parse_by_value(df, cols, None)):
+        got, want = df.select(exprs), df.select(parse_column(rn, c, None))
+        assert got.equals(want), rn
+        assert got.height == n and got.get_column(c.key).null_count() < n
+    assert df.select(reader.parse_by_value(df, cols[:1], None)[0]).get_column("subject").to_list()[:4] == [
+        "1001", "1002", None, "1003"]
+    uniq = df.select(pl.col("s2").unique()).drop_nulls()
+    parsed = uniq.select(pl.col("s2"), *parse_column("s2", spec["subject"], None))
+    assert reader._unchanged(parsed, "s2") == set()          # "1001.0" -> "1001": mapped
+    parsed = df.select(pl.col("t").unique()).drop_nulls().select(pl.col("t"), *parse_column("t", spec["test"], None))
+    assert "test" in reader._unchanged(parsed, "t")         # names as written: the column itself
+    # an output no distinct text has a value in (test__err) is a null literal, not a lookup
+    kinds = {e.meta.output_name(): e.meta.is_literal(allow_aliasing=True) for e in reader._mapped_back(parsed, "t")}
+    assert kinds == {"test": False, "test__err": True}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from ..frames import join_columns
 from ..labs.catalogue import Catalogue, with_lab_codes
 
 CA_CORRECTION_MG_DL = 0.8     # mg/dL calcium per g/dL albumin below 4 g/dL (Payne 1973)
@@ -73,13 +74,13 @@ def labs_table(labs, cycles, catalogue: Catalogue, rows: pl.DataFrame | None = N
         factor.alias("_factor"),   # the row's own unit factor, for the baseline below
     )
     fd = first_doses(cycles)
-    out = out.join(fd, on="subject", how="left")
+    out = join_columns(out, fd, "subject")
     base = (out.filter(pl.col("value_si").is_not_null() & pl.col("first_dose").is_not_null()
                        & (pl.col("date") <= pl.col("first_dose")) & pl.col("test").is_not_null())
             .sort(["subject", "test", "date", "row"])
             .group_by(["subject", "test"], maintain_order=True)
             .agg(pl.col("value_si").last().alias("baseline_si"), pl.col("date").last().alias("baseline_date")))
-    out = out.join(base, on=["subject", "test"], how="left")
+    out = join_columns(out, base, ["subject", "test"])
     out = out.with_columns(
         (pl.col("baseline_si") / pl.col("_factor")).alias("baseline"),
         ((pl.col("date") == pl.col("baseline_date")) & pl.col("value_si").is_not_null()).fill_null(False)
@@ -99,7 +100,7 @@ def corrected_calcium(out: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
                       & pl.col("date").is_not_null())
            .sort("row").group_by(["subject", "date"], maintain_order=True)
            .agg(pl.col("value_si").first().alias("_alb_g_l")))
-    out = out.join(alb, on=["subject", "date"], how="left")
+    out = join_columns(out, alb, ["subject", "date"])
     units = out.filter(is_ca).select(pl.col("unit").fill_null("")).unique().to_series().to_list()
     mg_dl = [u for u in units if catalogue.convert("CA", u, "mg/dL") == 1.0]
     delta_si = CA_CORRECTION_MMOL_L * (ALBUMIN_REFERENCE_G_L - pl.col("_alb_g_l"))

@@ -22,6 +22,8 @@ from importlib import resources
 
 import polars as pl
 
+from ..frames import join_columns
+
 from . import units as U
 from .conversion import CatalogueError, bridges as _bridges, plausible as _plausible, reading, to_si_parsed
 
@@ -336,7 +338,7 @@ def with_lab_codes(frame, catalogue: "Catalogue"):
     combos = combos.select(*on, "unit_norm", "test_code",
                            unit_factor_expr(combos, catalogue, weight="_len").alias("unit_factor"))
     out = frame.with_columns(extra) if extra else frame
-    out = out.join(combos, on=on, how="left", nulls_equal=True, maintain_order="left")
+    out = join_columns(out, combos, on, nulls_equal=True)
     return out.drop("_res") if extra else out
 
 

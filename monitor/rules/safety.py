@@ -14,6 +14,7 @@ import polars as pl
 
 from ..ctcae.terms import norm_term
 from ..derive.exposure import cached, join_in_order
+from ..frames import join_columns
 from .base import emit, quoted
 
 LIVER_TERMS = ("alanine aminotransferase increased", "aspartate aminotransferase increased",
@@ -24,8 +25,21 @@ def _norm(e: pl.Expr) -> pl.Expr:
     return e.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
 
 
-def _graded_long(ctx) -> pl.DataFrame:
-    return cached(ctx, "safety_graded_long", _build_graded_long)   # shared by several rules: built once
+def _emergent_long(ctx) -> pl.DataFrame:
+    """The treatment-emergent rows of the graded long table (LAB101)."""
+    return _safety_tables(ctx)[0]
+
+
+def _safety_tables(ctx) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return cached(ctx, "safety_tables", _build_safety_tables)   # shared by several rules: built once
+
+
+def _build_safety_tables(ctx) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(the emergent rows of the graded long table, the AE-versus-lab table), built together from
+    one graded long table that is not kept: on a whole study it is ~1.3 rows per lab result, and
+    the rules need only these two small tables of it."""
+    long = _build_graded_long(ctx)
+    return long.filter(pl.col("emergent")), _ae_vs_lab_from(ctx, long)
 
 
 def _build_graded_long(ctx) -> pl.DataFrame:
@@ -45,7 +59,7 @@ def _build_graded_long(ctx) -> pl.DataFrame:
     long = pl.concat([p.filter(pl.col("lab_term").is_not_null() & pl.col("lab_grade").is_not_null()) for p in parts])
     base = (long.filter(pl.col("baseline_flag")).group_by("subject", "test", "lab_term")
             .agg(pl.col("lab_grade").max().alias("baseline_grade")))
-    long = long.join(base, on=["subject", "test", "lab_term"], how="left")
+    long = join_columns(long, base, ["subject", "test", "lab_term"])
     emergent = ((pl.col("date") >= pl.col("first_dose"))
                 & (pl.col("lab_grade") > pl.col("baseline_grade").fill_null(0))).fill_null(False)
     return long.with_columns(emergent.alias("emergent")).drop("first_dose", "baseline_flag", "baseline_grade")
@@ -102,7 +116,7 @@ def lab_grade_without_ae(ctx):
     date; not: platelets 45 x 10^9/L at screening and at every visit of a cirrhotic patient.
     """
     sd = ctx.sheet("Labs")
-    long = _graded_long(ctx).filter(pl.col("emergent"))
+    long = _emergent_long(ctx)
     by_term = {norm_term(k): int(v) for k, v in ctx.profile.safety.get("lab_ae_min_grade_by_term", {}).items()}
     min_default = int(ctx.profile.safety["lab_ae_min_grade"])
     long = long.with_columns(_norm(pl.col("lab_term")).alias("lab_norm"))
@@ -132,12 +146,11 @@ def lab_grade_without_ae(ctx):
 
 
 def _ae_vs_lab(ctx) -> pl.DataFrame:
-    return cached(ctx, "safety_ae_vs_lab", _build_ae_vs_lab)   # shared by several rules: built once
+    return _safety_tables(ctx)[1]
 
 
-def _build_ae_vs_lab(ctx) -> pl.DataFrame:
+def _ae_vs_lab_from(ctx, long: pl.DataFrame) -> pl.DataFrame:
     aes = _aes(ctx)
-    long = _graded_long(ctx)
     # a lab term is normalised once per distinct term (a few dozen), not on every graded row
     terms = long.select(pl.col("lab_term").unique()).with_columns(_norm(pl.col("lab_term")).alias("_t"))
     long = long.select("subject", "date", "test", "lab_grade", pl.col("lab_term").replace_strict(

@@ -40,6 +40,7 @@ from .container import _is_sheet_part
 BAND_BYTES = 24 << 20        # a band holds about this much sheet XML (~80,000 rows of 8 columns)
 MIN_PART_BYTES = 64 << 20    # a sheet part smaller than this is loaded whole, as before
 MAX_COPIED_PART = 16 << 20   # a non-sheet part larger than this (an image ...) is not copied into bands
+MAX_QUEUED = 2               # bands released and not yet loaded; the scan waits for the loader beyond that
 
 MARK = "\u2063monitor-band\u2063"
 _MARK_XML = MARK.encode()
@@ -85,6 +86,7 @@ class BandLoader:
         self.rows: list = []        # (first row, last row) of every band, in order
         self.frames: dict = {}
         self.queue: queue.Queue = queue.Queue()
+        self.slots = threading.Semaphore(MAX_QUEUED)   # the scan waits here while MAX_QUEUED bands wait
         self.stop = False
         self.thread = threading.Thread(target=self._work, name="monitor-band-load", daemon=True)
         self.thread.start()
@@ -140,8 +142,27 @@ class BandLoader:
         if wide or self.failed:
             return
         for item in self.held:
-            self.queue.put(item)
+            self._enqueue(item)
         self.held = []
+
+    def _enqueue(self, item) -> None:
+        """Queue a band once fewer than MAX_QUEUED wait. The scan is faster than calamine: without
+        a bound, most of a 180 MB part would wait as inflated XML (~120 MB at the read's peak).
+        While the queue is full, this thread loads the oldest waiting band itself rather than
+        wait: two bands load at once, disjoint row ranges of a sheet the scan has bounded, so
+        their grids together stay within the sheet's, and the cell limit."""
+        while not self.slots.acquire(blocking=False):
+            try:
+                waiting = self.queue.get_nowait()
+            except queue.Empty:   # the loading thread has taken every waiting band: wait for it
+                if self.slots.acquire(timeout=0.05) or not self.thread.is_alive():
+                    break
+                continue
+            if waiting is None:   # (never before finish) the loading thread's end: left for it
+                self.queue.put(None)
+                break
+            self._load(waiting, Exception)   # frees its slot; Ctrl-C is not a refused band
+        self.queue.put(item)
 
     def finish(self, first_col: int) -> pl.DataFrame | None:
         """The whole sheet has passed the scan: load the last band and the held ones, wait for
@@ -180,15 +201,35 @@ class BandLoader:
             item = self.queue.get()
             if item is None:
                 return
-            if self.stop or self.failed:
-                continue
-            index, pieces, tail = item
+            self._load(item)
+
+    def help(self) -> None:
+        """Load bands still waiting, in the calling thread beside the loading one, until none is
+        left (the reading thread, idle once every other sheet is built). Two bands then load at
+        once: they are disjoint row ranges of a sheet the scan has bounded, so their grids
+        together stay within the sheet's, and the cell limit."""
+        while not (self.stop or self.failed):
             try:
-                self.frames[index] = self._frame(index, pieces, tail)
-            except BaseException:   # calamine refuses a band: the sheet is loaded, and refused, whole
-                self.failed = True
-            finally:
-                pieces.clear()
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is None:           # the loading thread's end: left for it
+                self.queue.put(None)
+                return
+            self._load(item, Exception)
+
+    def _load(self, item, refused=BaseException) -> None:
+        if self.stop or self.failed:
+            self.slots.release()
+            return
+        index, pieces, tail = item
+        try:
+            self.frames[index] = self._frame(index, pieces, tail)
+        except refused:   # calamine refuses a band: the sheet is loaded, and refused, whole
+            self.failed = True
+        finally:
+            pieces.clear()
+            self.slots.release()
 
     def _frame(self, index: int, pieces: list, tail: bytes | None) -> pl.DataFrame:
         first_row, last_row = self.rows[index]

@@ -56,6 +56,7 @@ class _Background:
 
     def __init__(self, data: bytes, sname: str, wname: str, banded=None):
         self.sname, self.wname, self.result, self.banded = sname, wname, None, banded
+        self.loader = banded[0] if banded is not None else None
         self.thread = threading.Thread(target=self._run, args=(data,), name="monitor-sheet-load", daemon=True)
         self.thread.start()
 
@@ -70,7 +71,9 @@ class _Background:
         except BaseException as e:   # kept, and raised (or not) by the reading thread in sheet order
             self.result = e
 
-    def get(self):
+    def get(self, help: bool = False):
+        if help and self.loader is not None:
+            self.loader.help()   # the bands still waiting load here too, not only in the loading thread
         self.thread.join()
         return self.result
 
@@ -95,7 +98,7 @@ class Loaded:
     def wait(self) -> None:
         bg = self.background
         if bg is not None:
-            result = bg.get()
+            result = bg.get(help=True)
             wname = self.matched[bg.sname]
             self.outcome[bg.sname] = _checked(result, self.scans[bg.sname][0], self.limits, self.path, wname)
             self.background = None
@@ -211,7 +214,7 @@ def load_sheets(snap, zf, limits: Limits, match_sheets, contract_order) -> Loade
             raise WorkbookError(f"{path}: required sheet{'s' if len(missing) > 1 else ''} missing: "
                                 f"{', '.join(missing)} (found: {', '.join(names) or 'none'})")
         if background is not None and matched.get(background.sname) != background.wname:
-            background.get()      # calamine names the sheets otherwise: load it here instead
+            background.get(help=True)      # calamine names the sheets otherwise: load it here instead
             background = None
         outcome = {}
         for sname, wname in matched.items():

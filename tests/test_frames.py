@@ -1,0 +1,44 @@
+"""monitor/frames.py: join_columns is a left join that shares the left frame's columns."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from monitor.frames import join_columns  # noqa: E402
+
+LEFT = pl.DataFrame({"row": [1, 2, 3, 4, 5, 6], "subject": ["a", "b", None, "a", "c", "b"],
+                     "test": ["ALT", "AST", "ALT", None, "ALT", "AST"], "v": [1.0, 2.0, 3.0, None, 5.0, 6.0]})
+RIGHT = pl.DataFrame({"subject": ["b", "a", None, "a"], "test": ["AST", "ALT", "ALT", None],
+                      "base": [20.0, 10.0, 99.0, 7.0], "flag": [True, False, True, None]})
+
+
+@pytest.mark.parametrize("nulls_equal", [False, True])
+def test_join_columns_equals_the_left_join_in_left_order(nulls_equal):
+    got = join_columns(LEFT, RIGHT, ["subject", "test"], nulls_equal=nulls_equal)
+    want = LEFT.join(RIGHT, on=["subject", "test"], how="left", maintain_order="left", nulls_equal=nulls_equal)
+    assert got.equals(want)
+    assert got.columns == want.columns
+    assert got.get_column("base").to_list() == ([10.0, 20.0, 99.0, 7.0, None, 20.0] if nulls_equal
+                                                else [10.0, 20.0, None, None, None, 20.0])
+
+
+def test_join_columns_on_one_key_and_on_a_frame_of_keys_only():
+    right = pl.DataFrame({"subject": ["a", "b"], "first_dose": [1, 2]})
+    assert join_columns(LEFT, right, "subject").equals(
+        LEFT.join(right, on="subject", how="left", maintain_order="left"))
+    keys = LEFT.select("subject")
+    assert join_columns(keys, right, "subject").equals(keys.join(right, on="subject", how="left", maintain_order="left"))
+
+
+def test_join_columns_refuses_a_right_side_with_two_rows_of_a_key():
+    """Two rows of one key would add rows to a left join; the columns could not sit beside the
+    left frame's own, so it says so instead of misaligning them."""
+    right = pl.DataFrame({"subject": ["a", "a"], "x": [1, 2]})
+    with pytest.raises(ValueError, match="more than one row"):
+        join_columns(LEFT, right, "subject")
