@@ -41,9 +41,13 @@ def make_report(result, profile, out_path, *, now: datetime, tool_version: str, 
     `tool_version` are passed in so the same inputs give the same PDF. Returns ReportStats."""
     from ..export import build_tables
     from ..labs.catalogue import load_catalogue
-    from .render import write_report
+    from . import workers
 
     t0, c0 = time.perf_counter(), time.process_time()
+    if subject is None and workers.worth_a_pool(_n_subjects(result), jobs):
+        workers.prestart()   # the workers' imports run while the view is built
+    from .render import write_report
+
     tables = build_tables(result, load_catalogue(), profile=profile)
     view = build_view(result, profile, generated=now, tool_version=tool_version, subject=subject, cycle=cycle,
                       previous_ids=previous, tables=tables)
@@ -53,3 +57,10 @@ def make_report(result, profile, out_path, *, now: datetime, tool_version: str, 
     stats.timings["cpu_view"] = c_view
     stats.wall += t_view
     return stats
+
+
+def _n_subjects(result) -> int:
+    """Rows of the Subjects sheet (0 when it is missing): enough to tell a study that will be
+    laid out in worker processes before its view model is built."""
+    sheet = result.wb.get("Subjects") if getattr(result, "wb", None) is not None else None
+    return sheet.frame.height if sheet is not None else 0

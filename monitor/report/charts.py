@@ -24,6 +24,7 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator  # noqa: E402
 
+from .mpl_cache import memoized  # noqa: E402
 from .svg_lean import lean  # noqa: E402
 
 RC = {
@@ -357,7 +358,7 @@ def draw(chart) -> str | None:
     """SVG text of one view-model Chart, or None when it has nothing to draw."""
     if chart.empty:
         return None
-    with matplotlib.rc_context(RC), warnings.catch_warnings():
+    with matplotlib.rc_context(RC), warnings.catch_warnings(), memoized():
         warnings.simplefilter("ignore")   # a glyph missing from DejaVu (CJK subject IDs) is drawn by the PDF's fonts
         return DRAW[chart.kind](chart.data)
 
@@ -365,7 +366,7 @@ def draw(chart) -> str | None:
 def draw_all(charts) -> dict:
     """asset name -> SVG bytes for every chart that has data."""
     out = {}
-    with matplotlib.rc_context(RC), warnings.catch_warnings():
+    with matplotlib.rc_context(RC), warnings.catch_warnings(), memoized():
         warnings.simplefilter("ignore")
         for c in charts:
             if not c.empty:

@@ -5,13 +5,14 @@ render.py (which lays the parts out) unchanged."""
 from __future__ import annotations
 
 import pikepdf
-import weasyprint
 
 
 def merge(view, results, target) -> int:
     """Concatenate the parts' files with pikepdf (qpdf: ~10x faster than pypdf's object cloning
     on chart-heavy pages) into `target`, add bookmarks, page numbers and metadata. Returns the
     page count."""
+    import weasyprint   # its version for the metadata (imported here: the main process never needs it)
+
     out = pikepdf.new()
     sources, offsets = [], []
     for res in results:

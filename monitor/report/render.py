@@ -30,10 +30,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import jinja2
-import weasyprint
-from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from . import charts as charts_mod
 from . import svg_text
 from .merge import merge as _merge
 
@@ -59,29 +56,14 @@ def bundled_asset(name: str) -> bytes:
     return templates_dir().joinpath(name).read_bytes()
 
 
-class AssetFetcher(URLFetcher):
-    """Serves `asset:NAME` from the bundled assets and this render's charts; refuses anything
-    else. Every request is recorded in `requests`, every refusal in `refused`."""
+def __getattr__(name):
+    """AssetFetcher lives in fetcher.py (it subclasses WeasyPrint's URLFetcher): the process that
+    only hands the parts out to workers never imports WeasyPrint."""
+    if name == "AssetFetcher":
+        from .fetcher import AssetFetcher
 
-    def __init__(self, charts: dict | None = None):
-        super().__init__(allowed_protocols=("asset",), allow_redirects=False, timeout=1)
-        self.charts = dict(charts or {})
-        self.requests: list[str] = []
-        self.refused: list[str] = []
-
-    def fetch(self, url, headers=None):
-        self.requests.append(url)
-        if url.startswith("asset:"):
-            name = url[len("asset:"):]
-            if name in self.charts:
-                return URLFetcherResponse(url, self.charts[name], {"Content-Type": "image/svg+xml"})
-            if name in BUNDLED:
-                return URLFetcherResponse(url, bundled_asset(name), {"Content-Type": BUNDLED[name]})
-        self.refused.append(url)
-        raise ValueError(f"refused by the report's URL fetcher: {url[:80]}")
-
-    def __call__(self, url):
-        return self.fetch(url)
+        return AssetFetcher
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @lru_cache(maxsize=1)
@@ -181,6 +163,11 @@ def render_html(part: Part, charts: dict | None = None, toc: list | None = None)
 def render_part(part: Part, path: str) -> PartResult:
     """Lay out one part and write it to the PDF file `path` (runs in a worker process when
     jobs > 1). The laid-out document is dropped before returning: only the file remains."""
+    import weasyprint
+
+    from . import charts as charts_mod
+    from .fetcher import AssetFetcher
+
     t0, c0 = time.perf_counter(), time.process_time()
     svg_text.install()
     to_draw = []
@@ -276,7 +263,7 @@ def subject_chunks(subs: list) -> list:
     return chunks
 
 
-POOL_MIN_COST = 12.0   # about 6 subjects: below it, starting worker processes costs more than it saves
+from .workers import POOL_MIN_COST  # noqa: E402  (below it, starting worker processes costs more than it saves)
 
 
 def part_label(part: Part) -> str:
@@ -316,13 +303,12 @@ def _run_parts(parts: list, folder: str, jobs: int, force_pool: bool = False, pr
     `progress(cost_done, text)` is called as parts start (cost 0) and finish (their cost)."""
     if not _pooled(parts, jobs, force_pool):
         return _sequential(parts, folder, progress)
-    import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
-
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["monitor.report.render"])
     from concurrent.futures.process import BrokenProcessPool
 
+    from .workers import context
+
+    ctx = context()
     order = sorted(range(len(parts)), key=lambda i: -parts[i].cost)   # biggest first
     results = [None] * len(parts)
     try:
@@ -407,12 +393,12 @@ def _finish(view, results, folder, target):
 def _in_child(view, results, folder, target):
     """_finish in a worker process: the cover's layout and qpdf's merge of every page then never
     add to the memory of the main process (which holds the checked workbook)."""
-    import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["monitor.report.render"])
+    from .workers import context
+
+    ctx = context()
     try:
         with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
             return pool.submit(_finish, view, results, folder, target).result()
