@@ -152,16 +152,9 @@ class BandLoader:
         wait: two bands load at once, disjoint row ranges of a sheet the scan has bounded, so
         their grids together stay within the sheet's, and the cell limit."""
         while not self.slots.acquire(blocking=False):
-            try:
-                waiting = self.queue.get_nowait()
-            except queue.Empty:   # the loading thread has taken every waiting band: wait for it
-                if self.slots.acquire(timeout=0.05) or not self.thread.is_alive():
-                    break
-                continue
-            if waiting is None:   # (never before finish) the loading thread's end: left for it
-                self.queue.put(None)
+            # none left to load here (the loading thread has them): wait for it
+            if not self._load_waiting() and (self.slots.acquire(timeout=0.05) or not self.thread.is_alive()):
                 break
-            self._load(waiting, Exception)   # frees its slot; Ctrl-C is not a refused band
         self.queue.put(item)
 
     def finish(self, first_col: int) -> pl.DataFrame | None:
@@ -208,15 +201,20 @@ class BandLoader:
         left (the reading thread, idle once every other sheet is built). Two bands then load at
         once: they are disjoint row ranges of a sheet the scan has bounded, so their grids
         together stay within the sheet's, and the cell limit."""
-        while not (self.stop or self.failed):
-            try:
-                item = self.queue.get_nowait()
-            except queue.Empty:
-                return
-            if item is None:           # the loading thread's end: left for it
-                self.queue.put(None)
-                return
-            self._load(item, Exception)
+        while not (self.stop or self.failed) and self._load_waiting():
+            pass
+
+    def _load_waiting(self) -> bool:
+        """Load the oldest waiting band in this thread (it frees its slot); False when none waits."""
+        try:
+            item = self.queue.get_nowait()
+        except queue.Empty:
+            return False
+        if item is None:           # the loading thread's end: left for it
+            self.queue.put(None)
+            return False
+        self._load(item, Exception)   # Ctrl-C in the reading thread is not a refused band
+        return True
 
     def _load(self, item, refused=BaseException) -> None:
         if self.stop or self.failed:
