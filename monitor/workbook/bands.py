@@ -7,7 +7,8 @@ only when the scan has finished, and holds the whole cell list and grid at once 
 the frame). Here the scan's pieces are cut at row starts into bands of about BAND_BYTES; each band
 becomes a small stored (not deflated) copy of the package: the same workbook, styles and shared
 strings parts, with the sheet part holding only that band's rows. A second thread loads the bands
-one by one as soon as the scan has passed their pieces (calamine releases the GIL), and the band
+as soon as the scan has passed their pieces (calamine releases the GIL), the reading thread too
+while two bands wait (at most two are held as inflated XML), and the band
 frames are put back together in row order.
 
 A band's frame must say where it sits. calamine starts a frame at the first stored cell (with
@@ -67,13 +68,15 @@ def _last_row_start(piece: bytes) -> int:
 
 class BandLoader:
     """The bands of one sheet part, cut from the scan's pieces as they come (`feed`) and loaded
-    one at a time by a second thread as soon as the scan has passed their pieces (`release`);
-    `finish` loads the last band and puts the sheet's frame together (None: load it whole).
+    by a second thread as soon as the scan has passed their pieces (`release`; while MAX_QUEUED
+    wait, the scan's thread loads the oldest itself); `finish` loads the last band and puts the
+    sheet's frame together (None: load it whole).
 
-    One band is loaded at a time, so calamine never holds more than one band's grid: a band the
-    scan has passed while the sheet is no wider than Z spans at most the rows the scan allows for
-    26 columns, within the cell limit; once the scan has seen a column beyond Z, bands wait until
-    the whole sheet has passed (then each band is within the sheet's own extent)."""
+    At most two bands load at once (the loading thread's and the scan's), disjoint row ranges: a
+    band the scan has passed while the sheet is no wider than Z lies within the rows the scan
+    allows for 26 columns, so the grids of the bands loading together stay within the sheet's and
+    the cell limit; once the scan has seen a column beyond Z, bands wait until the whole sheet has
+    passed (then they are within the sheet's own extent)."""
 
     def __init__(self, parts: dict, sheet_part: str, wname: str, band_bytes: int | None = None):
         self.parts, self.part, self.wname = parts, sheet_part, wname
