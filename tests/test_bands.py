@@ -277,3 +277,41 @@ def test_the_scan_loads_bands_itself_while_max_queued_bands_wait(small_bands, mo
     monkeypatch.setattr(load, "BANDS", False)
     plain = read_workbook(path)
     assert banded.sheets["Labs"].frame.equals(plain.sheets["Labs"].frame)
+
+
+def test_finish_waits_for_a_band_the_reading_thread_is_still_loading(monkeypatch):
+    """help(): the reading thread takes a waiting band; the loading thread ends first (it takes
+    the rest and its end mark). finish() must wait for that band, not put the sheet together
+    without it (then the sheet would be loaded whole a second time)."""
+    import time
+
+    data = (ROOT / "sample_sheets" / "demo_study.xlsx").read_bytes()
+    zf = zipfile.ZipFile(io.BytesIO(data))
+    part = sheet_parts(zf, [1 << 40, 1e9])["Labs"][0]
+    info = zf.getinfo(part)
+    first_col, _ = load._scan_part(zf, info, [1 << 40, 1e9], Limits(1e9), "x.xlsx", "Labs")
+    xml = zf.read(info)
+    whole = load.load_sheet_frame(fastexcel.read_excel(data), "Labs")
+    real_frame = bands.BandLoader._frame
+    helper_took = threading.Event()
+
+    def frame(self, *a):
+        if threading.current_thread().name == "helper":
+            helper_took.set()
+            time.sleep(0.5)                 # the loading thread is done long before this
+        else:
+            helper_took.wait(2)             # the helper takes its band first
+        return real_frame(self, *a)
+    monkeypatch.setattr(bands.BandLoader, "_frame", frame)
+    monkeypatch.setattr(bands, "MAX_QUEUED", 10_000)   # no band is loaded by the scan itself here
+    loader = bands.BandLoader(bands.copied_parts(zf, zf.infolist()), info.filename, "Labs", 2000)
+    for piece in pieces([xml[i:i + 500] for i in range(0, len(xml), 500)], 500):
+        loader.feed(piece)
+    loader.release()
+    assert loader.queue.qsize() >= 3
+    helper = threading.Thread(target=loader.help, name="helper")
+    helper.start()
+    helper_took.wait(2)
+    got = loader.finish(first_col)
+    helper.join()
+    assert got is not None and got.equals(whole)

@@ -90,6 +90,8 @@ class BandLoader:
         self.frames: dict = {}
         self.queue: queue.Queue = queue.Queue()
         self.slots = threading.Semaphore(MAX_QUEUED)   # the scan waits here while MAX_QUEUED bands wait
+        self.loading = 0                               # bands the reading thread is loading now
+        self.loaded = threading.Condition()
         self.stop = False
         self.thread = threading.Thread(target=self._work, name="monitor-band-load", daemon=True)
         self.thread.start()
@@ -180,6 +182,8 @@ class BandLoader:
         finally:
             self.queue.put(None)
             self.thread.join()
+            with self.loaded:      # a band the reading thread took (help) may still be loading
+                self.loaded.wait_for(lambda: self.loading == 0)
         if self.failed or len(self.frames) != len(self.rows):
             return None
         return _assemble([self.frames.pop(i) for i in range(len(self.rows))], self.rows, first_col)
@@ -209,14 +213,21 @@ class BandLoader:
 
     def _load_waiting(self) -> bool:
         """Load the oldest waiting band in this thread (it frees its slot); False when none waits."""
+        with self.loaded:          # taken and counted at once: finish() waits for it
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                return False
+            if item is None:       # the loading thread's end: left for it
+                self.queue.put(None)
+                return False
+            self.loading += 1
         try:
-            item = self.queue.get_nowait()
-        except queue.Empty:
-            return False
-        if item is None:           # the loading thread's end: left for it
-            self.queue.put(None)
-            return False
-        self._load(item, Exception)   # Ctrl-C in the reading thread is not a refused band
+            self._load(item, Exception)   # Ctrl-C in the reading thread is not a refused band
+        finally:
+            with self.loaded:
+                self.loading -= 1
+                self.loaded.notify_all()
         return True
 
     def _load(self, item, refused=BaseException) -> None:
