@@ -33,6 +33,7 @@ import jinja2
 
 from . import svg_text
 from .merge import merge as _merge
+from .workers import POOL_MIN_COST, SUBJECT_COST
 
 TEMPLATE = "report.html.j2"
 BUNDLED = {"report.css": "text/css"}        # asset name -> content type; nothing else is served
@@ -229,7 +230,7 @@ def plan_parts(view) -> list:
     # findings (estimated too low before, they were laid out last, one worker idle meanwhile)
     parts = [Part("overview", rep(view, subjects=[], subjects_table=rows), 2.0 + 0.21 * len(rows))]
     for chunk in subject_chunks(view.subjects):
-        cost = sum(1.5 + 0.2 * len(s.cycles) for s in chunk)
+        cost = sum(SUBJECT_COST + 0.2 * len(s.cycles) for s in chunk)
         parts.append(Part("subjects", rep(view, subjects=chunk, subjects_table=[], swimmer=[],
                                           findings_groups=[], severe_aes=[]), cost))
     parts.append(Part("findings", rep(view, subjects=[], subjects_table=[], swimmer=[], severe_aes=[]),
@@ -261,9 +262,6 @@ def subject_chunks(subs: list) -> list:
     if cur:
         chunks.append(cur)
     return chunks
-
-
-from .workers import POOL_MIN_COST  # noqa: E402  (below it, starting worker processes costs more than it saves)
 
 
 def part_label(part: Part) -> str:
