@@ -12,7 +12,7 @@ import polars as pl
 
 from ..derive.exposure import cached
 from ..labs.catalogue import MAX_DISTINCT_UNITS, norm_test_expr, pair_key
-from .base import emit, quoted, rows_where
+from .base import emit, quoted, rows_where, sheet_join
 
 
 def _labs(ctx):
@@ -270,7 +270,7 @@ def lab_result_implausible(ctx):
     rng = {c: f"{t.plausible[0]:g} - {t.plausible[1]:g} {t.si_unit}" for c, t in cat.tests.items() if t.plausible
            and None not in t.plausible}
     names = {c: t.name.lower() for c, t in cat.tests.items()}
-    df = sd.frame.join(bad.select(pl.col("row").alias("_row"), "_k", pl.col("test").alias("_code")), on="_row")
+    df = sheet_join(sd, bad.select(pl.col("row").alias("_row"), "_k", pl.col("test").alias("_code")))
     return emit(sd, df, "result",
                 pl.col("result__raw").str.slice(0, 30) + pl.lit(" ") + pl.col("unit__raw").fill_null("").str.slice(0, 30)
                 + pl.lit(" is not a plausible ") + pl.col("_code").replace_strict(names, default="result")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import polars as pl
 
 from ..derive.exposure import REL_TOL, cached, fmt_num
-from .base import emit
+from .base import emit, sheet_join
 
 
 def liver_draws(ctx) -> pl.DataFrame:
@@ -95,7 +95,7 @@ def potential_hys_law(ctx):
     pairs = pairs.join(near, on="row", how="left").filter(~(pl.col("alp_x") >= 2).fill_null(False))
     if not pairs.height:
         return None
-    df = sd.frame.join(pairs.rename({"row": "_row", "test": "x_test"}), on="_row")
+    df = sheet_join(sd, pairs.rename({"row": "_row", "test": "x_test"}))
     alp_txt = (pl.when(pl.col("alp_x").is_null())
                .then(pl.lit(f" ALP not available {'on that draw' if alp_win == 0 else f'within {alp_win} days'}."))
                .otherwise(pl.lit(" ALP ") + fmt_num(pl.col("alp_x")) + pl.lit(" x ULN (< 2: no cholestasis).")))

@@ -11,7 +11,7 @@ import polars as pl
 
 from ..derive.exposure import fmt_num
 from ..derive.markers import marker_results
-from .base import emit, quoted
+from .base import emit, quoted, sheet_join
 
 LABEL = {"PIVKA2": "PIVKA-II"}
 
@@ -27,8 +27,7 @@ def _emit(ctx, hits: pl.DataFrame, text: pl.Expr, suggestion: str):
     sd = ctx.sheet("Labs")
     cols = ["marker", "baseline", "baseline_date", "nadir_before", "pct_from_baseline", "pct_from_nadir",
             "next_date", "unit_si", "uln_si", "fall_pct", "rise_pct", "source", "value_si"]
-    df = sd.frame.join(hits.select(pl.col("row").alias("_row"), *[pl.col(c).alias(f"x_{c}") for c in cols]),
-                       on="_row")
+    df = sheet_join(sd, hits.select(pl.col("row").alias("_row"), *[pl.col(c).alias(f"x_{c}") for c in cols]))
     name = pl.col("x_marker").replace(LABEL)
     return emit(sd, df, "result", name + pl.lit(" ") + quoted(pl.col("result__raw")) + pl.lit(" on ")
                 + pl.col("date").cast(pl.String) + pl.lit(": ") + text,

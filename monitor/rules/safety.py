@@ -15,7 +15,7 @@ import polars as pl
 from ..ctcae.terms import norm_term
 from ..derive.exposure import cached, join_in_order
 from ..frames import join_columns
-from .base import emit, quoted
+from .base import emit, quoted, sheet_join
 
 LIVER_TERMS = ("alanine aminotransferase increased", "aspartate aminotransferase increased",
                "blood bilirubin increased")
@@ -35,34 +35,70 @@ def _safety_tables(ctx) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def _build_safety_tables(ctx) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(the emergent rows of the graded long table, the AE-versus-lab table), built together from
-    one graded long table that is not kept: on a whole study it is ~1.3 rows per lab result, and
-    the rules need only these two small tables of it."""
-    long = _build_graded_long(ctx)
-    return long.filter(pl.col("emergent")), _ae_vs_lab_from(ctx, long)
-
-
-def _build_graded_long(ctx) -> pl.DataFrame:
-    """One row per lab result and graded direction: row, subject, date, test, lab_term, lab_grade,
-    and `emergent`: on or after the first dose and above the baseline grade of that term (the
-    grade of the baseline draw; 0 when there is none)."""
+    """(the emergent rows of the graded long table, the AE-versus-lab table). The graded long
+    table (one row per lab result and graded direction, ~1.3 rows per result on a whole study) is
+    never built whole: each rule needs a small part of it, and each part is filtered from the labs
+    table side by side (low, high) before it is concatenated, in the long table's row order."""
     labs = ctx.labs
     if not labs.height or "ctcae_grade" not in labs.columns:
-        return pl.DataFrame(schema={"row": pl.Int64, "subject": pl.String, "date": pl.Date, "test": pl.String,
-                                    "lab_term": pl.String, "lab_grade": pl.Int64, "result_text": pl.String,
-                                    "emergent": pl.Boolean})
-    parts = [labs.select("row", "subject", "date", "test", "result_text", "first_dose", "baseline_flag",
-                         pl.col(f"ctcae_term_{side}").alias("lab_term"),
-                         pl.col(f"ctcae_grade_{side}").cast(pl.Int64).alias("lab_grade"))
-             for side in ("low", "high")]
-    # each part filtered before the concat: the same rows, without a 2 x 600,000-row frame first
-    long = pl.concat([p.filter(pl.col("lab_term").is_not_null() & pl.col("lab_grade").is_not_null()) for p in parts])
-    base = (long.filter(pl.col("baseline_flag")).group_by("subject", "test", "lab_term")
-            .agg(pl.col("lab_grade").max().alias("baseline_grade")))
-    long = join_columns(long, base, ["subject", "test", "lab_term"])
-    emergent = ((pl.col("date") >= pl.col("first_dose"))
-                & (pl.col("lab_grade") > pl.col("baseline_grade").fill_null(0))).fill_null(False)
-    return long.with_columns(emergent.alias("emergent")).drop("first_dose", "baseline_flag", "baseline_grade")
+        empty = pl.DataFrame(schema={"row": pl.Int64, "subject": pl.String, "date": pl.Date, "test": pl.String,
+                                     "lab_term": pl.String, "lab_grade": pl.Int64, "emergent": pl.Boolean})
+        return empty, _ae_vs_lab_from(ctx, empty, 0)
+    return _emergent_rows(labs), _ae_vs_lab_from(ctx, *_ae_term_rows(ctx, labs))
+
+
+def _side(side: str) -> tuple[pl.Expr, pl.Expr]:
+    """(lab_term, lab_grade) of one graded direction of the labs table."""
+    return (pl.col(f"ctcae_term_{side}").alias("lab_term"),
+            pl.col(f"ctcae_grade_{side}").cast(pl.Int64).alias("lab_grade"))
+
+
+def _graded(side: str) -> pl.Expr:
+    term, grade = _side(side)
+    return term.is_not_null() & grade.is_not_null()
+
+
+def _emergent_rows(labs: pl.DataFrame) -> pl.DataFrame:
+    """Rows of the graded long table (row, subject, date, test, lab_term, lab_grade, emergent)
+    that are treatment-emergent: on or after the first dose and above the baseline grade of the
+    term (the worst grade of the subject's baseline draws of that test and term; 0 when none).
+    A row can only be emergent when its grade is above the lowest baseline grade there can be
+    (0, or a lower grade if the criteria had one), so the rows are cut to those first."""
+    low = min(0, *(v for side in ("low", "high")
+                   if (v := labs.get_column(f"ctcae_grade_{side}").min()) is not None))
+    cols = ("row", "subject", "date", "test", "lab_term", "lab_grade")
+    base = pl.concat([labs.filter(pl.col("baseline_flag") & _graded(side)).select("subject", "test", *_side(side))
+                      for side in ("low", "high")])
+    base = base.group_by("subject", "test", "lab_term").agg(pl.col("lab_grade").max().alias("baseline_grade"))
+    parts = []
+    for side in ("low", "high"):
+        term, grade = _side(side)
+        cand = labs.filter(_graded(side) & (pl.col("date") >= pl.col("first_dose")).fill_null(False)
+                           & (grade > low)).select("row", "subject", "date", "test", term, grade)
+        cand = join_columns(cand, base, ["subject", "test", "lab_term"])
+        parts.append(cand.filter((pl.col("lab_grade") > pl.col("baseline_grade").fill_null(0)).fill_null(False))
+                     .select(*cols, pl.lit(True).alias("emergent")))
+    return pl.concat(parts)
+
+
+def _ae_term_rows(ctx, labs: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """(the rows of the graded long table whose term some adverse event of the study has, with
+    subject, date, test, lab_grade, lab_term; the long table's row count): the only rows the
+    AE-versus-lab join can match. The count keeps that join's row order the unfiltered one's."""
+    aes = _aes(ctx).get_column("term_norm").unique()
+    parts, n_long = [], 0
+    for side in ("low", "high"):
+        term, grade = _side(side)
+        n_long += int(labs.select(_graded(side).sum()).item())
+        terms = labs.select(term.drop_nulls().unique()).get_column("lab_term")
+        keep = terms.filter(_norm_series(terms).is_in(aes.implode()))
+        parts.append(labs.filter(_graded(side) & pl.col(f"ctcae_term_{side}").is_in(keep.implode()))
+                     .select("subject", "date", "test", grade, term))
+    return pl.concat(parts), n_long
+
+
+def _norm_series(s: pl.Series) -> pl.Series:
+    return s.to_frame().select(_norm(pl.col(s.name))).to_series()
 
 
 def _aes(ctx) -> pl.DataFrame:
@@ -135,7 +171,7 @@ def lab_grade_without_ae(ctx):
                          liver.select("row", "lab_norm", "date", "start", "stop")]).filter(
         (pl.col("date") >= pl.col("start") - tol) & (pl.col("date") <= pl.col("stop") + tol))
     bad = hits.join(covered.select("row", "lab_norm").unique(), on=["row", "lab_norm"], how="anti")
-    df = sd.frame.join(bad.select(pl.col("row").alias("_row"), "lab_term", "lab_grade", "test"), on="_row")
+    df = sheet_join(sd, bad.select(pl.col("row").alias("_row"), "lab_term", "lab_grade", "test"))
     return emit(sd, df, "result", pl.col("test") + pl.lit(" ") + quoted(pl.col("result__raw"))
                 + pl.lit(" is CTCAE v5.0 grade ") + pl.col("lab_grade").cast(pl.String) + pl.lit(" ")
                 + pl.col("lab_term") + pl.lit(" but no adverse event of that term covers ")
@@ -149,7 +185,10 @@ def _ae_vs_lab(ctx) -> pl.DataFrame:
     return _safety_tables(ctx)[1]
 
 
-def _ae_vs_lab_from(ctx, long: pl.DataFrame) -> pl.DataFrame:
+def _ae_vs_lab_from(ctx, long: pl.DataFrame, n_long: int) -> pl.DataFrame:
+    """ae_row -> lab_max (the worst lab grade of the AE's term in its period), ae_grade, and the
+    date and test of that worst value. `long`: graded long rows (subject, date, test, lab_grade,
+    lab_term), those of terms no AE has may be left out; `n_long`: the whole long table's rows."""
     aes = _aes(ctx)
     # a lab term is normalised once per distinct term (a few dozen), not on every graded row
     terms = long.select(pl.col("lab_term").unique()).with_columns(_norm(pl.col("lab_term")).alias("_t"))
@@ -157,7 +196,6 @@ def _ae_vs_lab_from(ctx, long: pl.DataFrame) -> pl.DataFrame:
         terms.get_column("lab_term"), terms.get_column("_t"), default=None, return_dtype=pl.String).alias("term_norm"))
     # only the graded rows of a term some AE has can join: the others are dropped first, and
     # join_in_order keeps the unfiltered join's row order (the worst grade's ties pick by order)
-    n_long = long.height
     long = long.filter(pl.col("term_norm").is_in(aes.get_column("term_norm").unique().implode()))
     j = join_in_order(aes, long, ["subject", "term_norm"], aes.height, n_long).filter(
         (pl.col("date") >= pl.col("start")) & (pl.col("date") <= pl.col("stop")))
