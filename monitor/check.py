@@ -255,6 +255,7 @@ def check_workbook(path, profile, today: date | None = None, now: datetime | Non
     wb = read_workbook(path, drugs=profile.related_drug_names, max_unpacked_mb=max_unpacked_mb, limits=limits)
     ctx = Context(wb, profile, load_terms(), load_catalogue(), today)
     frames, skipped = run_rules(ctx)
+    del ctx   # the rules' cached tables (the graded labs ...) go before the findings are built
     findings = to_findings(frames, wb)
     return Result(str(getattr(path, "path", path)), wb.sha256, profile.name, __version__,
                   now.replace(microsecond=0).isoformat(), findings, skipped, wb)

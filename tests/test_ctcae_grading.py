@@ -1634,3 +1634,14 @@ def test_grade_bp_column_names_and_missing_columns():
     assert grade_bp(df, systolic="sbp", diastolic="dbp")["ctcae_grade"].to_list() == [2]
     with pytest.raises(ValueError, match="systolic_bp"):
         grade_bp(df)
+
+
+def test_omitted_outputs_are_not_built_and_the_others_are_unchanged():
+    """grade_labs(omit=...) (a check's rules read no unit-graded text): the same frame as the
+    whole grading without those columns, on every boundary case."""
+    omit = ("unit_graded_low", "unit_graded_high", "unit_graded", "grade_from_qualifier")
+    df = _frame(CASES)
+    lean = grade_labs(df, omit=omit)
+    assert not set(omit) & set(lean.columns)
+    assert lean.equals(grade_labs(df).drop(omit))
+    assert grade_labs(df.clear(), omit=omit).columns == lean.columns

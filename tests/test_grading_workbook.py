@@ -20,8 +20,29 @@ def with_labs(rows: list) -> dict:
     return s
 
 
+def graded(ctx) -> pl.DataFrame:
+    """The whole graded labs table (the export's and the report's); a check's ctx.labs is it
+    without the columns no rule reads (RULES_DROP_LAB_COLUMNS)."""
+    from monitor.derive.labs import graded_labs
+
+    return graded_labs(ctx.sheet("Labs"), ctx.sheet("Cycles"), ctx.catalogue)
+
+
 def labs_of(ctx_of, rows) -> pl.DataFrame:
-    return ctx_of(with_labs(rows)).labs
+    return graded(ctx_of(with_labs(rows)))
+
+
+def test_rules_labs_table_is_the_graded_table_without_the_columns_no_rule_reads(ctx_of):
+    from monitor.rules.base import RULES_DROP_LAB_COLUMNS
+
+    ctx = ctx_of(with_labs([[1001, d(2025, 3, 1), "CA", 2.85, "mmol/L", 2.2, 2.6],
+                            [1001, d(2025, 3, 1), "ALB", 30, "g/L", 35, 50],
+                            [1001, DAY, "GLUC", "<40", "mg/dL", 70, 100],
+                            [1001, DAY, "ALT", 250, "U/L", 7, 40],
+                            [1001, DAY, "HGB", 128, "g/dL", 12, 16]]))
+    whole = graded(ctx)
+    assert set(RULES_DROP_LAB_COLUMNS) <= set(whole.columns)
+    assert ctx.labs.equals(whole.drop(RULES_DROP_LAB_COLUMNS))
 
 
 DAY = d(2025, 3, 28)   # on treatment (first dose 2025-03-10)
@@ -95,7 +116,7 @@ def test_qualified_result_is_graded_in_the_proven_direction_only(ctx_of):
 
 def test_implausible_result_is_not_graded_and_gets_lab009(ctx_of, run):
     sheets = with_labs([[1001, DAY, "HGB", 128, "g/dL", 12, 16]])
-    r = ctx_of(sheets).labs.row(0, named=True)
+    r = graded(ctx_of(sheets)).row(0, named=True)
     assert r["plausible"] is False and r["value_si"] is None and r["ctcae_grade"] is None
     result = run(sheets)
     assert where(result, "LAB009") == ["Labs!D2"]

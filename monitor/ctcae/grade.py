@@ -238,7 +238,7 @@ def unit_graded(low: pl.Expr, high: pl.Expr, unit_low: pl.Expr, unit_high: pl.Ex
 
 
 def grade_labs(df: pl.DataFrame, criteria: Criteria | None = None,
-               catalogue: Catalogue | None = None) -> pl.DataFrame:
+               catalogue: Catalogue | None = None, omit: tuple = ()) -> pl.DataFrame:
     """`df` plus the OUTPUT_SCHEMA columns (terms, grades, units graded, qualifier flag).
 
     Reads test_code (catalogue code), value_si, lln_si, uln_si, baseline_si (SI unit of the test;
@@ -248,15 +248,17 @@ def grade_labs(df: pl.DataFrame, criteria: Criteria | None = None,
     `<=`, `>`, `>=`: the result is graded only in the direction the qualifier proves, just
     beyond the number); `result_text` (categorical results such as dipstick `2+`);
     `on_anticoagulation` (Boolean, for INR; null counts as false). Rows keep their order;
-    existing output columns are replaced.
+    existing output columns are replaced. `omit`: output columns not wanted (never built: the
+    rules of a check read no unit-graded text, ~55 MiB of a whole study's grading).
     """
     crit = criteria or load_criteria()
     cat = catalogue or load_catalogue()
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"grade_labs: missing column(s) {', '.join(missing)}")
+    outputs = [c for c in OUTPUT_SCHEMA if c not in omit]
     if df.height == 0:
-        return df.with_columns(pl.lit(None, dtype=t).alias(n) for n, t in OUTPUT_SCHEMA.items())
+        return df.with_columns(pl.lit(None, dtype=OUTPUT_SCHEMA[n]).alias(n) for n in outputs)
 
     anticoagulation = "on_anticoagulation" in df.columns
     entered = all(c in df.columns for c in ("unit", "value"))
@@ -300,7 +302,8 @@ def grade_labs(df: pl.DataFrame, criteria: Criteria | None = None,
             worse_grade(low is not None, pl.col("ctcae_grade_low"),
                         high is not None, pl.col("ctcae_grade_high")).alias("ctcae_grade"),
             unit_graded(pl.col("ctcae_grade_low"), pl.col("ctcae_grade_high"),
-                        pl.col("unit_graded_low"), pl.col("unit_graded_high")).alias("unit_graded")))
+                        pl.col("unit_graded_low"), pl.col("unit_graded_high")).alias("unit_graded"))
+                     .select("__row", *outputs))
     # the in-memory engine: polars' default ("auto", streaming) costs twice as much to start for
     # the few-row parts of a site's workbook and is no faster on 600,000 rows
     graded = pl.concat(parts).collect(engine="in-memory")
@@ -308,7 +311,7 @@ def grade_labs(df: pl.DataFrame, criteria: Criteria | None = None,
     n = graded.height
     inverse = pl.zeros(n, dtype=pl.UInt32, eager=True).scatter(
         graded.get_column("__row"), pl.int_range(0, n, dtype=pl.UInt32, eager=True))
-    graded = graded.select(list(OUTPUT_SCHEMA))[inverse]
+    graded = graded.select(outputs)[inverse]
     return df.with_columns(graded.get_columns())
 
 

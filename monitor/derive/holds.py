@@ -237,16 +237,23 @@ def _lab_candidates(ctx, a: pl.DataFrame, meta: pl.DataFrame) -> list:
         p = join_in_order(rows, m_drug.filter(pl.col("rule_action") == act), "drug", a.height, m_drug.height)
         return join_in_order(p, lr_test, "rule", n_per, lr_test.height)
 
-    out = []
     by = ["subject", "rule", "test"]
-    m = lab_r.filter(pl.col("met"))
+    # what the joins below need of the (result, rule) pairs is cut out first, and the pairs are
+    # let go before those joins (on a whole study they are ~380,000 rows of 19 columns)
+    met_rows = lab_r.filter(pl.col("met"))
+    first = (met_rows.filter(pl.col("rule_action") == "discontinue").sort("lab_date")
+             .group_by("subject", "rule", maintain_order=True).first()
+             .with_columns(_lab_evidence().alias("evidence")))
+    m = met_rows.select(*by, pl.col("lab_date").alias("met_date"), _lab_evidence().alias("evidence"))
+    # only doses of a (subject, rule, test) with a draw that met the rule can be on hold:
+    # the others are dropped before the two as-of joins (the filter below drops them anyway)
+    keys = m.select(by).unique()
+    # the few columns are selected before the filter (most draws resolve: not every column of them)
+    r = (lab_r.select(*by, pl.col("lab_date").alias("res_date"), "resolved").filter(pl.col("resolved"))
+         .drop("resolved").join(keys, on=by, how="semi", maintain_order="left")) if m.height else None
+    del lab, lab_r, met_rows
+    out = []
     if m.height:
-        m = m.select(*by, pl.col("lab_date").alias("met_date"), _lab_evidence().alias("evidence"))
-        # only doses of a (subject, rule, test) with a draw that met the rule can be on hold:
-        # the others are dropped before the two as-of joins (the filter below drops them anyway)
-        keys = m.select(by).unique()
-        r = (lab_r.filter(pl.col("resolved")).select(*by, pl.col("lab_date").alias("res_date"))
-             .join(keys, on=by, how="semi", maintain_order="left"))
         subjects = keys.select("subject").unique()
         hp = (per("hold", a.join(subjects, on="subject", how="semi", maintain_order="left")).drop("rule_action")
               .join(keys, on=by, how="semi", maintain_order="left"))
@@ -255,11 +262,10 @@ def _lab_candidates(ctx, a: pl.DataFrame, meta: pl.DataFrame) -> list:
         x = x.filter(pl.col("met_date").is_not_null()
                      & (pl.col("res_date").is_null() | (pl.col("res_date") < pl.col("met_date"))))
         out.append(x.select("row", "rule", "evidence", pl.col("met_date").alias("since")))
-    first = (lab_r.filter((pl.col("rule_action") == "discontinue") & pl.col("met")).sort("lab_date")
-             .group_by("subject", "rule", maintain_order=True).first()
-             .with_columns(_lab_evidence().alias("evidence")))
     if first.height:
-        d = (per("discontinue", a).select("row", "subject", "rule", "date").unique()
+        # as above: only the doses of subjects with a draw that met a discontinue rule can match
+        a_first = a.join(first.select("subject").unique(), on="subject", how="semi", maintain_order="left")
+        d = (per("discontinue", a_first).select("row", "subject", "rule", "date").unique()
              .join(first.select("subject", "rule", "lab_date", "evidence"), on=["subject", "rule"])
              .filter(pl.col("lab_date") < pl.col("date")))
         out.append(d.select("row", "rule", "evidence", pl.col("lab_date").alias("since")))

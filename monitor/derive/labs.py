@@ -117,17 +117,20 @@ def corrected_calcium(out: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
     ).drop("_alb_g_l")
 
 
-def graded_labs(labs, cycles, catalogue: Catalogue, rows: pl.DataFrame | None = None) -> pl.DataFrame:
+def graded_labs(labs, cycles, catalogue: Catalogue, rows: pl.DataFrame | None = None,
+                omit: tuple = ()) -> pl.DataFrame:
     """labs_table plus the CTCAE v5.0 grade columns (ctcae_term_low/high, ctcae_grade_low/high,
-    ctcae_grade), when the grading engine is present."""
+    ctcae_grade), when the grading engine is present. `omit`: columns not wanted (a grade output
+    in it is never built; the others are dropped once the grading has read them)."""
     df = labs_table(labs, cycles, catalogue, rows)
     if not df.height:
-        return df
+        return df.drop(c for c in omit if c in df.columns)
     from ..ctcae.grade import grade_labs
 
     # grade the corrected calcium; the table keeps the values as entered beside `corrected`
     inputs = df.rename({"test": "test_code"}).with_columns(
         pl.when(pl.col("plausible")).then(pl.coalesce("corrected", "value")).alias("value"),
         pl.col("corrected_si").alias("value_si"))
-    graded = grade_labs(inputs).rename({"test_code": "test"})
-    return graded.with_columns(df.get_column("value"), df.get_column("value_si")).drop("corrected_si")
+    graded = grade_labs(inputs, omit=omit).rename({"test_code": "test"})
+    graded = graded.with_columns(df.get_column("value"), df.get_column("value_si")).drop("corrected_si")
+    return graded.drop(c for c in omit if c in graded.columns)

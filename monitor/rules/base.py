@@ -78,8 +78,7 @@ class Context:
 
             labs = self.sheet("Labs")
             rows = self.lab_rows if labs is not None and labs.has("subject", "date", "test", "result") else None
-            graded = graded_labs(labs, self.sheet("Cycles"), self.catalogue, rows)
-            self._labs = graded.drop(c for c in RULES_DROP_LAB_COLUMNS if c in graded.columns)
+            self._labs = graded_labs(labs, self.sheet("Cycles"), self.catalogue, rows, omit=RULES_DROP_LAB_COLUMNS)
         return self._labs
 
 
