@@ -1645,3 +1645,14 @@ def test_omitted_outputs_are_not_built_and_the_others_are_unchanged():
     assert not set(omit) & set(lean.columns)
     assert lean.equals(grade_labs(df).drop(omit))
     assert grade_labs(df.clear(), omit=omit).columns == lean.columns
+
+
+@pytest.mark.parametrize("side", ["low", "high"])
+def test_term_expr_is_the_graded_term_of_every_boundary_case(side):
+    """term_expr (what a check's rules read instead of the term text): the ctcae_term_<side>
+    grade_labs gives, row for row, with null for codes without a criterion in that direction."""
+    from monitor.ctcae.grade import term_expr
+
+    df = pl.concat([_frame(CASES), _frame(CASES).with_columns(pl.lit("NOSUCH").alias("test_code"))])
+    out = grade_labs(df)
+    assert out.select(term_expr(side)).to_series().equals(out.get_column(f"ctcae_term_{side}"), check_names=False)

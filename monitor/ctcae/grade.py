@@ -237,6 +237,15 @@ def unit_graded(low: pl.Expr, high: pl.Expr, unit_low: pl.Expr, unit_high: pl.Ex
         pl.coalesce(unit_low, unit_high))
 
 
+def term_expr(side: str, code: str = "test_code", criteria: Criteria | None = None) -> pl.Expr:
+    """The CTCAE term grade_labs gives as ctcae_term_low / ctcae_term_high ('low' / 'high'): a
+    function of the test code alone (the term of the test's criterion in that direction; null
+    for a code without one), so a table may leave the text column out and read it from here."""
+    by_test = (criteria or load_criteria()).by_test()
+    terms = {c: recs[side].term for c, recs in by_test.items() if recs.get(side) is not None}
+    return pl.col(code).cast(pl.String).replace_strict(terms, default=None, return_dtype=pl.String)
+
+
 def grade_labs(df: pl.DataFrame, criteria: Criteria | None = None,
                catalogue: Catalogue | None = None, omit: tuple = ()) -> pl.DataFrame:
     """`df` plus the OUTPUT_SCHEMA columns (terms, grades, units graded, qualifier flag).

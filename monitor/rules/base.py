@@ -82,10 +82,12 @@ class Context:
         return self._labs
 
 
-# columns of the graded labs table no rule reads (the export and the report keep them): not
-# kept on a check's Context, ~40 MiB on a 600,000-result study (three text columns of units)
+# columns of the graded labs table no rule reads (the export and the report keep them): never
+# built for a check's Context, ~60 MiB on a 600,000-result study (five text columns)
 RULES_DROP_LAB_COLUMNS = ("unit_graded_low", "unit_graded_high", "unit_graded", "grade_from_qualifier",
-                          "corrected", "ca_corrected", "lln_si", "baseline_si")
+                          "corrected", "ca_corrected", "lln_si", "baseline_si",
+                          # a function of the test code: rules read it from ctcae.grade.term_expr
+                          "ctcae_term_low", "ctcae_term_high")
 
 
 def record_key(sd: SheetData) -> pl.Expr:

@@ -48,9 +48,11 @@ def _build_safety_tables(ctx) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def _side(side: str) -> tuple[pl.Expr, pl.Expr]:
-    """(lab_term, lab_grade) of one graded direction of the labs table."""
-    return (pl.col(f"ctcae_term_{side}").alias("lab_term"),
-            pl.col(f"ctcae_grade_{side}").cast(pl.Int64).alias("lab_grade"))
+    """(lab_term, lab_grade) of one graded direction of the labs table (ctx.labs has no term
+    text: it is the test's CTCAE term in that direction, ctcae.grade.term_expr)."""
+    from ..ctcae.grade import term_expr
+
+    return (term_expr(side, "test").alias("lab_term"), pl.col(f"ctcae_grade_{side}").cast(pl.Int64).alias("lab_grade"))
 
 
 def _graded(side: str) -> pl.Expr:
@@ -92,7 +94,7 @@ def _ae_term_rows(ctx, labs: pl.DataFrame) -> tuple[pl.DataFrame, int]:
         n_long += int(labs.select(_graded(side).sum()).item())
         terms = labs.select(term.drop_nulls().unique()).get_column("lab_term")
         keep = terms.filter(_norm_series(terms).is_in(aes.implode()))
-        parts.append(labs.filter(_graded(side) & pl.col(f"ctcae_term_{side}").is_in(keep.implode()))
+        parts.append(labs.filter(_graded(side) & term.is_in(keep.implode()))
                      .select("subject", "date", "test", grade, term))
     return pl.concat(parts), n_long
 
