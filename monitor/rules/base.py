@@ -63,7 +63,7 @@ class Context:
 
     @property
     def lab_rows(self) -> pl.DataFrame:
-        """The Labs sheet frame with `test_code` and `unit_norm`, built once per check."""
+        """The Labs sheet frame with `test_code` and `unit_factor`, built once per check."""
         if getattr(self, "_lab_rows", None) is None:
             from ..labs.catalogue import with_lab_codes
 
