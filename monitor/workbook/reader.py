@@ -20,7 +20,7 @@ from .container import (  # noqa: F401  (also re-exported: callers import them f
 )
 from .load import load_sheet_frame, load_sheets, _reraise_if_not_calamine  # noqa: F401
 from .sheetscan import scan_sheet_xml, check_extent, check_frame  # noqa: F401
-from .parse import clean, column_stages, parse_column
+from .parse import DATE_IN, clean, column_stages, parse_column
 from .snapshot import Snapshot
 from .schema import SHEET_ALIASES, SHEETS, STUDY, STUDY_FIELDS, Column, Kind, Sheet, columns_for, norm
 
@@ -186,15 +186,16 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
         [uniqs[i].lazy().select(pl.col(cols[i][0]), *parse_column(*cols[i], date_format)) for i in plain])
         if plain else []))
     for i in by_value:
-        if i not in parsed:
-            parsed[i] = _staged_select(uniqs[i], [pl.col(cols[i][0])], *staged[i])
-    out, in_place, indexes = [], [], []
+        if i not in parsed:   # a date column's stages read DATE_IN (parse.column_stages)
+            rn = cols[i][0]
+            parsed[i] = _staged_select(uniqs[i].with_columns(pl.col(rn).alias(DATE_IN)), [pl.col(rn)], *staged[i])
+    out, in_place, indexes = [], {}, []
     for i, (rn, col) in enumerate(cols):
         if i not in parsed:
             stages, exprs = staged[i]
             if stages and df.height < STAGED_IN_PLACE_ROWS:
-                in_place.append(stages)
-                out.append(exprs)
+                in_place.setdefault(id(stages), []).append(i)
+                out.append(None)   # below
             else:
                 out.append(parse_column(rn, col, date_format))
             continue
@@ -204,10 +205,17 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
             indexes.append(index)
     if indexes:   # every column's row -> distinct-text index, in one with_columns (in parallel)
         df = df.with_columns(indexes)
-    # the in-place date columns' stages side by side: stage k of every column in one with_columns
-    # (each column's parts have their own names)
-    for k in range(max(map(len, in_place), default=0)):
-        df = df.with_columns([e for stages in in_place if k < len(stages) for e in stages[k]])
+    # the in-place date columns with the same stages (date kind), stacked: one run of the stages
+    # for all of them, each column's rows then taken back as its own typed columns
+    for group in in_place.values():
+        stages, exprs = staged[group[0]]
+        stacked = _staged_select(pl.concat([df.select(pl.col(cols[i][0]).alias(DATE_IN)) for i in group], rechunk=True), [],
+                                 stages, exprs)
+        for j, i in enumerate(group):
+            names = [e.meta.output_name() for e in staged[i][1]]
+            part = stacked.slice(j * df.height, df.height)
+            df = df.with_columns(s.alias(f"{cols[i][0]}\x1f{n}") for s, n in zip(part.get_columns(), names))
+            out[i] = [pl.col(f"{cols[i][0]}\x1f{n}").alias(n) for n in names]
     return df, out
 
 
