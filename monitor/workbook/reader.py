@@ -8,6 +8,7 @@ The file is opened read-only and never written.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -394,7 +395,23 @@ def _study(raw: pl.DataFrame) -> tuple[dict, str | None]:
     return study, fmt
 
 
+# sheets built at once: on a site's small sheets build_sheet is many short polars queries (they
+# release the GIL) and Python building their expressions, so two sheets overlap; a large
+# workbook's sheets (PARALLEL_BUILD_ROWS rows or more together) are built one by one, each
+# query already parallel, and one sheet's temporary columns in memory at a time
+BUILD_THREADS = 2
+PARALLEL_BUILD_ROWS = 50_000
+
+
 def _build(loaded, names: list, drugs, fmt) -> dict:
+    """The SheetData of the sheets `names`, built on up to BUILD_THREADS threads (each sheet by
+    one thread, from its own frame: the same result whichever thread built it)."""
     by_name = {s.name: s for s in SHEETS}
-    return {n: build_sheet(by_name[n], loaded.matched[n], loaded.frame(n), loaded.scans[n][0], drugs, fmt)
-            for n in names}
+
+    def one(n):
+        return build_sheet(by_name[n], loaded.matched[n], loaded.frame(n), loaded.scans[n][0], drugs, fmt)
+
+    if BUILD_THREADS < 2 or len(names) < 2 or sum(loaded.frame(n).height for n in names) >= PARALLEL_BUILD_ROWS:
+        return {n: one(n) for n in names}
+    with ThreadPoolExecutor(min(BUILD_THREADS, len(names)), thread_name_prefix="monitor-build") as pool:
+        return dict(zip(names, pool.map(one, names)))
