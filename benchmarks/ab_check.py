@@ -65,7 +65,8 @@ def main(argv=None) -> int:
     for k, v in res.items():
         print(f"{k:5s} wall median {med[k][0]:.3f} s (min {min(r['wall'] for r in v):.3f})   "
               f"cpu median {med[k][1]:.3f} s (min {min(r['cpu'] for r in v):.3f})")
-    print(f"check / bare read (wall medians): A {med['A'][0] / med['read'][0]:.2f}x   B {med['B'][0] / med['read'][0]:.2f}x")
+    ratio = {k: med[k][0] / med["read"][0] for k in ("A", "B")}
+    print(f"check / bare read (wall medians): A {ratio['A']:.2f}x   B {ratio['B']:.2f}x")
     print(f"B / A: wall {med['B'][0] / med['A'][0]:.3f}   cpu {med['B'][1] / med['A'][1]:.3f}")
     print(f"load before {before}\nload after  {loadavg()}")
     return 0

@@ -158,18 +158,23 @@ def _evaluate(ctx: Context, rule):
 
 
 # a rule's polars queries release the GIL: another rule's Python runs meanwhile (two threads, or
-# one on a one-core machine)
+# one on a one-core machine). A workbook of PARALLEL_RULE_ROWS rows or more (all sheets) runs
+# its rules one by one, as before: each query is already parallel there, and two derived tables
+# of a 600,000-row Labs sheet built at once would double the memory they take
 RULE_THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+PARALLEL_RULE_ROWS = 50_000
 
 
 def run_rules(ctx: Context, rules=RULES) -> tuple[list, list]:
     """Every rule's findings frame (registry order) and the rules not evaluated, with why.
-    The rules run on RULE_THREADS threads; the derived tables they share are built once
-    (derive.exposure.cached waits for a table another thread is building), and the frames are
-    taken in registry order, so the result does not depend on which thread ran what."""
+    The rules of a small workbook run on RULE_THREADS threads; the derived tables they share
+    are built once (derive.exposure.cached waits for a table another thread is building), and
+    the frames are taken in registry order, so the result does not depend on which thread ran
+    what."""
     frames, skipped = [], []
     rules = list(rules)
-    if len(rules) > 1 and RULE_THREADS > 1:
+    rows = sum(sd.frame.height for sd in ctx.wb.sheets.values())
+    if len(rules) > 1 and RULE_THREADS > 1 and rows < PARALLEL_RULE_ROWS:
         with ThreadPoolExecutor(RULE_THREADS, thread_name_prefix="rule") as pool:
             results = list(pool.map(lambda r: _evaluate(ctx, r), rules))
     else:

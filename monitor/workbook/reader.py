@@ -168,7 +168,8 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
     A date column's parse is ~40 expressions deep, and on a small frame its cost is the
     expressions, not the rows: its parts are computed as columns, a few `with_columns` in
     turn (parse.column_stages, ~2 ms instead of 7-11 ms a column), for its distinct values and,
-    below STAGED_IN_PLACE_ROWS rows, in place too. A frame of fewer than IN_PLACE_ROWS rows (most
+    below STAGED_IN_PLACE_ROWS rows, in place too: a sheet's in-place date columns of one kind
+    stacked into one column, so the stages run once for all of them. A frame of fewer than IN_PLACE_ROWS rows (most
     sheets of a site workbook) is parsed in place throughout: for a few hundred rows, finding the
     distinct values and mapping the parses back costs more than parsing every row.
     """
@@ -208,16 +209,17 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
         df = df.with_columns(indexes)
     # the in-place date columns with the same stages (date kind), stacked: one run of the stages
     # for all of them, each column's rows then taken back as its own typed columns
+    typed = []
     for group in in_place.values():
         stages, exprs = staged[group[0]]
-        stacked = _staged_select(pl.concat([df.select(pl.col(cols[i][0]).alias(DATE_IN)) for i in group], rechunk=True), [],
-                                 stages, exprs)
+        column = pl.concat([df.select(pl.col(cols[i][0]).alias(DATE_IN)) for i in group], rechunk=True)
+        stacked = _staged_select(column, [], stages, exprs)
         for j, i in enumerate(group):
             names = [e.meta.output_name() for e in staged[i][1]]
             part = stacked.slice(j * df.height, df.height)
-            df = df.with_columns(s.alias(f"{cols[i][0]}\x1f{n}") for s, n in zip(part.get_columns(), names))
+            typed += [s.alias(f"{cols[i][0]}\x1f{n}") for s, n in zip(part.get_columns(), names)]
             out[i] = [pl.col(f"{cols[i][0]}\x1f{n}").alias(n) for n in names]
-    return df, out
+    return (df.with_columns(typed) if typed else df), out
 
 
 IN_PLACE_ROWS = 1_000           # a smaller frame parses every column in place (no distinct values, no mapping back)
