@@ -163,6 +163,10 @@ def _evaluate(ctx: Context, rule):
 # of a 600,000-row Labs sheet built at once would double the memory they take
 RULE_THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 PARALLEL_RULE_ROWS = 50_000
+# rules that build the large shared tables (graded labs; administrations and holds; RECIST
+# assessments; marker results): started first on the threads, so the tables are built while
+# the many small rules run, not when the rules that read them come up in the registry order
+EARLY_RULES = ("LAB009", "DOSE001", "RECIST001", "MK001")
 
 
 def run_rules(ctx: Context, rules=RULES) -> tuple[list, list]:
@@ -175,8 +179,12 @@ def run_rules(ctx: Context, rules=RULES) -> tuple[list, list]:
     rules = list(rules)
     rows = sum(sd.frame.height for sd in ctx.wb.sheets.values())
     if len(rules) > 1 and RULE_THREADS > 1 and rows < PARALLEL_RULE_ROWS:
+        first = {code: i for i, code in enumerate(EARLY_RULES)}
+        order = sorted(range(len(rules)), key=lambda i: (first.get(rules[i].code, len(first)), i))
+        results = [None] * len(rules)
         with ThreadPoolExecutor(RULE_THREADS, thread_name_prefix="rule") as pool:
-            results = list(pool.map(lambda r: _evaluate(ctx, r), rules))
+            for i, res in zip(order, pool.map(lambda i: _evaluate(ctx, rules[i]), order)):
+                results[i] = res
     else:
         results = [_evaluate(ctx, r) for r in rules]
     for code, (rule, out) in zip((r.code for r in rules), results):
