@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
@@ -138,64 +136,31 @@ def _missing_column(e: Exception, wb: Workbook) -> str | None:
     return None
 
 
-def _evaluate(ctx: Context, rule):
-    """(rule, its findings frame or None) or (None, the reason it was not evaluated)."""
-    why = _gated(rule, ctx.wb, ctx.profile)
-    if why:
-        return None, why
-    try:
-        return rule, rule.check(ctx)
-    except Exception as e:  # one crashing rule never stops the others
-        why = _missing_column(e, ctx.wb)
-        if why:
-            return None, why
-        tb = traceback.extract_tb(e.__traceback__)[-1]
-        df = pl.DataFrame([{"sheet": None, "row": None, "field": None, "cell": None, "subject": None,
-                            "message": f"Rule {rule.code} ({rule.name}) crashed: {type(e).__name__}: {e} "
-                                       f"[{tb.name}:{tb.lineno}]; its checks did not run.",
-                            "suggestion": None, "key": rule.code}], schema=FRAME_SCHEMA)
-        return RULE_CRASHED, df
-
-
-# a rule's polars queries release the GIL: another rule's Python runs meanwhile (two threads, or
-# one on a one-core machine). A workbook of PARALLEL_RULE_ROWS rows or more (all sheets) runs
-# its rules one by one, as before: each query is already parallel there, and two derived tables
-# of a 600,000-row Labs sheet built at once would double the memory they take
-RULE_THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
-PARALLEL_RULE_ROWS = 50_000
-# rules that build the large shared tables (graded labs; administrations and holds; RECIST
-# assessments; marker results): started first on the threads, so the tables are built while
-# the many small rules run, not when the rules that read them come up in the registry order
-EARLY_RULES = ("LAB009", "DOSE001", "RECIST001", "MK001")
-
-
 def run_rules(ctx: Context, rules=RULES) -> tuple[list, list]:
-    """Every rule's findings frame (registry order) and the rules not evaluated, with why.
-    The rules of a small workbook run on RULE_THREADS threads; the derived tables they share
-    are built once (derive.exposure.cached waits for a table another thread is building), and
-    the frames are taken in registry order, so the result does not depend on which thread ran
-    what."""
     frames, skipped = [], []
-    rules = list(rules)
-    rows = sum(sd.frame.height for sd in ctx.wb.sheets.values())
-    if len(rules) > 1 and RULE_THREADS > 1 and rows < PARALLEL_RULE_ROWS:
-        first = {code: i for i, code in enumerate(EARLY_RULES)}
-        order = sorted(range(len(rules)), key=lambda i: (first.get(rules[i].code, len(first)), i))
-        results = [None] * len(rules)
-        with ThreadPoolExecutor(RULE_THREADS, thread_name_prefix="rule") as pool:
-            for i, res in zip(order, pool.map(lambda i: _evaluate(ctx, rules[i]), order)):
-                results[i] = res
-    else:
-        results = [_evaluate(ctx, r) for r in rules]
-    for code, (rule, out) in zip((r.code for r in rules), results):
-        if rule is None:
-            skipped.append((code, out))
+    for rule in rules:
+        why = _gated(rule, ctx.wb, ctx.profile)
+        if why:
+            skipped.append((rule.code, why))
             continue
-        if out is None or out.height == 0:
+        try:
+            df = rule.check(ctx)
+        except Exception as e:  # one crashing rule never stops the others
+            why = _missing_column(e, ctx.wb)
+            if why:
+                skipped.append((rule.code, why))
+                continue
+            tb = traceback.extract_tb(e.__traceback__)[-1]
+            df = pl.DataFrame([{"sheet": None, "row": None, "field": None, "cell": None, "subject": None,
+                                "message": f"Rule {rule.code} ({rule.name}) crashed: {type(e).__name__}: {e} "
+                                           f"[{tb.name}:{tb.lineno}]; its checks did not run.",
+                                "suggestion": None, "key": rule.code}], schema=FRAME_SCHEMA)
+            rule = RULE_CRASHED
+        if df is None or df.height == 0:
             continue
         # one lazy plan per rule, all collected together below (one collect_all, not two collects per rule)
-        frames.append(out.lazy().select(*FRAME_SCHEMA, pl.lit(rule.code).alias("rule"), pl.lit(rule.name).alias("name"),
-                                        pl.lit(rule.severity.value).alias("severity")))
+        frames.append(df.lazy().select(*FRAME_SCHEMA, pl.lit(rule.code).alias("rule"), pl.lit(rule.name).alias("name"),
+                                       pl.lit(rule.severity.value).alias("severity")))
     return (pl.collect_all(frames, engine="in-memory") if frames else []), skipped
 
 

@@ -26,8 +26,6 @@ tables are built once per check and cached on the Context, like ctx.labs.
 
 from __future__ import annotations
 
-import threading
-
 import polars as pl
 
 
@@ -38,28 +36,13 @@ REL_TOL = 1e-9   # comparisons at a threshold are not moved by floating-point no
 # ------------------------------------------------------------------------------ small helpers
 
 def cached(ctx, name: str, build):
-    """Build a derived table once per check and keep it on the Context. Rules run on two
-    threads (check.run_rules): the first to need the table builds it, another waits for it."""
+    """Build a derived table once per check and keep it on the Context."""
     attr = f"_derived_{name}"
     df = getattr(ctx, attr, None)
     if df is None:
-        with build_lock(ctx, attr):
-            df = getattr(ctx, attr, None)
-            if df is None:
-                df = build(ctx)
-                setattr(ctx, attr, df)
+        df = build(ctx)
+        setattr(ctx, attr, df)
     return df
-
-
-_LOCKS = threading.Lock()
-
-
-def build_lock(ctx, attr: str) -> threading.RLock:
-    """The lock of one derived table of one check (kept on the Context). Tables only wait for
-    the tables they are built from (no cycles), so two threads never wait for each other."""
-    with _LOCKS:
-        locks = ctx.__dict__.setdefault("_build_locks", {})
-        return locks.setdefault(attr, threading.RLock())
 
 
 def valid_date(frame: pl.DataFrame, key: str) -> pl.Expr:

@@ -65,26 +65,20 @@ class Context:
     def lab_rows(self) -> pl.DataFrame:
         """The Labs sheet frame with `test_code` and `unit_norm`, built once per check."""
         if getattr(self, "_lab_rows", None) is None:
-            from ..derive.exposure import build_lock
             from ..labs.catalogue import with_lab_codes
 
-            with build_lock(self, "_lab_rows"):
-                if getattr(self, "_lab_rows", None) is None:
-                    self._lab_rows = with_lab_codes(self.sheet("Labs").frame, self.catalogue)
+            self._lab_rows = with_lab_codes(self.sheet("Labs").frame, self.catalogue)
         return self._lab_rows
 
     @property
     def labs(self) -> pl.DataFrame:
         """The derived labs table (SI values, baseline, CTCAE grades), built once per check."""
         if getattr(self, "_labs", None) is None:
-            from ..derive.exposure import build_lock
             from ..derive.labs import graded_labs
 
-            with build_lock(self, "_labs"):
-                if getattr(self, "_labs", None) is None:
-                    labs = self.sheet("Labs")
-                    rows = self.lab_rows if labs is not None and labs.has("subject", "date", "test", "result") else None
-                    self._labs = graded_labs(labs, self.sheet("Cycles"), self.catalogue, rows)
+            labs = self.sheet("Labs")
+            rows = self.lab_rows if labs is not None and labs.has("subject", "date", "test", "result") else None
+            self._labs = graded_labs(labs, self.sheet("Cycles"), self.catalogue, rows)
         return self._labs
 
 

@@ -8,7 +8,6 @@ The file is opened read-only and never written.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,9 +168,10 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
     expressions, not the rows: its parts are computed as columns, a few `with_columns` in
     turn (parse.column_stages, ~2 ms instead of 7-11 ms a column), for its distinct values and,
     below STAGED_IN_PLACE_ROWS rows, in place too: a sheet's in-place date columns of one kind
-    stacked into one column, so the stages run once for all of them. A frame of fewer than IN_PLACE_ROWS rows (most
-    sheets of a site workbook) is parsed in place throughout: for a few hundred rows, finding the
-    distinct values and mapping the parses back costs more than parsing every row.
+    stacked into one column, so the stages run once for all of them. A frame of fewer than
+    IN_PLACE_ROWS rows (most sheets of a site workbook) is parsed in place throughout: for a
+    few hundred rows, finding the distinct values and mapping the parses back costs more than
+    parsing every row.
     """
     if uniqs is not None:   # from _cleaned
         uniqs = [uniqs[rn] for rn, _ in cols]
@@ -397,23 +397,7 @@ def _study(raw: pl.DataFrame) -> tuple[dict, str | None]:
     return study, fmt
 
 
-# sheets built at once: on a site's small sheets build_sheet is many short polars queries (they
-# release the GIL) and Python building their expressions, so two sheets overlap; a large
-# workbook's sheets (PARALLEL_BUILD_ROWS rows or more together) are built one by one, each
-# query already parallel, and one sheet's temporary columns in memory at a time
-BUILD_THREADS = 2
-PARALLEL_BUILD_ROWS = 50_000
-
-
 def _build(loaded, names: list, drugs, fmt) -> dict:
-    """The SheetData of the sheets `names`, built on up to BUILD_THREADS threads (each sheet by
-    one thread, from its own frame: the same result whichever thread built it)."""
     by_name = {s.name: s for s in SHEETS}
-
-    def one(n):
-        return build_sheet(by_name[n], loaded.matched[n], loaded.frame(n), loaded.scans[n][0], drugs, fmt)
-
-    if BUILD_THREADS < 2 or len(names) < 2 or sum(loaded.frame(n).height for n in names) >= PARALLEL_BUILD_ROWS:
-        return {n: one(n) for n in names}
-    with ThreadPoolExecutor(min(BUILD_THREADS, len(names)), thread_name_prefix="monitor-build") as pool:
-        return dict(zip(names, pool.map(one, names)))
+    return {n: build_sheet(by_name[n], loaded.matched[n], loaded.frame(n), loaded.scans[n][0], drugs, fmt)
+            for n in names}
