@@ -20,7 +20,7 @@ from .container import (  # noqa: F401  (also re-exported: callers import them f
 )
 from .load import load_sheet_frame, load_sheets, _reraise_if_not_calamine  # noqa: F401
 from .sheetscan import scan_sheet_xml, check_extent, check_frame  # noqa: F401
-from .parse import clean, column_stages, parse_column
+from .parse import DATE_IN, clean, column_stages, parse_column
 from .snapshot import Snapshot
 from .schema import SHEET_ALIASES, SHEETS, STUDY, STUDY_FIELDS, Column, Kind, Sheet, columns_for, norm
 
@@ -167,9 +167,11 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
     A date column's parse is ~40 expressions deep, and on a small frame its cost is the
     expressions, not the rows: its parts are computed as columns, a few `with_columns` in
     turn (parse.column_stages, ~2 ms instead of 7-11 ms a column), for its distinct values and,
-    below STAGED_IN_PLACE_ROWS rows, in place too. A frame of fewer than IN_PLACE_ROWS rows (most
-    sheets of a site workbook) is parsed in place throughout: for a few hundred rows, finding the
-    distinct values and mapping the parses back costs more than parsing every row.
+    below STAGED_IN_PLACE_ROWS rows, in place too: a sheet's in-place date columns of one kind
+    stacked into one column, so the stages run once for all of them. A frame of fewer than
+    IN_PLACE_ROWS rows (most sheets of a site workbook) is parsed in place throughout: for a
+    few hundred rows, finding the distinct values and mapping the parses back costs more than
+    parsing every row.
     """
     if uniqs is not None:   # from _cleaned
         uniqs = [uniqs[rn] for rn, _ in cols]
@@ -186,15 +188,16 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
         [uniqs[i].lazy().select(pl.col(cols[i][0]), *parse_column(*cols[i], date_format)) for i in plain])
         if plain else []))
     for i in by_value:
-        if i not in parsed:
-            parsed[i] = _staged_select(uniqs[i], [pl.col(cols[i][0])], *staged[i])
-    out, in_place, indexes = [], [], []
+        if i not in parsed:   # a date column's stages read DATE_IN (parse.column_stages)
+            rn = cols[i][0]
+            parsed[i] = _staged_select(uniqs[i].with_columns(pl.col(rn).alias(DATE_IN)), [pl.col(rn)], *staged[i])
+    out, in_place, indexes = [], {}, []
     for i, (rn, col) in enumerate(cols):
         if i not in parsed:
             stages, exprs = staged[i]
             if stages and df.height < STAGED_IN_PLACE_ROWS:
-                in_place.append(stages)
-                out.append(exprs)
+                in_place.setdefault(id(stages), []).append(i)
+                out.append(None)   # below
             else:
                 out.append(parse_column(rn, col, date_format))
             continue
@@ -204,11 +207,19 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
             indexes.append(index)
     if indexes:   # every column's row -> distinct-text index, in one with_columns (in parallel)
         df = df.with_columns(indexes)
-    # the in-place date columns' stages side by side: stage k of every column in one with_columns
-    # (each column's parts have their own names)
-    for k in range(max(map(len, in_place), default=0)):
-        df = df.with_columns([e for stages in in_place if k < len(stages) for e in stages[k]])
-    return df, out
+    # the in-place date columns with the same stages (date kind), stacked: one run of the stages
+    # for all of them, each column's rows then taken back as its own typed columns
+    typed = []
+    for group in in_place.values():
+        stages, exprs = staged[group[0]]
+        column = pl.concat([df.select(pl.col(cols[i][0]).alias(DATE_IN)) for i in group], rechunk=True)
+        stacked = _staged_select(column, [], stages, exprs)
+        for j, i in enumerate(group):
+            names = [e.meta.output_name() for e in staged[i][1]]
+            part = stacked.slice(j * df.height, df.height)
+            typed += [s.alias(f"{cols[i][0]}\x1f{n}") for s, n in zip(part.get_columns(), names)]
+            out[i] = [pl.col(f"{cols[i][0]}\x1f{n}").alias(n) for n in names]
+    return (df.with_columns(typed) if typed else df), out
 
 
 IN_PLACE_ROWS = 1_000           # a smaller frame parses every column in place (no distinct values, no mapping back)
