@@ -248,9 +248,9 @@ def _lab_candidates(ctx, a: pl.DataFrame, meta: pl.DataFrame) -> list:
     # only doses of a (subject, rule, test) with a draw that met the rule can be on hold:
     # the others are dropped before the two as-of joins (the filter below drops them anyway)
     keys = m.select(by).unique()
-    # the few columns are selected before the filter (most draws resolve: not every column of them)
-    r = (lab_r.select(*by, pl.col("lab_date").alias("res_date"), "resolved").filter(pl.col("resolved"))
-         .drop("resolved").join(keys, on=by, how="semi", maintain_order="left")) if m.height else None
+    # one query: most draws resolve, and only the few columns of those of a met key are built
+    r = (lab_r.lazy().filter(pl.col("resolved")).select(*by, pl.col("lab_date").alias("res_date"))
+         .join(keys.lazy(), on=by, how="semi", maintain_order="left").collect()) if m.height else None
     del lab, lab_r, met_rows
     out = []
     if m.height:

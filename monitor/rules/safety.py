@@ -66,8 +66,8 @@ def _emergent_rows(labs: pl.DataFrame) -> pl.DataFrame:
     term (the worst grade of the subject's baseline draws of that test and term; 0 when none).
     A row can only be emergent when its grade is above the lowest baseline grade there can be
     (0, or a lower grade if the criteria had one), so the rows are cut to those first."""
-    low = min(0, *(v for side in ("low", "high")
-                   if (v := labs.get_column(f"ctcae_grade_{side}").min()) is not None))
+    low = min([0, *(v for side in ("low", "high")
+                    if (v := labs.get_column(f"ctcae_grade_{side}").min()) is not None)])
     cols = ("row", "subject", "date", "test", "lab_term", "lab_grade")
     base = pl.concat([labs.filter(pl.col("baseline_flag") & _graded(side)).select("subject", "test", *_side(side))
                       for side in ("low", "high")])
