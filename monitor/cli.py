@@ -20,9 +20,9 @@ quiet_zipfile_del()   # no `Exception ignored in ZipFile.__del__` traceback afte
 # polars' allocator (jemalloc, as polars configures it) keeps freed pages for 0.5 s, then 1 s more
 # as "muzzy" pages that still count as the process's memory: on a whole study the tables one rule
 # let go are still resident while the next builds its own. Returned after 0.1 s, with no muzzy
-# stage, a 1,000-subject check peaks ~40 MB lower for ~0.3 s more system time (benchmarks/README.md,
-# seventh session). Read when polars is first imported (never at this module's import); a
-# user's own _RJEM_MALLOC_CONF is left alone.
+# stage, a 1,000-subject annotate peaks ~20-25 MB lower for ~0.2-0.4 s more system time
+# (docs/trust.md, "Memory and time"). Read when polars is first imported (never at this
+# module's import); a user's own _RJEM_MALLOC_CONF is left alone.
 os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:100,muzzy_decay_ms:0")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
