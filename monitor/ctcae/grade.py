@@ -241,9 +241,15 @@ def term_expr(side: str, code: str = "test_code", criteria: Criteria | None = No
     """The CTCAE term grade_labs gives as ctcae_term_low / ctcae_term_high ('low' / 'high'): a
     function of the test code alone (the term of the test's criterion in that direction; null
     for a code without one), so a table may leave the text column out and read it from here."""
+    return pl.col(code).cast(pl.String).replace_strict(side_terms(side, criteria), default=None,
+                                                       return_dtype=pl.String)
+
+
+def side_terms(side: str, criteria: Criteria | None = None) -> dict:
+    """test code -> the CTCAE term of its criterion in direction `side` ('low' / 'high'), for
+    the codes that have one (term_expr's mapping)."""
     by_test = (criteria or load_criteria()).by_test()
-    terms = {c: recs[side].term for c, recs in by_test.items() if recs.get(side) is not None}
-    return pl.col(code).cast(pl.String).replace_strict(terms, default=None, return_dtype=pl.String)
+    return {c: recs[side].term for c, recs in by_test.items() if recs.get(side) is not None}
 
 
 def grade_labs(df: pl.DataFrame, criteria: Criteria | None = None,

@@ -55,9 +55,13 @@ def _side(side: str) -> tuple[pl.Expr, pl.Expr]:
     return (term_expr(side, "test").alias("lab_term"), pl.col(f"ctcae_grade_{side}").cast(pl.Int64).alias("lab_grade"))
 
 
-def _graded(side: str) -> pl.Expr:
-    term, grade = _side(side)
-    return term.is_not_null() & grade.is_not_null()
+def _graded(side: str, codes=None) -> pl.Expr:
+    """Rows graded in direction `side`: a grade, and a test with a CTCAE term in that direction
+    (`codes`: only these of them). Tested on the code, not on the term text built for every row."""
+    from ..ctcae.grade import side_terms
+
+    codes = list(side_terms(side)) if codes is None else codes
+    return pl.col("test").is_in(codes) & pl.col(f"ctcae_grade_{side}").is_not_null()
 
 
 def _emergent_rows(labs: pl.DataFrame) -> pl.DataFrame:
@@ -89,18 +93,16 @@ def _ae_term_rows(ctx, labs: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     AE-versus-lab join can match. The count keeps that join's row order the unfiltered one's."""
     aes = _aes(ctx).get_column("term_norm").unique()
     parts, n_long = [], 0
+    from ..ctcae.grade import side_terms
+
     for side in ("low", "high"):
         term, grade = _side(side)
-        n_long += int(labs.select(_graded(side).sum()).item())
-        terms = labs.select(term.drop_nulls().unique()).get_column("lab_term")
-        keep = terms.filter(_norm_series(terms).is_in(aes.implode()))
-        parts.append(labs.filter(_graded(side) & term.is_in(keep.implode()))
-                     .select("subject", "date", "test", grade, term))
+        n_long += int(labs.select(_graded(side).fill_null(False).sum()).item())
+        terms = pl.DataFrame({"code": list(side_terms(side)), "term": list(side_terms(side).values())},
+                             schema={"code": pl.String, "term": pl.String})
+        keep = terms.filter(_norm(pl.col("term")).is_in(aes.implode())).get_column("code").to_list()
+        parts.append(labs.filter(_graded(side, keep)).select("subject", "date", "test", grade, term))
     return pl.concat(parts), n_long
-
-
-def _norm_series(s: pl.Series) -> pl.Series:
-    return s.to_frame().select(_norm(pl.col(s.name))).to_series()
 
 
 def _aes(ctx) -> pl.DataFrame:
