@@ -14,6 +14,12 @@ placed by Pango's shaping of the whole string rather than by summing each letter
 (so pairs that kern sit a fraction of a point closer). Anything else is passed to WeasyPrint's
 own function, unchanged. The text a PDF reader extracts is the same characters (a space, which
 the letter loop never drew, is now drawn as the space glyph it is).
+
+A simple text anchored in the middle or at the end (most chart labels) is moved left by half or
+all of its width here, where the width is known. WeasyPrint's draw_node would otherwise draw it
+into a group (a Form XObject of its own in the PDF, to be compressed, written and merged) only
+to place that group by the same shift: `install()` also wraps draw_node so that it leaves the
+anchor of such a node to `text()`.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 from math import inf
 
 _ORIGINAL = None
+_DRAW_NODE = None
 SUPPORTED = "70.0"   # the WeasyPrint whose svg.text this stands in for (pyproject.toml pins it)
 _LETTERWISE = ("dx", "dy", "rotate", "textLength", "lengthAdjust")
 
@@ -108,6 +115,9 @@ def text(svg, node, font_size):
     y_position = y + svg.cursor_d_position[1] + y_align
     points = ((x_position, y_position - baseline), (x_position + width, y_position - baseline + height))
     node.text_bounding_box = extend_bounding_box(node.text_bounding_box, points)
+    # the anchor draw_node left to us (see draw_node): the shift its group would have had
+    shift = _SHIFT.get(getattr(node, "anchor_shift", None), 0.0)
+    x_position -= width * shift
 
     svg.stream.push_state()
     fill, stroke = svg.set_graphical_state(node, font_size)
@@ -122,16 +132,38 @@ def text(svg, node, font_size):
     draw_emojis(svg.stream, style, x, y, emojis)
 
 
+_SHIFT = {"middle": 0.5, "end": 1.0}
+
+
+def draw_node(svg, node, font_size, fill_stroke=True, context=None):
+    """WeasyPrint's SVG.draw_node; a simple left-to-right text anchored in the middle or at the
+    end is given to it without its text-anchor (so no group is made) and `text()` shifts it."""
+    attrib = node.attrib
+    anchor = attrib.get("text-anchor")
+    if (anchor not in _SHIFT or attrib.get("direction", "ltr") != "ltr" or node.tag != "text"
+            or not simple(node)):
+        return _DRAW_NODE(svg, node, font_size, fill_stroke, context)
+    del attrib["text-anchor"]
+    node.anchor_shift = anchor
+    try:
+        return _DRAW_NODE(svg, node, font_size, fill_stroke, context)
+    finally:
+        attrib["text-anchor"] = anchor
+        node.anchor_shift = None
+
+
 def install() -> None:
     """Use `text` for SVG text in this process (idempotent). WeasyPrint's draw_node recognises
     text nodes by comparing its table entry with its module's `text`: both are replaced."""
-    global _ORIGINAL
+    global _ORIGINAL, _DRAW_NODE
     import weasyprint
     import weasyprint.svg as wsvg
 
     if _ORIGINAL is not None or weasyprint.__version__ != SUPPORTED:
         return   # another WeasyPrint: its own text function, whatever it does now
     _ORIGINAL = wsvg.text
+    _DRAW_NODE = wsvg.SVG.draw_node
+    wsvg.SVG.draw_node = draw_node
     for tag, fn in list(wsvg.TAGS.items()):
         if fn is _ORIGINAL:
             wsvg.TAGS[tag] = text
@@ -140,11 +172,13 @@ def install() -> None:
 
 def uninstall() -> None:
     """Give WeasyPrint its own SVG text function back (tests compare the two)."""
-    global _ORIGINAL
+    global _ORIGINAL, _DRAW_NODE
     import weasyprint.svg as wsvg
 
     if _ORIGINAL is None:
         return
+    wsvg.SVG.draw_node = _DRAW_NODE
+    _DRAW_NODE = None
     for tag, fn in list(wsvg.TAGS.items()):
         if fn is text:
             wsvg.TAGS[tag] = _ORIGINAL
