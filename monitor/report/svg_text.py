@@ -20,6 +20,10 @@ all of its width here, where the width is known. WeasyPrint's draw_node would ot
 into a group (a Form XObject of its own in the PDF, to be compressed, written and merged) only
 to place that group by the same shift: `install()` also wraps draw_node so that it leaves the
 anchor of such a node to `text()`.
+
+An SVG without a stylesheet (svg_lean applies matplotlib's and drops it) still had both of its
+empty rule matchers run against every node as WeasyPrint builds the tree: `install()` also
+wraps parse_stylesheets so that such an SVG gets matchers that match nothing at once.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from math import inf
 
 _ORIGINAL = None
 _DRAW_NODE = None
+_PARSE_STYLESHEETS = None
 SUPPORTED = "70.0"   # the WeasyPrint whose svg.text this stands in for (pyproject.toml pins it)
 _LETTERWISE = ("dx", "dy", "rotate", "textLength", "lengthAdjust")
 
@@ -135,6 +140,28 @@ def text(svg, node, font_size):
 _SHIFT = {"middle": 0.5, "end": 1.0}
 
 
+class NoRules:
+    """A cssselect2 matcher with no rule: matches nothing."""
+
+    @staticmethod
+    def match(_element):
+        return ()
+
+
+def empty(matcher) -> bool:
+    return matcher.order == 0 and not (matcher.id_selectors or matcher.class_selectors
+                                       or matcher.lower_local_name_selectors or matcher.namespace_selectors
+                                       or matcher.lang_attr_selectors or matcher.other_selectors)
+
+
+def parse_stylesheets(tree, url, font_config, url_fetcher):
+    """WeasyPrint's svg parse_stylesheets; (NoRules, NoRules) for an SVG with no CSS rule."""
+    normal, important = _PARSE_STYLESHEETS(tree, url, font_config, url_fetcher)
+    if empty(normal) and empty(important):
+        return NoRules(), NoRules()
+    return normal, important
+
+
 def draw_node(svg, node, font_size, fill_stroke=True, context=None):
     """WeasyPrint's SVG.draw_node; a simple left-to-right text anchored in the middle or at the
     end is given to it without its text-anchor (so no group is made) and `text()` shifts it."""
@@ -155,7 +182,7 @@ def draw_node(svg, node, font_size, fill_stroke=True, context=None):
 def install() -> None:
     """Use `text` for SVG text in this process (idempotent). WeasyPrint's draw_node recognises
     text nodes by comparing its table entry with its module's `text`: both are replaced."""
-    global _ORIGINAL, _DRAW_NODE
+    global _ORIGINAL, _DRAW_NODE, _PARSE_STYLESHEETS
     import weasyprint
     import weasyprint.svg as wsvg
 
@@ -164,6 +191,8 @@ def install() -> None:
     _ORIGINAL = wsvg.text
     _DRAW_NODE = wsvg.SVG.draw_node
     wsvg.SVG.draw_node = draw_node
+    _PARSE_STYLESHEETS = wsvg.parse_stylesheets
+    wsvg.parse_stylesheets = parse_stylesheets
     for tag, fn in list(wsvg.TAGS.items()):
         if fn is _ORIGINAL:
             wsvg.TAGS[tag] = text
@@ -172,13 +201,15 @@ def install() -> None:
 
 def uninstall() -> None:
     """Give WeasyPrint its own SVG text function back (tests compare the two)."""
-    global _ORIGINAL, _DRAW_NODE
+    global _ORIGINAL, _DRAW_NODE, _PARSE_STYLESHEETS
     import weasyprint.svg as wsvg
 
     if _ORIGINAL is None:
         return
     wsvg.SVG.draw_node = _DRAW_NODE
     _DRAW_NODE = None
+    wsvg.parse_stylesheets = _PARSE_STYLESHEETS
+    _PARSE_STYLESHEETS = None
     for tag, fn in list(wsvg.TAGS.items()):
         if fn is text:
             wsvg.TAGS[tag] = _ORIGINAL
