@@ -15,12 +15,6 @@ placed by Pango's shaping of the whole string rather than by summing each letter
 own function, unchanged. The text a PDF reader extracts is the same characters (a space, which
 the letter loop never drew, is now drawn as the space glyph it is).
 
-A simple text anchored in the middle or at the end (most chart labels) is moved left by half or
-all of its width here, where the width is known. WeasyPrint's draw_node would otherwise draw it
-into a group (a Form XObject of its own in the PDF, to be compressed, written and merged) only
-to place that group by the same shift: `install()` also wraps draw_node so that it leaves the
-anchor of such a node to `text()`.
-
 An SVG without a stylesheet (svg_lean applies matplotlib's and drops it) still had both of its
 empty rule matchers run against every node as WeasyPrint builds the tree: `install()` also
 wraps parse_stylesheets so that such an SVG gets matchers that match nothing at once.
@@ -31,7 +25,6 @@ from __future__ import annotations
 from math import inf
 
 _ORIGINAL = None
-_DRAW_NODE = None
 _PARSE_STYLESHEETS = None
 SUPPORTED = "70.0"   # the WeasyPrint whose svg.text this stands in for (pyproject.toml pins it)
 _LETTERWISE = ("dx", "dy", "rotate", "textLength", "lengthAdjust")
@@ -120,9 +113,6 @@ def text(svg, node, font_size):
     y_position = y + svg.cursor_d_position[1] + y_align
     points = ((x_position, y_position - baseline), (x_position + width, y_position - baseline + height))
     node.text_bounding_box = extend_bounding_box(node.text_bounding_box, points)
-    # the anchor draw_node left to us (see draw_node): the shift its group would have had
-    shift = _SHIFT.get(getattr(node, "anchor_shift", None), 0.0)
-    x_position -= width * shift
 
     svg.stream.push_state()
     fill, stroke = svg.set_graphical_state(node, font_size)
@@ -135,9 +125,6 @@ def text(svg, node, font_size):
     svg.stream.end_text()
     svg.stream.pop_state()
     draw_emojis(svg.stream, style, x, y, emojis)
-
-
-_SHIFT = {"middle": 0.5, "end": 1.0}
 
 
 class NoRules:
@@ -162,35 +149,16 @@ def parse_stylesheets(tree, url, font_config, url_fetcher):
     return normal, important
 
 
-def draw_node(svg, node, font_size, fill_stroke=True, context=None):
-    """WeasyPrint's SVG.draw_node; a simple left-to-right text anchored in the middle or at the
-    end is given to it without its text-anchor (so no group is made) and `text()` shifts it."""
-    attrib = node.attrib
-    anchor = attrib.get("text-anchor")
-    if (anchor not in _SHIFT or attrib.get("direction", "ltr") != "ltr" or node.tag != "text"
-            or not simple(node)):
-        return _DRAW_NODE(svg, node, font_size, fill_stroke, context)
-    del attrib["text-anchor"]
-    node.anchor_shift = anchor
-    try:
-        return _DRAW_NODE(svg, node, font_size, fill_stroke, context)
-    finally:
-        attrib["text-anchor"] = anchor
-        node.anchor_shift = None
-
-
 def install() -> None:
     """Use `text` for SVG text in this process (idempotent). WeasyPrint's draw_node recognises
     text nodes by comparing its table entry with its module's `text`: both are replaced."""
-    global _ORIGINAL, _DRAW_NODE, _PARSE_STYLESHEETS
+    global _ORIGINAL, _PARSE_STYLESHEETS
     import weasyprint
     import weasyprint.svg as wsvg
 
     if _ORIGINAL is not None or weasyprint.__version__ != SUPPORTED:
         return   # another WeasyPrint: its own text function, whatever it does now
     _ORIGINAL = wsvg.text
-    _DRAW_NODE = wsvg.SVG.draw_node
-    wsvg.SVG.draw_node = draw_node
     _PARSE_STYLESHEETS = wsvg.parse_stylesheets
     wsvg.parse_stylesheets = parse_stylesheets
     for tag, fn in list(wsvg.TAGS.items()):
@@ -201,13 +169,11 @@ def install() -> None:
 
 def uninstall() -> None:
     """Give WeasyPrint its own SVG text function back (tests compare the two)."""
-    global _ORIGINAL, _DRAW_NODE, _PARSE_STYLESHEETS
+    global _ORIGINAL, _PARSE_STYLESHEETS
     import weasyprint.svg as wsvg
 
     if _ORIGINAL is None:
         return
-    wsvg.SVG.draw_node = _DRAW_NODE
-    _DRAW_NODE = None
     wsvg.parse_stylesheets = _PARSE_STYLESHEETS
     _PARSE_STYLESHEETS = None
     for tag, fn in list(wsvg.TAGS.items()):
