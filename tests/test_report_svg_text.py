@@ -88,3 +88,22 @@ def test_another_weasyprint_keeps_its_own_svg_text(monkeypatch):
     monkeypatch.setattr(weasyprint, "__version__", svg_text.SUPPORTED)
     svg_text.install()
     assert wsvg.text is svg_text.text
+
+
+def test_an_svg_without_css_rules_gets_matchers_that_match_nothing_and_one_with_rules_keeps_them():
+    from xml.etree import ElementTree
+
+    from cssselect2 import ElementWrapper
+
+    svg_text.install()
+    try:
+        import weasyprint.svg as wsvg
+
+        bare = ElementWrapper.from_xml_root(ElementTree.fromstring(SVG))
+        normal, important = wsvg.parse_stylesheets(bare, None, None, None)
+        assert isinstance(normal, svg_text.NoRules) and isinstance(important, svg_text.NoRules)
+        styled = SVG.replace("<text x=\"10\"", "<style>text { fill: red }</style><text x=\"10\"", 1)
+        normal, _ = wsvg.parse_stylesheets(ElementWrapper.from_xml_root(ElementTree.fromstring(styled)), None, None, None)
+        assert not isinstance(normal, svg_text.NoRules)
+    finally:
+        svg_text.uninstall()

@@ -14,6 +14,10 @@ placed by Pango's shaping of the whole string rather than by summing each letter
 (so pairs that kern sit a fraction of a point closer). Anything else is passed to WeasyPrint's
 own function, unchanged. The text a PDF reader extracts is the same characters (a space, which
 the letter loop never drew, is now drawn as the space glyph it is).
+
+An SVG without a stylesheet (svg_lean applies matplotlib's and drops it) still had both of its
+empty rule matchers run against every node as WeasyPrint builds the tree: `install()` also
+wraps parse_stylesheets so that such an SVG gets matchers that match nothing at once.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 from math import inf
 
 _ORIGINAL = None
+_PARSE_STYLESHEETS = None
 SUPPORTED = "70.0"   # the WeasyPrint whose svg.text this stands in for (pyproject.toml pins it)
 _LETTERWISE = ("dx", "dy", "rotate", "textLength", "lengthAdjust")
 
@@ -122,16 +127,40 @@ def text(svg, node, font_size):
     draw_emojis(svg.stream, style, x, y, emojis)
 
 
+class NoRules:
+    """A cssselect2 matcher with no rule: matches nothing."""
+
+    @staticmethod
+    def match(_element):
+        return ()
+
+
+def empty(matcher) -> bool:
+    return matcher.order == 0 and not (matcher.id_selectors or matcher.class_selectors
+                                       or matcher.lower_local_name_selectors or matcher.namespace_selectors
+                                       or matcher.lang_attr_selectors or matcher.other_selectors)
+
+
+def parse_stylesheets(tree, url, font_config, url_fetcher):
+    """WeasyPrint's svg parse_stylesheets; (NoRules, NoRules) for an SVG with no CSS rule."""
+    normal, important = _PARSE_STYLESHEETS(tree, url, font_config, url_fetcher)
+    if empty(normal) and empty(important):
+        return NoRules(), NoRules()
+    return normal, important
+
+
 def install() -> None:
     """Use `text` for SVG text in this process (idempotent). WeasyPrint's draw_node recognises
     text nodes by comparing its table entry with its module's `text`: both are replaced."""
-    global _ORIGINAL
+    global _ORIGINAL, _PARSE_STYLESHEETS
     import weasyprint
     import weasyprint.svg as wsvg
 
     if _ORIGINAL is not None or weasyprint.__version__ != SUPPORTED:
         return   # another WeasyPrint: its own text function, whatever it does now
     _ORIGINAL = wsvg.text
+    _PARSE_STYLESHEETS = wsvg.parse_stylesheets
+    wsvg.parse_stylesheets = parse_stylesheets
     for tag, fn in list(wsvg.TAGS.items()):
         if fn is _ORIGINAL:
             wsvg.TAGS[tag] = text
@@ -140,11 +169,13 @@ def install() -> None:
 
 def uninstall() -> None:
     """Give WeasyPrint its own SVG text function back (tests compare the two)."""
-    global _ORIGINAL
+    global _ORIGINAL, _PARSE_STYLESHEETS
     import weasyprint.svg as wsvg
 
     if _ORIGINAL is None:
         return
+    wsvg.parse_stylesheets = _PARSE_STYLESHEETS
+    _PARSE_STYLESHEETS = None
     for tag, fn in list(wsvg.TAGS.items()):
         if fn is text:
             wsvg.TAGS[tag] = _ORIGINAL
