@@ -91,15 +91,15 @@ def _ae_term_rows(ctx, labs: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     """(the rows of the graded long table whose term some adverse event of the study has, with
     subject, date, test, lab_grade, lab_term; the long table's row count): the only rows the
     AE-versus-lab join can match. The count keeps that join's row order the unfiltered one's."""
-    aes = _aes(ctx).get_column("term_norm").unique()
-    parts, n_long = [], 0
     from ..ctcae.grade import side_terms
 
+    aes = _aes(ctx).get_column("term_norm").unique()
+    parts, n_long = [], 0
     for side in ("low", "high"):
         term, grade = _side(side)
         n_long += int(labs.select(_graded(side).fill_null(False).sum()).item())
-        terms = pl.DataFrame({"code": list(side_terms(side)), "term": list(side_terms(side).values())},
-                             schema={"code": pl.String, "term": pl.String})
+        terms = pl.DataFrame(list(side_terms(side).items()), schema={"code": pl.String, "term": pl.String},
+                             orient="row")
         keep = terms.filter(_norm(pl.col("term")).is_in(aes.implode())).get_column("code").to_list()
         parts.append(labs.filter(_graded(side, keep)).select("subject", "date", "test", grade, term))
     return pl.concat(parts), n_long
