@@ -77,6 +77,24 @@ def test_the_streamed_scan_finds_what_the_whole_part_scan_finds(prefix):
         assert scan.finish() == whole
 
 
+def test_formula_cells_of_a_large_part_are_found_as_without_the_batch_search(monkeypatch):
+    """Over 1 MB a batch of pieces is first searched for the formula tag at once (polars'
+    memmem, sheetscan._may_contain); only pieces holding it are read one by one. The formula
+    cells found, and their order, are those the piece-by-piece search finds."""
+    xml = _sheet(30_000, first="B")
+    assert len(xml) > 2 * sheetscan._PREFILTER_BYTES
+
+    def scanned():
+        scan = SheetScan(Limits())
+        for p in pieces(_chunks(xml, 4), piece_bytes=200_000):
+            scan.feed(p)
+        return scan.finish()
+    fast = scanned()
+    assert fast == (1, [f"C{i}" for i in range(97, 30_001, 97)])
+    monkeypatch.setattr(sheetscan, "_PREFILTER_BYTES", 1 << 62)
+    assert scanned() == fast
+
+
 def test_a_value_in_column_a_in_a_late_piece_moves_the_first_column():
     xml = _sheet(2000, first="B", extra=b'<row r="2001"><c r="A2001"><v>1</v></c></row>')
     scan = SheetScan(Limits())
@@ -141,6 +159,28 @@ def _frames(wb):
     return {n: s.frame for n, s in wb.sheets.items()}
 
 
+def test_the_other_sheets_load_in_a_second_thread_as_their_scans_pass(monkeypatch):
+    """Besides the largest sheet's own thread, the other contract sheets are queued as soon as
+    their parts pass the scan and loaded by one more thread (and by the reading thread once it
+    has scanned every part); the frames are those of the serial read."""
+    by = {}
+    real = load.load_sheet_frame
+
+    def spy(reader, name):
+        by[name] = threading.current_thread().name
+        return real(reader, name)
+    monkeypatch.setattr(load, "load_sheet_frame", spy)
+    parallel = read_workbook(DEMO)
+    assert "monitor-sheet-others" in by.values()
+    assert set(by) == set(parallel.sheets) | {"Study"}
+    assert by["Labs"] == "monitor-sheet-load"   # the largest sheet: its own thread
+    assert not any(t.name == "monitor-sheet-others" for t in threading.enumerate())
+    monkeypatch.setattr(load, "BACKGROUND", False)
+    serial = read_workbook(DEMO)
+    for name, frame in _frames(serial).items():
+        assert parallel.sheets[name].frame.equals(frame), name
+
+
 @pytest.mark.parametrize("path", [DEMO, SMALL])
 def test_the_background_load_reads_the_same_workbook_as_one_sheet_after_another(monkeypatch, path):
     parallel = read_workbook(path)
@@ -189,6 +229,7 @@ def test_a_refusal_while_the_largest_sheet_loads_waits_for_it(tmp_path, monkeypa
     with pytest.raises(WorkbookError, match="--max-rows"):
         read_workbook(p, limits=Limits(max_rows=50))
     assert all(not b.thread.is_alive() for b in started)
+    assert not any(t.name == "monitor-sheet-others" for t in threading.enumerate())
 
 
 def test_a_large_part_inflated_ahead_gives_its_error_after_its_chunks():
