@@ -100,7 +100,12 @@ def corrected_calcium(out: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
                       & pl.col("date").is_not_null())
            .sort("row").group_by(["subject", "date"], maintain_order=True)
            .agg(pl.col("value_si").first().alias("_alb_g_l")))
-    out = join_columns(out, alb, ["subject", "date"])
+    # the same-day albumin of the calcium rows only (the only rows that read it): their keys are
+    # joined and the albumins put at their positions (a join of all 600,000 rows cost ~60 ms)
+    at = out.select(pl.arg_where(is_ca)).to_series()
+    alb_ca = join_columns(out.select("subject", "date")[at], alb, ["subject", "date"]).get_column("_alb_g_l")
+    out = out.with_columns(pl.repeat(None, out.height, dtype=pl.Float64, eager=True).scatter(at, alb_ca)
+                           .alias("_alb_g_l"))
     units = out.filter(is_ca).select(pl.col("unit").fill_null("")).unique().to_series().to_list()
     mg_dl = [u for u in units if catalogue.convert("CA", u, "mg/dL") == 1.0]
     delta_si = CA_CORRECTION_MMOL_L * (ALBUMIN_REFERENCE_G_L - pl.col("_alb_g_l"))
