@@ -80,10 +80,12 @@ class _Background:
 
 class _Others:
     """The other contract sheets, each queued as soon as its part has passed the scan and loaded
-    by a second thread with its own calamine reader (calamine releases the GIL), while this
-    thread scans the next parts; `help` lets the reading thread load what still waits. So a
-    study's Cycles sheet (~0.5 s) loads beside the rest instead of after them. `results`:
-    contract name -> (workbook sheet name, frame or the exception calamine raised)."""
+    by one more thread with its own calamine reader (calamine releases the GIL) while this
+    thread scans the next parts and builds the sheets loaded so far: a study's sheets load
+    while its Labs sheet still does, not one after another once every part is scanned. Never
+    more than two sheets (or bands) load at once: the reading thread does not load here too
+    (three at once raised a whole study's peak by ~50 MB). `results`: contract name ->
+    (workbook sheet name, frame or the exception calamine raised)."""
 
     def __init__(self, data: bytes):
         self.data, self.results, self.queued = data, {}, {}
@@ -113,15 +115,6 @@ class _Others:
         except BaseException as e:
             result = e
         self.results[sname] = (wname, result)
-
-    def help(self, reader) -> None:
-        """Load the sheets still waiting here, with the reading thread's own reader."""
-        while True:
-            try:
-                item = self.queue.get_nowait()
-            except queue.Empty:
-                return
-            self._load(reader, item)
 
     def done(self, sname: str, wname: str):
         """The sheet's frame (or exception) when it was queued under `wname` and has loaded;
@@ -295,8 +288,6 @@ def load_sheets(snap, zf, limits: Limits, match_sheets, contract_order) -> Loade
         if background is not None and matched.get(background.sname) != background.wname:
             background.get(help=True)      # calamine names the sheets otherwise: load it here instead
             background = None
-        if others is not None:
-            others.help(reader)   # the sheets no thread has taken yet load here too
         outcome = {}
         for sname, wname in matched.items():
             if predicted.get(sname) != wname or sname not in scans:
