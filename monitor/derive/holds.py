@@ -387,7 +387,5 @@ def holds(ctx, adm: pl.DataFrame) -> pl.DataFrame:
               .select("row", pl.col("rule_text").alias("steroid_rule_text"),
                       pl.col("rule_source").alias("steroid_source"), pl.col("evidence").alias("steroid_evidence")))
         out = out.join(st, on="row", how="full", coalesce=True)
-    for k, t in OUT_SCHEMA.items():
-        if k not in out.columns:
-            out = out.with_columns(pl.lit(None, dtype=t).alias(k))
-    return out.select(list(OUT_SCHEMA))
+    return out.select(pl.col(k) if k in out.columns else pl.lit(None, dtype=t).alias(k)
+                      for k, t in OUT_SCHEMA.items())
