@@ -66,8 +66,8 @@ _NULL_GRADE = pl.lit(None, dtype=pl.Int8)
 
 @functools.lru_cache(maxsize=None)
 def _lit(value, dtype) -> pl.Expr:
-    """A typed literal, built once: pl.lit with a dtype builds a Series each time (~10-20 us),
-    and a site's grading asks for the same few (grades 0-5, terms, units) hundreds of times."""
+    """A typed literal, built once (pl.lit with a dtype builds a Series: ~10-20 us, and grading
+    asks for the same few grades, terms and units hundreds of times)."""
     return pl.lit(value, dtype=dtype)
 
 
@@ -222,21 +222,16 @@ def _lab_exprs(low: Criterion | None, high: Criterion | None, entered: str | Non
     gl, ul = _direction_exprs(low, entered, qualifier, catalogue, anticoagulation, names)
     gh, uh = _direction_exprs(high, entered, qualifier, catalogue, anticoagulation, names)
     has_value = pl.col(names[0]).is_not_null()
-    units = "unit_graded" in outputs
-    exprs = {
-        "ctcae_term_low": lambda: _lit(low.term if low else None, pl.String),
-        "ctcae_grade_low": lambda: gl,
-        "ctcae_term_high": lambda: _lit(high.term if high else None, pl.String),
-        "ctcae_grade_high": lambda: gh,
-        "unit_graded_low": lambda: (pl.when(has_value).then(_lit(ul, pl.String)) if ul is not None
-                                    else _lit(None, pl.String)),
-        "unit_graded_high": lambda: (pl.when(has_value).then(_lit(uh, pl.String)) if uh is not None
-                                     else _lit(None, pl.String)),
-        "grade_from_qualifier": lambda: _lit(qualifier is not None, pl.Boolean),
-    }
-    needed = {"ctcae_grade_low", "ctcae_grade_high", *outputs}
-    if units:
-        needed |= {"unit_graded_low", "unit_graded_high"}
+
+    def graded_in(u):
+        return pl.when(has_value).then(_lit(u, pl.String)) if u is not None else _lit(None, pl.String)
+
+    exprs = {"ctcae_term_low": lambda: _lit(low.term if low else None, pl.String), "ctcae_grade_low": lambda: gl,
+             "ctcae_term_high": lambda: _lit(high.term if high else None, pl.String), "ctcae_grade_high": lambda: gh,
+             "unit_graded_low": lambda: graded_in(ul), "unit_graded_high": lambda: graded_in(uh),
+             "grade_from_qualifier": lambda: _lit(qualifier is not None, pl.Boolean)}
+    needed = {"ctcae_grade_low", "ctcae_grade_high", *outputs,
+              *(("unit_graded_low", "unit_graded_high") if "unit_graded" in outputs else ())}
     return [build().alias(name) for name, build in exprs.items() if name in needed]
 
 
@@ -333,16 +328,20 @@ def grade_labs(df: pl.DataFrame, criteria: Criteria | None = None,
             # result text only where a scale reads it (carrying all strings would double the time)
             lf = lf.with_columns((text.gather(part.get_column("__row")) if text is not None
                                   else pl.lit(None, dtype=pl.String)).alias("text"))
-        second = [worse_grade(low is not None, pl.col("ctcae_grade_low"),
-                              high is not None, pl.col("ctcae_grade_high")).alias("ctcae_grade")]
-        if "unit_graded" in outputs:
-            second.append(unit_graded(pl.col("ctcae_grade_low"), pl.col("ctcae_grade_high"),
-                                      pl.col("unit_graded_low"), pl.col("unit_graded_high")).alias("unit_graded"))
-        parts.append(lf.select("__row", *_lab_exprs(low, high, unit, q, cat, anticoagulation, names, outputs))
-                     .with_columns(second).select("__row", *outputs))
+        parts.append(lf.select("__row", *_lab_exprs(low, high, unit, q, cat, anticoagulation, names, outputs),
+                               _lit(low is not None, pl.Boolean).alias("__low"),
+                               _lit(high is not None, pl.Boolean).alias("__high")))
+    # the columns made of both directions: once over all the parts (not a step in each part);
+    # __low / __high: whether the row's test has criteria in that direction (worse_grade's flags)
+    low_g, high_g, low_t, high_t = (pl.col(c) for c in ("ctcae_grade_low", "ctcae_grade_high", "__low", "__high"))
+    second = [pl.when(low_t & high_t).then(worse_grade(True, low_g, True, high_g)).when(low_t).then(low_g)
+              .when(high_t).then(high_g).otherwise(_NULL_GRADE).alias("ctcae_grade")]
+    if "unit_graded" in outputs:
+        second.append(unit_graded(pl.col("ctcae_grade_low"), pl.col("ctcae_grade_high"),
+                                  pl.col("unit_graded_low"), pl.col("unit_graded_high")).alias("unit_graded"))
     # the in-memory engine: polars' default ("auto", streaming) costs twice as much to start for
     # the few-row parts of a site's workbook and is no faster on 600,000 rows
-    graded = pl.concat(parts).collect(engine="in-memory")
+    graded = pl.concat(parts).with_columns(second).select("__row", *outputs).collect(engine="in-memory")
     # back to input order: gather by the inverse of the row permutation (cheaper than a sort)
     n = graded.height
     inverse = pl.zeros(n, dtype=pl.UInt32, eager=True).scatter(
