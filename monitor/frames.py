@@ -4,6 +4,17 @@ from __future__ import annotations
 
 import polars as pl
 
+# below this many input rows a query runs on polars' in-memory engine, at or above it on the
+# default ("auto": streaming) one: the streaming engine costs ~1 ms more to start (a site's
+# 3,000-row Labs join: 1.3 ms against 0.4 ms), its joins and group_bys peak lower on a whole
+# study's 600,000 rows (the measurements in join_columns and with_lab_codes were made with it)
+STREAMING_ROWS = 50_000
+
+
+def collect_sized(lf: pl.LazyFrame, rows: int) -> pl.DataFrame:
+    """`lf.collect()` on the engine that suits an input of `rows` rows (STREAMING_ROWS)."""
+    return lf.collect(engine="in-memory") if rows < STREAMING_ROWS else lf.collect()
+
 
 def join_columns(frame: pl.DataFrame, right: pl.DataFrame, on, **kwargs) -> pl.DataFrame:
     """`frame.join(right, on, how="left", maintain_order="left")` for a `right` with one row per
@@ -17,16 +28,17 @@ def join_columns(frame: pl.DataFrame, right: pl.DataFrame, on, **kwargs) -> pl.D
         return frame.join(right, on=on, how="left", maintain_order="left", **kwargs)
     # one lazy query, so the joined key columns are never gathered either (a 600,000-row join on
     # three text keys peaked ~45 MiB lower than the eager join and select); the join itself in
-    # any order when there are several keys, put back in row order by a row index: on polars 2.1
-    # that is ~2x faster than maintain_order="left" (the labs' baseline join on subject and test:
-    # ~0.17 -> ~0.09 s); on one key it is slower (0.02 -> 0.05 s), so there the join keeps order
+    # any order when there are several keys, put back in row order by a row index: on polars
+    # 2.1's streaming engine that is ~2x faster than maintain_order="left" (the labs' baseline
+    # join on subject and test: ~0.13 -> ~0.05 s); on one key it is slower, so there the join
+    # keeps order
     keys = frame.lazy().select(on)
     if len(on) > 1:
         new = (keys.with_row_index("__join_row").join(right.lazy(), on=on, how="left", maintain_order="none", **kwargs)
                .sort("__join_row"))
     else:
         new = keys.join(right.lazy(), on=on, how="left", maintain_order="left", **kwargs)
-    new = new.select(added).collect()
+    new = collect_sized(new.select(added), frame.height)
     if new.height != frame.height:
         raise ValueError("join_columns: the right side has more than one row for a key")
     return frame.hstack(new.get_columns())

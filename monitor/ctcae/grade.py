@@ -64,6 +64,13 @@ BP_OUTPUT_SCHEMA = {"ctcae_term_high": pl.String, "ctcae_grade_high": pl.Int8, "
 _NULL_GRADE = pl.lit(None, dtype=pl.Int8)
 
 
+@functools.lru_cache(maxsize=None)
+def _lit(value, dtype) -> pl.Expr:
+    """A typed literal, built once (pl.lit with a dtype builds a Series: ~10-20 us, and grading
+    asks for the same few grades, terms and units hundreds of times)."""
+    return pl.lit(value, dtype=dtype)
+
+
 @dataclass(frozen=True)
 class Inputs:
     """The columns a criterion reads, as expressions (baseline already cleaned: null unless > 0)."""
@@ -147,10 +154,10 @@ def grade_conditions(c: Criterion, inp: Inputs, unit: str | None = None) -> dict
 def grade_chain(conds: dict) -> pl.Expr:
     """Int8 grade from grade -> condition: the highest grade met; NULL when a grade above the
     ones not met is unknown; 0 when none is met."""
-    expr = pl.lit(0, dtype=pl.Int8)
+    expr = _lit(0, pl.Int8)
     for g in sorted(conds):
         c = conds[g]
-        expr = (pl.when(c).then(pl.lit(g, dtype=pl.Int8))
+        expr = (pl.when(c).then(_lit(g, pl.Int8))
                 .when(c.is_null()).then(_NULL_GRADE)
                 .otherwise(expr))
     return expr
@@ -202,27 +209,30 @@ def _direction_exprs(c: Criterion | None, entered: str | None, qualifier: str | 
     if qualifier is not None:             # conservative: just beyond the number, on the proven side
         v = v * (1.0 - QUALIFIER_NUDGE) if qualifier == "<" else (v * (1.0 + QUALIFIER_NUDGE) if qualifier == ">" else v)
     inp = Inputs(value=v, lln=lln, uln=uln, baseline=base,
-                 anticoagulated=pl.col("anticoag") if anticoagulation else pl.lit(False),
+                 anticoagulated=pl.col("anticoag") if anticoagulation else _lit(False, pl.Boolean),
                  result_text=pl.col("text"))
     return criterion_grade_expr(c, inp, unit), unit
 
 
 def _lab_exprs(low: Criterion | None, high: Criterion | None, entered: str | None, qualifier: str | None,
-               catalogue: Catalogue, anticoagulation: bool, names: tuple = ("v", "lln", "uln")) -> list:
+               catalogue: Catalogue, anticoagulation: bool, names: tuple = ("v", "lln", "uln"),
+               outputs: tuple = tuple(OUTPUT_SCHEMA)) -> list:
+    """The part's first-stage columns: both grades, and of the rest only what `outputs` reads
+    (the units graded feed `unit_graded`); what a caller omits is never built."""
     gl, ul = _direction_exprs(low, entered, qualifier, catalogue, anticoagulation, names)
     gh, uh = _direction_exprs(high, entered, qualifier, catalogue, anticoagulation, names)
     has_value = pl.col(names[0]).is_not_null()
-    return [
-        pl.lit(low.term if low else None, dtype=pl.String).alias("ctcae_term_low"),
-        gl.alias("ctcae_grade_low"),
-        pl.lit(high.term if high else None, dtype=pl.String).alias("ctcae_term_high"),
-        gh.alias("ctcae_grade_high"),
-        (pl.when(has_value).then(pl.lit(ul, dtype=pl.String)) if ul is not None else pl.lit(None, dtype=pl.String))
-        .alias("unit_graded_low"),
-        (pl.when(has_value).then(pl.lit(uh, dtype=pl.String)) if uh is not None else pl.lit(None, dtype=pl.String))
-        .alias("unit_graded_high"),
-        pl.lit(qualifier is not None, dtype=pl.Boolean).alias("grade_from_qualifier"),
-    ]
+
+    def graded_in(u):
+        return pl.when(has_value).then(_lit(u, pl.String)) if u is not None else _lit(None, pl.String)
+
+    exprs = {"ctcae_term_low": lambda: _lit(low.term if low else None, pl.String), "ctcae_grade_low": lambda: gl,
+             "ctcae_term_high": lambda: _lit(high.term if high else None, pl.String), "ctcae_grade_high": lambda: gh,
+             "unit_graded_low": lambda: graded_in(ul), "unit_graded_high": lambda: graded_in(uh),
+             "grade_from_qualifier": lambda: _lit(qualifier is not None, pl.Boolean)}
+    needed = {"ctcae_grade_low", "ctcae_grade_high", *outputs,
+              *(("unit_graded_low", "unit_graded_high") if "unit_graded" in outputs else ())}
+    return [build().alias(name) for name, build in exprs.items() if name in needed]
 
 
 # ------------------------------------------------------------------------------------ frames
@@ -279,13 +289,19 @@ def grade_labs(df: pl.DataFrame, criteria: Criteria | None = None,
     entered = all(c in df.columns for c in ("unit", "value"))
     qualified = "qualifier" in df.columns
     base = _f64("baseline_si")
-    cols = [pl.col("test_code").cast(pl.String).alias("code"),
+    # a test without criteria grades to nulls whatever its unit: all its rows make one part per
+    # qualifier (code null), not one per (test, unit)
+    by_test = crit.by_test()
+    code = pl.col("test_code").cast(pl.String)
+    has_criteria = code.is_in([c for c, recs in by_test.items() if any(recs.values())])
+    cols = [pl.when(has_criteria).then(code).alias("code"),
             _f64("value_si").alias("v_si"), _f64("lln_si").alias("lln_si"), _f64("uln_si").alias("uln_si"),
             pl.when(base > 0).then(base).alias("base")]
     keys = ["code"]
     if entered:        # the result as entered: graded on the figures printed in its unit
         none = pl.lit(None, dtype=pl.Float64)
-        cols += [pl.col("unit").cast(pl.String).fill_null("").alias("unit"), _f64("value").alias("v"),
+        cols += [pl.when(has_criteria).then(pl.col("unit").cast(pl.String)).fill_null("").alias("unit"),
+                 _f64("value").alias("v"),
                  (_f64("lln") if "lln" in df.columns else none).alias("lln"),
                  (_f64("uln") if "uln" in df.columns else none).alias("uln")]
         keys.append("unit")
@@ -301,7 +317,6 @@ def grade_labs(df: pl.DataFrame, criteria: Criteria | None = None,
 
     # One when/then chain per (test, entered unit, qualifier), run on those rows only (the parts
     # run in parallel); a frame has few distinct units, each decided once (printed.py).
-    by_test = crit.by_test()
     parts = []
     for key, part in work.partition_by(keys, as_dict=True, include_key=False).items():
         k = dict(zip(keys, key))
@@ -313,15 +328,20 @@ def grade_labs(df: pl.DataFrame, criteria: Criteria | None = None,
             # result text only where a scale reads it (carrying all strings would double the time)
             lf = lf.with_columns((text.gather(part.get_column("__row")) if text is not None
                                   else pl.lit(None, dtype=pl.String)).alias("text"))
-        parts.append(lf.select("__row", *_lab_exprs(low, high, unit, q, cat, anticoagulation, names)).with_columns(
-            worse_grade(low is not None, pl.col("ctcae_grade_low"),
-                        high is not None, pl.col("ctcae_grade_high")).alias("ctcae_grade"),
-            unit_graded(pl.col("ctcae_grade_low"), pl.col("ctcae_grade_high"),
-                        pl.col("unit_graded_low"), pl.col("unit_graded_high")).alias("unit_graded"))
-                     .select("__row", *outputs))
+        parts.append(lf.select("__row", *_lab_exprs(low, high, unit, q, cat, anticoagulation, names, outputs),
+                               _lit(low is not None, pl.Boolean).alias("__low"),
+                               _lit(high is not None, pl.Boolean).alias("__high")))
+    # the columns made of both directions: once over all the parts (not a step in each part);
+    # __low / __high: whether the row's test has criteria in that direction (worse_grade's flags)
+    low_g, high_g, low_t, high_t = (pl.col(c) for c in ("ctcae_grade_low", "ctcae_grade_high", "__low", "__high"))
+    second = [pl.when(low_t & high_t).then(worse_grade(True, low_g, True, high_g)).when(low_t).then(low_g)
+              .when(high_t).then(high_g).otherwise(_NULL_GRADE).alias("ctcae_grade")]
+    if "unit_graded" in outputs:
+        second.append(unit_graded(pl.col("ctcae_grade_low"), pl.col("ctcae_grade_high"),
+                                  pl.col("unit_graded_low"), pl.col("unit_graded_high")).alias("unit_graded"))
     # the in-memory engine: polars' default ("auto", streaming) costs twice as much to start for
     # the few-row parts of a site's workbook and is no faster on 600,000 rows
-    graded = pl.concat(parts).collect(engine="in-memory")
+    graded = pl.concat(parts).with_columns(second).select("__row", *outputs).collect(engine="in-memory")
     # back to input order: gather by the inverse of the row permutation (cheaper than a sort)
     n = graded.height
     inverse = pl.zeros(n, dtype=pl.UInt32, eager=True).scatter(

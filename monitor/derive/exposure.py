@@ -126,7 +126,7 @@ def _latest_before(left: pl.DataFrame, right: pl.DataFrame, on_left: str, on_rig
         return left.with_columns(extra)
     j = known.join_asof(right.rename({on_right: "__on"}), left_on=on_left, right_on="__on", by=by,
                         strategy="backward", check_sortedness=False)
-    j = j.with_columns(pl.col("__on").alias(on_right)).drop("__on")
+    j = j.select(pl.exclude("__on"), pl.col("__on").alias(on_right))   # one step: the column last
     if not nulls:
         return j
     unknown = left.filter(pl.col(on_left).is_null())
