@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import os
 import re
@@ -25,24 +24,6 @@ quiet_zipfile_del()   # no `Exception ignored in ZipFile.__del__` traceback afte
 # (docs/trust.md, "Memory and time"). Read when polars is first imported (never at this
 # module's import); a user's own _RJEM_MALLOC_CONF is left alone.
 os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:100,muzzy_decay_ms:0")
-
-
-def cap_malloc_arenas(arenas: int = 2) -> bool:
-    """calamine (the xlsx reader) allocates through the C library's malloc, which gives each new
-    thread an arena of its own, up to 8 per core: a whole study's sheets load on two or three
-    threads at once (workbook/load.py), and what one arena frees cannot serve another, so the
-    read's peak moved by ~100 MB from run to run. With two arenas a 1,000-subject read peaked
-    at 460-520 MB instead of 490-660 (docs/trust.md, "Memory and time"). Set before any thread
-    starts; a user's own MALLOC_ARENA_MAX wins; False where the C library has no mallopt."""
-    if "MALLOC_ARENA_MAX" in os.environ:
-        return False
-    try:
-        return bool(ctypes.CDLL(None).mallopt(-8, arenas))   # M_ARENA_MAX (glibc's malloc.h)
-    except (OSError, AttributeError):
-        return False
-
-
-cap_malloc_arenas()
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   context_settings={"help_option_names": ["-h", "--help"]},

@@ -159,28 +159,6 @@ def _frames(wb):
     return {n: s.frame for n, s in wb.sheets.items()}
 
 
-def test_the_other_sheets_load_in_a_second_thread_as_their_scans_pass(monkeypatch):
-    """Besides the largest sheet's own thread, the other contract sheets are queued as soon as
-    their parts pass the scan and loaded by one more thread (and by the reading thread once it
-    has scanned every part); the frames are those of the serial read."""
-    by = {}
-    real = load.load_sheet_frame
-
-    def spy(reader, name):
-        by[name] = threading.current_thread().name
-        return real(reader, name)
-    monkeypatch.setattr(load, "load_sheet_frame", spy)
-    parallel = read_workbook(DEMO)
-    assert "monitor-sheet-others" in by.values()
-    assert set(by) == set(parallel.sheets) | {"Study"}
-    assert by["Labs"] == "monitor-sheet-load"   # the largest sheet: its own thread
-    assert not any(t.name == "monitor-sheet-others" for t in threading.enumerate())
-    monkeypatch.setattr(load, "BACKGROUND", False)
-    serial = read_workbook(DEMO)
-    for name, frame in _frames(serial).items():
-        assert parallel.sheets[name].frame.equals(frame), name
-
-
 @pytest.mark.parametrize("path", [DEMO, SMALL])
 def test_the_background_load_reads_the_same_workbook_as_one_sheet_after_another(monkeypatch, path):
     parallel = read_workbook(path)
@@ -229,7 +207,6 @@ def test_a_refusal_while_the_largest_sheet_loads_waits_for_it(tmp_path, monkeypa
     with pytest.raises(WorkbookError, match="--max-rows"):
         read_workbook(p, limits=Limits(max_rows=50))
     assert all(not b.thread.is_alive() for b in started)
-    assert not any(t.name == "monitor-sheet-others" for t in threading.enumerate())
 
 
 def test_a_large_part_inflated_ahead_gives_its_error_after_its_chunks():

@@ -78,88 +78,24 @@ class _Background:
         return self.result
 
 
-class _Others:
-    """The other contract sheets, each queued as soon as its part has passed the scan and loaded
-    by one more thread with its own calamine reader (calamine releases the GIL) while this
-    thread scans the next parts and builds the sheets loaded so far: a study's sheets load
-    while its Labs sheet still does, not one after another once every part is scanned. Never
-    more than two sheets (or bands) load at once: the reading thread does not load here too
-    (three at once raised a whole study's peak by ~50 MB). `results`: contract name ->
-    (workbook sheet name, frame or the exception calamine raised)."""
-
-    def __init__(self, data: bytes):
-        self.data, self.results, self.queued = data, {}, {}
-        self.queue: queue.SimpleQueue = queue.SimpleQueue()
-        self.thread: threading.Thread | None = None
-
-    def put(self, sname: str, wname: str) -> None:
-        self.queued[sname] = wname
-        self.queue.put((sname, wname))
-        if self.thread is None:
-            self.thread = threading.Thread(target=self._run, name="monitor-sheet-others", daemon=True)
-            self.thread.start()
-
-    def _run(self) -> None:
-        reader = None
-        while (item := self.queue.get()) is not None:
-            try:
-                reader = reader or fastexcel.read_excel(self.data)
-                self._load(reader, item)
-            except BaseException as e:   # opening failed: this sheet's outcome, raised in sheet order
-                self.results[item[0]] = (item[1], e)
-
-    def _load(self, reader, item) -> None:
-        sname, wname = item
-        try:
-            result = load_sheet_frame(reader, wname)
-        except BaseException as e:
-            result = e
-        self.results[sname] = (wname, result)
-
-    def done(self, sname: str, wname: str):
-        """The sheet's frame (or exception) when it was queued under `wname` and has loaded;
-        None while it loads; _NOT_QUEUED when this thread must load it."""
-        if self.queued.get(sname) != wname:
-            return _NOT_QUEUED
-        got = self.results.get(sname)
-        return got[1] if got is not None else None
-
-    def close(self) -> None:
-        """Wait for the sheet loading now (it has passed its scan) and end the thread."""
-        if self.thread is not None:
-            self.queue.put(None)
-            self.thread.join()
-            self.thread = None
-
-
-_NOT_QUEUED = object()
-
-
 class Loaded:
     """The raw frames of the contract sheets (`matched`: contract name -> workbook sheet name).
     `early()` lists the sheets that can be built while the background sheet is still loading;
     `wait()` finishes it and raises the first refusal in contract order."""
 
-    def __init__(self, path, limits, names, matched, parts, scans, outcome, background, others=None):
+    def __init__(self, path, limits, names, matched, parts, scans, outcome, background):
         self.path, self.limits, self.names, self.matched = path, limits, names, matched
         self.parts, self.scans, self.outcome, self.background = parts, scans, outcome, background
-        self.others = others
 
     def early(self) -> list[str]:
-        """Contract sheets loaded already, with no refusal before any of them (else: none, so
+        """Contract sheets loaded here, with no refusal before any of them (else: none, so
         nothing is built from a workbook that will be refused)."""
         if any(isinstance(o, BaseException) for o in self.outcome.values()):
             return []
-        return [s for s in self.matched if self.outcome[s] is not None]
+        bg = self.background.sname if self.background else None
+        return [s for s in self.matched if s != bg]
 
     def wait(self) -> None:
-        if self.others is not None:
-            self.others.close()
-            for sname, wname in self.matched.items():
-                if self.outcome[sname] is None and self.others.done(sname, wname) is not _NOT_QUEUED:
-                    result = self.others.done(sname, wname)
-                    self.outcome[sname] = _checked(result, self.scans[sname][0], self.limits, self.path, wname)
-            self.others = None
         bg = self.background
         if bg is not None:
             result = bg.get(help=True)
@@ -175,9 +111,6 @@ class Loaded:
         return self.outcome[sname]
 
     def close(self) -> None:
-        if self.others is not None:
-            self.others.close()
-            self.others = None
         if self.background is not None:   # refused while it loads: let it end (its sheet passed the scan)
             self.background.get()
             self.background = None
@@ -211,7 +144,7 @@ def load_sheets(snap, zf, limits: Limits, match_sheets, contract_order) -> Loade
     crossed before loading; refusals of loaded sheets come from Loaded.wait()."""
     path = snap.path
     budget = [limits.max_unpacked_mb * 1024 * 1024, limits.max_unpacked_mb]
-    background, others = None, None
+    background = None
     try:
         parts = sheet_parts(zf, budget)
         predicted, by_part = match_sheets(list(parts)), {}
@@ -266,14 +199,9 @@ def load_sheets(snap, zf, limits: Limits, match_sheets, contract_order) -> Loade
             sname = by_part[largest.filename.lower()][0]
             banded = (loader, scans[sname][0]) if loader is not None else None
             background = _Background(snap.data, sname, predicted[sname], banded)
-        if largest is not None:
-            others = _Others(snap.data)
         for info in sheet_infos:
             if info is not largest:
                 scan(info)
-                if others is not None and owner[info.filename.lower()] is info:
-                    for sname in by_part.get(info.filename.lower(), ()):
-                        others.put(sname, predicted[sname])
         try:
             reader = fastexcel.read_excel(snap.data)
             names = list(reader.sheet_names)
@@ -295,23 +223,16 @@ def load_sheets(snap, zf, limits: Limits, match_sheets, contract_order) -> Loade
             if background is not None and sname == background.sname:
                 outcome[sname] = None   # still loading
                 continue
-            result = others.done(sname, wname) if others is not None else _NOT_QUEUED
-            if result is None:
-                outcome[sname] = None   # still loading in the other thread: Loaded.wait()
-                continue
-            if result is _NOT_QUEUED:
-                try:
-                    result = load_sheet_frame(reader, wname)
-                except BaseException as e:
-                    result = e
+            try:
+                result = load_sheet_frame(reader, wname)
+            except BaseException as e:
+                result = e
             outcome[sname] = _checked(result, scans[sname][0], limits, path, wname)
     except BaseException:
-        if others is not None:
-            others.close()
         if background is not None:
             background.get()
         raise
-    return Loaded(path, limits, names, matched, parts, scans, outcome, background, others)
+    return Loaded(path, limits, names, matched, parts, scans, outcome, background)
 
 
 def _scan_part(zf, info, budget: list, limits: Limits, path, sheet: str, loader=None) -> tuple[int, list]:
