@@ -10,7 +10,8 @@ b baseline), alternating which checkout goes first; the command runs in an empty
 current directory never decides which code is imported. Prints the medians (and minima) of
 wall and CPU time (user + sys of the command) of each, the ratios check / bare read and B / A,
 and /proc/loadavg before and after: with other work on the machine, only numbers measured
-alternately in one run compare.
+alternately in one run compare; the median of each round's own B / A ratio (A and B ran one
+after the other) is the figure that holds best when the machine's speed drifts.
 
 Byte code: a checkout whose modules have no up-to-date .pyc (PYTHONDONTWRITEBYTECODE=1, or
 edited since) compiles them at every start (~150 ms for `monitor check`), so each checkout's
@@ -68,6 +69,11 @@ def main(argv=None) -> int:
     ratio = {k: med[k][0] / med["read"][0] for k in ("A", "B")}
     print(f"check / bare read (wall medians): A {ratio['A']:.2f}x   B {ratio['B']:.2f}x")
     print(f"B / A: wall {med['B'][0] / med['A'][0]:.3f}   cpu {med['B'][1] / med['A'][1]:.3f}")
+    # each round's A and B ran one after the other: their ratio is not moved by the machine's
+    # speed drifting between rounds (on this VM the same command's wall moved by 30-40% within
+    # minutes, and the medians above with it)
+    pairs = {m: statistics.median(b[m] / x[m] for x, b in zip(res["A"], res["B"])) for m in ("wall", "cpu")}
+    print(f"B / A, median of the rounds' own ratios: wall {pairs['wall']:.3f}   cpu {pairs['cpu']:.3f}")
     print(f"load before {before}\nload after  {loadavg()}")
     return 0
 
