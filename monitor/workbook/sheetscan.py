@@ -83,7 +83,8 @@ class SheetScan:
         self._add(piece, self._flush)
 
     def _add(self, piece: bytes, flush) -> None:
-        """Batch the piece for the reference search; a full batch is searched (`flush`)."""
+        """Batch the piece; a full batch is searched (`flush`: its formula cells and, with
+        limits, its references beyond them)."""
         self.batch.append(piece)
         self.batch_bytes += len(piece)
         if self.batch_bytes >= BATCH_BYTES:
@@ -224,8 +225,8 @@ def _may_contain(batch: list[bytes], literal: bytes) -> list[bool]:
 
 def _formula_tags(xml: bytes, tag: bytes):
     """Positions of formula tags (`<f>`, `<f ...>`, `<f/>`; `<x:f>` when the sheet uses a
-    namespace prefix), in order. One `bytes.find` pass runs at memory speed; a regex over a
-    200 MB sheet takes seconds."""
+    namespace prefix), in order: `bytes.find` from tag to tag (a regex over a 200 MB sheet takes
+    seconds; pieces without the tag are skipped before this, see _may_contain)."""
     found, i, n = [], xml.find(tag), len(tag)
     while i >= 0:
         if xml[i + n:i + n + 1] in (b" ", b">", b"/", b"\t", b"\n", b"\r"):
