@@ -281,7 +281,7 @@ def _far_refs_in(batch: list[bytes], rows_over: int, wide: bool):
     """
     pat, loose = _far_patterns(rows_over, wide)
     for piece, may in zip(batch, _may_match(batch, loose)):
-        if not (may or piece[:1] == b"r"):
+        if not may:   # the loose pattern finds every match of `pat` (_far_patterns)
             continue
         for m in pat.finditer(piece):
             at = m.start()
