@@ -1,0 +1,114 @@
+"""The console script's quick exit (monitor.cli.main): after a command returns it leaves with
+os._exit, skipping the interpreter's teardown, and nothing a user relies on may be lost: its
+stdout, its files, its exit code, the exit handlers; and the normal exit comes back wherever
+teardown could matter."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+import monitor.cli as cli
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_sheets"
+
+
+class Left(Exception):
+    """os._exit, caught: the code it was given."""
+
+
+@pytest.fixture
+def leave(monkeypatch):
+    calls = []
+    monkeypatch.setattr(cli.os, "_exit", lambda code: (_ for _ in ()).throw(Left(code)))
+    monkeypatch.setattr("atexit._run_exitfuncs", lambda: calls.append("atexit"))
+    return calls
+
+
+def test_the_console_script_leaves_stdout_files_history_and_exit_code_whole(tmp_path):
+    out = tmp_path / "out"
+    p = subprocess.run([sys.executable, "-m", "monitor", "check", str(SAMPLES / "messy_site.xlsx"), "--format", "json",
+                        "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1, p.stderr              # findings at or above major
+    shown = json.loads(p.stdout)                    # the whole document reached the pipe
+    written = json.loads((out / "findings.json").read_text(encoding="utf-8"))
+    assert shown["findings"] and shown["findings"] == written["findings"]
+    assert (out / "findings.csv").read_text(encoding="utf-8").count("\n") == len(written["findings"]) + 1
+    with sqlite3.connect(out / "monitor.db") as db:   # the history store was committed
+        assert db.execute("select count(*) from sqlite_master").fetchone()[0] > 0
+    assert p.stderr == ""
+
+
+def test_a_clean_workbook_exits_0_and_an_unreadable_one_2_through_the_quick_exit(tmp_path):
+    ok = subprocess.run([sys.executable, "-m", "monitor", "version"], capture_output=True, text=True, timeout=60)
+    assert (ok.returncode, ok.stdout.strip()) == (0, cli.__version__)
+    bad = tmp_path / "not.xlsx"
+    bad.write_bytes(b"not a zip")
+    p = subprocess.run([sys.executable, "-m", "monitor", "check", str(bad), "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "not.xlsx" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_a_reader_that_closed_the_pipe_gets_the_exit_code_and_no_traceback(tmp_path):
+    p = subprocess.Popen([sys.executable, "-m", "monitor", "check", str(SAMPLES / "messy_site.xlsx"),
+                          "--out", str(tmp_path / "o")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()             # no reader at all when the table is written: the write fails (EPIPE)
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 1 and "Traceback" not in err and "Error" not in err
+    assert (tmp_path / "o" / "findings.json").exists()
+
+
+def test_main_runs_the_exit_handlers_then_leaves_with_the_commands_code(leave, monkeypatch):
+    monkeypatch.setattr(cli, "app", lambda **k: sys.exit(1))
+    with pytest.raises(Left) as e:
+        cli.main()
+    assert e.value.args == (1,) and leave == ["atexit"]
+    monkeypatch.setattr(cli, "app", lambda **k: None)     # a command that returns: exit 0
+    with pytest.raises(Left) as e:
+        cli.main()
+    assert e.value.args == (0,)
+
+
+def test_a_text_exit_and_an_error_keep_the_normal_exit(leave, monkeypatch):
+    monkeypatch.setattr(cli, "app", lambda **k: sys.exit("monitor: something"))
+    with pytest.raises(SystemExit) as e:
+        cli.main()
+    assert e.value.code == "monitor: something" and leave == []
+
+    def boom(**k):
+        raise RuntimeError("a bug")
+    monkeypatch.setattr(cli, "app", boom)
+    with pytest.raises(RuntimeError):
+        cli.main()
+    assert leave == []
+
+
+def test_a_thread_still_running_keeps_the_normal_exit(leave, monkeypatch):
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait, daemon=False)
+    t.start()
+    try:
+        monkeypatch.setattr(cli, "app", lambda **k: sys.exit(1))
+        with pytest.raises(SystemExit) as e:
+            cli.main()
+        assert e.value.code == 1 and leave == []
+    finally:
+        stop.set()
+        t.join()
+
+
+def test_a_stdout_that_cannot_be_flushed_keeps_the_normal_exit(leave, monkeypatch):
+    class Closed:
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+    monkeypatch.setattr(cli, "app", lambda **k: None)
+    monkeypatch.setattr(sys, "stdout", Closed())
+    with pytest.raises(SystemExit) as e:
+        cli.main()
+    assert e.value.code == 0 and leave == ["atexit"]
