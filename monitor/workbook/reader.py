@@ -331,7 +331,12 @@ def _lean(frame: pl.DataFrame) -> pl.DataFrame:
     """The frame with each column that holds no value (most `__err` and `__q` columns) rebuilt
     as a null column: a text column mapped from distinct values keeps a 16-byte view per row
     even when every row is null (~10 MB per column of a 600,000-row sheet, ~100 MB for Labs,
-    copied again by every filter and join downstream). Values and types are unchanged."""
+    copied again by every filter and join downstream). Values and types are unchanged. A frame
+    of fewer than CLEAN_BY_VALUE_ROWS rows is left as it is: its views are a few hundred KB at
+    most, and the null literals cost more (~0.1 ms a column, ~10 ms a site workbook) than
+    they save."""
+    if frame.height < CLEAN_BY_VALUE_ROWS:
+        return frame
     empty = [c for c, s in zip(frame.columns, frame.iter_columns()) if frame.height and s.null_count() == frame.height]
     return frame.with_columns(pl.lit(None, dtype=frame.schema[c]).alias(c) for c in empty) if empty else frame
 
