@@ -119,7 +119,14 @@ class Criteria:
 
 @lru_cache(maxsize=1)
 def load_criteria() -> Criteria:
-    """The criteria shipped in the package (validated; cached)."""
+    """The criteria shipped in the package (validated; cached; from the package's precompiled
+    copy when it is current: monitor.refcache)."""
+    from .. import refcache
+
+    return refcache.get("criteria", _build_criteria)
+
+
+def _build_criteria() -> Criteria:
     text = resources.files("monitor.ctcae").joinpath("criteria.toml").read_text("utf-8")
     return parse_criteria(text)
 

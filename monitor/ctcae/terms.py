@@ -79,6 +79,14 @@ class Terms:
 
 @lru_cache(maxsize=1)
 def load_terms() -> Terms:
+    """The CTCAE v5.0 terms with the curated synonyms and MedDRA preferred terms (cached; from
+    the package's precompiled copy when it is current: monitor.refcache)."""
+    from .. import refcache
+
+    return refcache.get("terms", _build_terms)
+
+
+def _build_terms() -> Terms:
     text = resources.files("monitor.ctcae").joinpath("terms.csv").read_text("utf-8")
     rows = csv.reader(io.StringIO(text, newline=""))   # by position: half the time of a DictReader
     head = next(rows)

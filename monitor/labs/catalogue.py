@@ -224,6 +224,14 @@ def _name_keys(test: LabTest) -> tuple[list[str], list[str]]:
 
 @lru_cache(maxsize=1)
 def load_catalogue() -> Catalogue:
+    """The bundled lab catalogue (cached; from the package's precompiled copy when it is
+    current: monitor.refcache)."""
+    from .. import refcache
+
+    return refcache.get("catalogue", _build_catalogue)
+
+
+def _build_catalogue() -> Catalogue:
     text = resources.files("monitor.labs").joinpath("tests.toml").read_text("utf-8")
     return parse_catalogue(text)
 

@@ -355,18 +355,29 @@ def bundled_profiles() -> dict:
 
 
 def load_profile(source: str | Path | None = None) -> Profile:
-    """Load a bundled profile by name, or a TOML file by path; default: the seed study."""
+    """Load a bundled profile by name, or a TOML file by path; default: the seed study. A bundled
+    one comes from the package's precompiled copy when it is current (monitor.refcache): a fresh
+    Profile each call, equal to the one parsed from its file."""
     source = source or DEFAULT_PROFILE
     bundled = bundled_profiles()
     if str(source) in bundled:
-        res = bundled[str(source)]
-        text, path = res.read_text("utf-8"), f"bundled:{source}"
-    else:
-        p = Path(source)
-        if not p.is_file():
-            raise ProfileError(f"{source}: no such profile file, and not a bundled profile "
-                               f"({', '.join(sorted(bundled))})")
-        text, path = p.read_text("utf-8"), str(p)
+        from .. import refcache
+
+        return refcache.get(f"profile:{source}", lambda: _build_bundled(str(source), bundled))
+    p = Path(source)
+    if not p.is_file():
+        raise ProfileError(f"{source}: no such profile file, and not a bundled profile "
+                           f"({', '.join(sorted(bundled))})")
+    return _parse_text(p.read_text("utf-8"), str(p))
+
+
+def _build_bundled(name: str, bundled: dict | None = None) -> Profile:
+    """A bundled profile parsed from its file (never from the precompiled copy)."""
+    res = (bundled or bundled_profiles())[name]
+    return _parse_text(res.read_text("utf-8"), f"bundled:{name}")
+
+
+def _parse_text(text: str, path: str) -> Profile:
     try:
         data = tomldata.loads(text)
     except tomldata.TOMLDecodeError as e:
