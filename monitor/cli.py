@@ -487,9 +487,10 @@ def main():
 def _for_command(args: list) -> typer.Typer:
     """`app` with only the command that `args` names when it names one (`monitor check ...`):
     typer builds a click command for every registered command, their signatures and type hints
-    read, at each start (~10 ms for the 16 commands); one run needs one. Anything else (no
-    command, an option first such as --help or --version, a group such as `users`, a misspelt
-    command) gets the whole app, so help and "No such command" read as before."""
+    read, at each start (~10 ms for the 15 commands and the `users` group); one run needs one.
+    Anything else (no command, an option first such as --help or --version, a group such as
+    `users`, a misspelt command) gets the whole app, so help and "No such command" read as
+    before."""
     import copy
 
     name = args[0] if args else None
@@ -508,7 +509,7 @@ def _leave(code: int):
 
     if any(t is not threading.main_thread() and t.is_alive() and not t.daemon for t in threading.enumerate()):
         sys.exit(code)
-    atexit._run_exitfuncs()    # what sys.exit would run first (the module's only way to run them now)
+    atexit._run_exitfuncs()    # the handlers the interpreter's own exit runs (atexit has no public call for it)
     try:
         sys.stdout.flush()
         sys.stderr.flush()
