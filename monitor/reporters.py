@@ -161,7 +161,7 @@ def to_text(result, width: int | None = None) -> str:
     lines = ["  ".join(h.ljust(w[i]) if i < 4 else h for i, h in enumerate(heads))]
     lines.append("  ".join("-" * (w[i] if i < 4 else min(msg_w, 40)) for i in range(5)))
     for r in rows:
-        msg = textwrap.wrap(r[4], msg_w) or [""]
+        msg = _Wrapper(msg_w).wrap(r[4]) or [""]
         lines.append("  ".join(r[i][: w[i]].ljust(w[i]) for i in range(4)) + "  " + msg[0])
         pad = " " * (sum(w) + 8)
         lines.extend(pad + m for m in msg[1:])
@@ -173,6 +173,26 @@ def to_text(result, width: int | None = None) -> str:
                      "(one cause on many rows); findings.json and findings.csv list every row with its group id.")
     lines.append(summary_line(result))
     return "\n".join(lines) + "\n"
+
+
+class _Wrapper(textwrap.TextWrapper):
+    """textwrap.wrap's lines exactly, with its words found faster. textwrap splits a text with
+    one pattern whose lazy word match and look-arounds try every character (~60% of the text
+    table of a 6,000-finding study). Its matches never span a space (its look-arounds only see
+    letters and hyphens), so splitting each run of non-spaces on its own gives the same chunks:
+    a run without a hyphen is one word, and only runs with one go through textwrap's pattern."""
+
+    def _split(self, text):
+        chunks = []
+        for run in _RUNS.findall(text):
+            if "-" in run and run[0] != " ":
+                chunks.extend(c for c in self.wordsep_re.split(run) if c)
+            else:
+                chunks.append(run)
+        return chunks
+
+
+_RUNS = re.compile(r" +|[^ ]+")
 
 
 def not_evaluated_text(result) -> str:
