@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from monitor.workbook import parse as P
-from monitor.workbook.schema import ADVERSE_EVENTS, CYCLES, SUBJECTS, TUMOR, Kind
+from monitor.workbook.schema import ADVERSE_EVENTS, CYCLES, SHEETS, SUBJECTS, TUMOR, Kind
 
 
 def evaluate(exprs: dict, raws: list) -> list[dict]:
@@ -264,6 +264,38 @@ INTEGERS = [
 def test_parse_int(cid, raw, value, err, comment):
     got = one(P.parse_int, raw)
     assert (got["value"], got["err"]) == (value, err), comment
+
+
+@pytest.mark.parametrize("integer", [False, True])
+def test_staged_number_parse_equals_the_plain_parse_on_every_case(integer):
+    """parse.number_stages (the reader's form for a site's sheets: the pattern matched once per
+    cell, parts as columns) gives exactly parse_number's / parse_int's values, qualifiers and
+    errors, types included; and so does column_stages for every number and integer column of
+    the contract (read from parse.DATE_IN) against parse_column."""
+    raws = ([r for _, r, *_ in NUMBERS] + [r for _, r, *_ in INTEGERS]
+            + [None, "1.", "-.5", "1E+05", "≤-2", "> 1e-3", "2.0000", "1e308", "-1e400", "<<1", "12.5.",
+               "0x10", "٣", "1_000", "nan", "NaN", " < 3 "])
+    df = pl.DataFrame({"raw": raws}, schema={"raw": pl.String}).with_columns(P.clean(pl.col("raw")).alias("s"))
+    plain_parts = P.parse_int(pl.col("s")) if integer else P.parse_number(pl.col("s"))
+    plain = df.select(**plain_parts)
+    stages, out = P.number_stages("s", integer)
+    assert len(stages) == 2
+    staged = df
+    for st in stages:
+        staged = staged.with_columns(st)
+    staged = staged.select(**out)
+    assert staged.schema == plain.schema and staged.to_dicts() == plain.to_dicts()
+    kind = Kind.INT if integer else Kind.NUMBER
+    cols = [c for sheet in SHEETS for c in sheet.columns if c.kind is kind]
+    assert cols
+    for col in cols:
+        stages, exprs = P.column_stages("s", col, None)
+        got = df.with_columns(pl.col("s").alias(P.DATE_IN))
+        for st in stages:
+            got = got.with_columns(st)
+        got = got.select(exprs)
+        want = df.select(P.parse_column("s", col, None))
+        assert got.schema == want.schema and got.to_dicts() == want.to_dicts(), col.key
 
 
 YES_NO = [

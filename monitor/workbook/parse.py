@@ -229,17 +229,42 @@ def _date_plan(s: pl.Expr, date_format, allow_partial: bool, put) -> dict:
 
 def parse_number(s: pl.Expr) -> dict:
     """`12.5`, `<0.5`, `>1210`, `≤2`: the number and its qualifier. ND / NA / not done: missing."""
-    v = s.str.extract(_NUMBER, 2).cast(pl.Float64, strict=False)
-    ok = s.str.contains(_NUMBER) & v.is_finite()   # 1e400 overflows to inf: not a number
+    return _number_plan(s, _Inline())
+
+
+def _number_plan(s: pl.Expr, put) -> dict:
+    """parse_number's parts; `put` as in _date_plan (the plain tree, or columns stage by stage:
+    number_stages). In the plain tree the pattern is matched again at every reference (~10 times
+    for an integer's error), as polars' eager engine shares no subexpression."""
+    num = put("num", s.str.extract(_NUMBER, 2))
+    qual = put("qual", s.str.extract(_NUMBER, 1))
+    hit = put("hit", s.str.contains(_NUMBER))
+    put.stage()
+    v = num.cast(pl.Float64, strict=False)
+    ok = put("ok", hit & v.is_finite())   # 1e400 overflows to inf: not a number
+    v = put("v", v)
+    put.stage()
     v = pl.when(ok).then(v)
-    q = pl.when(ok).then(s.str.extract(_NUMBER, 1).str.replace("≤", "<=").str.replace("≥", ">="))
+    q = pl.when(ok).then(qual.str.replace("≤", "<=").str.replace("≥", ">="))
     err = (pl.when(s.is_null() | is_missing_marker(s) | ok).then(None)
            .otherwise(pl.lit(NUMBER_UNREADABLE)))
     return {"value": v, "q": q, "err": err}
 
 
+def number_stages(raw_name: str, integer: bool = False) -> tuple:
+    """parse_number (parse_int when `integer`) of column `raw_name` as (stages, outputs), as
+    date_stages: the pattern matched once per cell, not at each reference."""
+    put = _Staged(f"{raw_name}\x1f")
+    n = _number_plan(pl.col(raw_name), put)
+    return [st for st in put.stages if st], (_int_of(n) if integer else n)
+
+
 def parse_int(s: pl.Expr) -> dict:
-    n = parse_number(s)
+    return _int_of(parse_number(s))
+
+
+def _int_of(n: dict) -> dict:
+    """parse_int's outputs from parse_number's (`n`)."""
     v = n["value"]
     whole = (v == v.round(0)) & n["q"].is_null()
     err = (pl.when(n["err"].is_not_null()).then(n["err"])
@@ -350,22 +375,34 @@ def _date_outputs(p: dict, col: Column) -> list[pl.Expr]:
     return out
 
 
-DATE_IN = "\x1fdate"   # the input column of the date stages column_stages gives (see there)
+DATE_IN = "\x1fdate"   # the input column of the date and number stages column_stages gives (see there)
 
 
 def column_stages(raw_name: str, col: Column, date_format: str | None) -> tuple[list, list[pl.Expr]]:
-    """parse_column as (stages, expressions): a date column's parts first become columns, one
-    `with_columns` per stage (date_stages), and its expressions read them; any other column has
-    no stage and parse_column's expressions. Same names and values as parse_column.
+    """parse_column as (stages, expressions): a date or number column's parts first become
+    columns, one `with_columns` per stage (date_stages, number_stages), and its expressions read
+    them; any other column has no stage and parse_column's expressions. Same names and values as
+    parse_column.
 
-    A date column's stages and expressions read the column DATE_IN, not `raw_name`: the caller
-    puts the column there (reader.parse_by_value). They are built once per process for each
-    date format and kind (building them costs ~4 ms, more than running them on a site's sheet),
-    not once per column."""
+    Those stages and expressions read the column DATE_IN, not `raw_name`: the caller puts the
+    column there (reader.parse_by_value). They are built once per process for each date format
+    and kind, and each number kind (building a date's costs ~4 ms, more than running it on a
+    site's sheet), not once per column."""
+    if col.kind in (Kind.NUMBER, Kind.INT):
+        stages, p = _number_template(col.kind is Kind.INT)
+        k = col.key
+        if col.kind is Kind.INT:
+            return stages, [p["value"].alias(k), p["err"].alias(f"{k}__err")]
+        return stages, [p["value"].alias(k), p["q"].alias(f"{k}__q"), p["err"].alias(f"{k}__err")]
     if col.kind not in (Kind.DATE, Kind.PARTIAL_DATE):
         return [], parse_column(raw_name, col, date_format)
     stages, p = _date_template(date_format, col.kind is Kind.PARTIAL_DATE)
     return stages, _date_outputs(p, col)
+
+
+@lru_cache(maxsize=None)
+def _number_template(integer: bool) -> tuple:
+    return number_stages(DATE_IN, integer)
 
 
 @lru_cache(maxsize=None)
