@@ -157,7 +157,8 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
                    uniqs: dict | None = None) -> tuple[pl.DataFrame, list[list]]:
     """Typed expressions for each (raw column, column spec) of `cols`: each distinct cell text
     of a column is parsed once, then the results are mapped back. Returns the frame to select
-    them from (`df`, with the parts of small date columns parsed in place added: see below).
+    them from (`df`, with the parts of small date and number columns parsed in place added: see
+    below).
 
     A study's 600k lab rows hold a few thousand distinct dates, units and tests; parsing
     distinct values and mapping them back (a hash lookup) is much cheaper than running
@@ -168,7 +169,9 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
     expressions, not the rows: its parts are computed as columns, a few `with_columns` in
     turn (parse.column_stages, ~2 ms instead of 7-11 ms a column), for its distinct values and,
     below STAGED_IN_PLACE_ROWS rows, in place too: a sheet's in-place date columns of one kind
-    stacked into one column, so the stages run once for all of them. A frame of fewer than
+    stacked into one column, so the stages run once for all of them. Number and integer columns
+    the same (their pattern is matched once per cell, not at each of its ~10 references in the
+    plain tree: parse.number_stages). A frame of fewer than
     IN_PLACE_ROWS rows (most sheets of a site workbook) is parsed in place throughout: for a
     few hundred rows, finding the distinct values and mapping the parses back costs more than
     parsing every row.
@@ -188,7 +191,7 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
         [uniqs[i].lazy().select(pl.col(cols[i][0]), *parse_column(*cols[i], date_format)) for i in plain])
         if plain else []))
     for i in by_value:
-        if i not in parsed:   # a date column's stages read DATE_IN (parse.column_stages)
+        if i not in parsed:   # a date or number column's stages read DATE_IN (parse.column_stages)
             rn = cols[i][0]
             parsed[i] = _staged_select(uniqs[i].with_columns(pl.col(rn).alias(DATE_IN)), [pl.col(rn)], *staged[i])
     out, in_place, indexes = [], {}, []
@@ -207,7 +210,7 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
             indexes.append(index)
     if indexes:   # every column's row -> distinct-text index, in one with_columns (in parallel)
         df = df.with_columns(indexes)
-    # the in-place date columns with the same stages (date kind), stacked: one run of the stages
+    # the in-place date (number) columns with the same stages (kind), stacked: one run of the stages
     # for all of them, each column's rows then taken back as its own typed columns
     typed = []
     for group in in_place.values():
@@ -223,7 +226,7 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
 
 
 IN_PLACE_ROWS = 1_000           # a smaller frame parses every column in place (no distinct values, no mapping back)
-STAGED_IN_PLACE_ROWS = 20_000   # a larger frame parses a mostly-distinct date column in one select (no part columns)
+STAGED_IN_PLACE_ROWS = 20_000   # a larger frame parses a mostly-distinct date or number column in one select (no part columns)
 
 
 def _with_stages(df: pl.DataFrame, stages: list) -> pl.DataFrame:
