@@ -78,6 +78,7 @@ def build_all() -> dict:
     from .profile.profile import _build_bundled, bundled_profiles
 
     terms, catalogue, criteria = _build_terms(), _build_catalogue(), _build_criteria()
+    catalogue.names_frame()   # built now, kept in the copy: the spelling suggestions' letter counts
     data = {"terms": terms, "catalogue": catalogue, "criteria": criteria}
     for name in sorted(bundled_profiles()):
         data[f"profile:{name}"] = pickle.dumps(_build_bundled(name), protocol=pickle.HIGHEST_PROTOCOL)

@@ -35,6 +35,8 @@ def test_the_copy_holds_what_the_loaders_build_from_the_files(copy_in):
     data = pickle.loads(path.read_bytes())
     assert data["terms"] == _build_terms() and len(data["terms"]) == 837
     assert data["catalogue"] == _build_catalogue()
+    assert data["catalogue"]._names["frame"].equals(_build_catalogue().names_frame())   # prebuilt
+    assert data["catalogue"].suggest("hemoglobn") == _build_catalogue().suggest("hemoglobn") != []
     assert data["criteria"] == _build_criteria()
     for name in bundled_profiles():
         assert pickle.loads(data[f"profile:{name}"]) == _build_bundled(name)

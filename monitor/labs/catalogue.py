@@ -157,14 +157,19 @@ class Catalogue:
                 return hit[0]
         return cands[0]
 
+    def names_frame(self) -> pl.DataFrame:
+        """The letter counts of every known name (letter_counts), built on first use; the
+        precompiled catalogue (monitor.refcache) holds it built (~5 ms of a check that suggests)."""
+        if not self._names:
+            self._names["frame"] = letter_counts([*self.lookup, *self.shared])
+        return self._names["frame"]
+
     def suggest(self, text: str, n: int = 2) -> list[str]:
         """Known tests close to an unknown name by spelling: `CODE (Name)`."""
         key = norm_test(text)
         if not key:
             return []
-        if not self._names:
-            self._names["frame"] = letter_counts([*self.lookup, *self.shared])
-        keys = close_matches(key, self._names["frame"], n=6, cutoff=0.75)
+        keys = close_matches(key, self.names_frame(), n=6, cutoff=0.75)
         out = []
         for k in keys:
             code = self.lookup.get(k) or self.shared[k][0]
