@@ -1,4 +1,4 @@
-"""The console script (monitor.cli.main). Its quick exit: after a command returns it leaves with
+"""The console script (monitor.entry.main). Its quick exit: after a command returns it leaves with
 os._exit, skipping the interpreter's teardown, and nothing a user relies on may be lost: its
 stdout, its files, its exit code, the exit handlers; and the normal exit comes back wherever
 teardown could matter. And its one-command app: a run that names a command builds only that
@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 import monitor.cli as cli
+import monitor.entry as entry
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_sheets"
 
@@ -33,7 +34,7 @@ class Left(Exception):
 @pytest.fixture
 def leave(monkeypatch):
     calls = []
-    monkeypatch.setattr(cli.os, "_exit", lambda code: (_ for _ in ()).throw(Left(code)))
+    monkeypatch.setattr(entry.os, "_exit", lambda code: (_ for _ in ()).throw(Left(code)))
     monkeypatch.setattr("atexit._run_exitfuncs", lambda: calls.append("atexit"))
     return calls
 
@@ -72,27 +73,27 @@ def test_a_reader_that_closed_the_pipe_gets_the_exit_code_and_no_traceback(tmp_p
 
 
 def test_main_runs_the_exit_handlers_then_leaves_with_the_commands_code(leave, monkeypatch):
-    monkeypatch.setattr(cli, "_for_command", _runs(lambda **k: sys.exit(1)))
+    monkeypatch.setattr(entry, "_for_command", _runs(lambda **k: sys.exit(1)))
     with pytest.raises(Left) as e:
-        cli.main()
+        entry.main()
     assert e.value.args == (1,) and leave == ["atexit"]
-    monkeypatch.setattr(cli, "_for_command", _runs(lambda **k: None))   # a command that returns: exit 0
+    monkeypatch.setattr(entry, "_for_command", _runs(lambda **k: None))   # a command that returns: exit 0
     with pytest.raises(Left) as e:
-        cli.main()
+        entry.main()
     assert e.value.args == (0,)
 
 
 def test_a_text_exit_and_an_error_keep_the_normal_exit(leave, monkeypatch):
-    monkeypatch.setattr(cli, "_for_command", _runs(lambda **k: sys.exit("monitor: something")))
+    monkeypatch.setattr(entry, "_for_command", _runs(lambda **k: sys.exit("monitor: something")))
     with pytest.raises(SystemExit) as e:
-        cli.main()
+        entry.main()
     assert e.value.code == "monitor: something" and leave == []
 
     def boom(**k):
         raise RuntimeError("a bug")
-    monkeypatch.setattr(cli, "_for_command", _runs(boom))
+    monkeypatch.setattr(entry, "_for_command", _runs(boom))
     with pytest.raises(RuntimeError):
-        cli.main()
+        entry.main()
     assert leave == []
 
 
@@ -101,9 +102,9 @@ def test_a_thread_still_running_keeps_the_normal_exit(leave, monkeypatch):
     t = threading.Thread(target=stop.wait, daemon=False)
     t.start()
     try:
-        monkeypatch.setattr(cli, "_for_command", _runs(lambda **k: sys.exit(1)))
+        monkeypatch.setattr(entry, "_for_command", _runs(lambda **k: sys.exit(1)))
         with pytest.raises(SystemExit) as e:
-            cli.main()
+            entry.main()
         assert e.value.code == 1 and leave == []
     finally:
         stop.set()
@@ -114,22 +115,22 @@ def test_a_stdout_that_cannot_be_flushed_keeps_the_normal_exit(leave, monkeypatc
     class Closed:
         def flush(self):
             raise BrokenPipeError(32, "Broken pipe")
-    monkeypatch.setattr(cli, "_for_command", _runs(lambda **k: None))
+    monkeypatch.setattr(entry, "_for_command", _runs(lambda **k: None))
     monkeypatch.setattr(sys, "stdout", Closed())
     with pytest.raises(SystemExit) as e:
-        cli.main()
+        entry.main()
     assert e.value.code == 0 and leave == ["atexit"]
 
 
 @pytest.mark.parametrize("args", [[], ["--help"], ["-h"], ["--version"], ["users", "list"], ["chek", "x.xlsx"],
                                   ["Check", "x.xlsx"]])
 def test_no_command_a_group_or_a_misspelt_one_gets_the_whole_app(args):
-    assert cli._for_command(args) is cli.app
+    assert entry._for_command(args) is cli.app
 
 
 @pytest.mark.parametrize("name", ["check", "annotate", "report", "batch", "version", "rules", "export"])
 def test_a_named_command_is_the_only_one_built_and_reads_as_in_the_whole_app(name):
-    one = cli._for_command([name, "--help"])
+    one = entry._for_command([name, "--help"])
     assert one is not cli.app and [c.callback.__name__ for c in one.registered_commands] == [name]
     assert cli.app.registered_commands and len(cli.app.registered_commands) > 10   # the app itself is untouched
     whole = CliRunner().invoke(cli.app, [name, "--help"], terminal_width=100)
@@ -140,6 +141,6 @@ def test_a_named_command_is_the_only_one_built_and_reads_as_in_the_whole_app(nam
 def test_a_check_through_the_one_command_app_gives_the_whole_apps_result(tmp_path):
     args = ["check", str(SAMPLES / "messy_site.xlsx"), "--format", "json"]
     whole = CliRunner().invoke(cli.app, args + ["--out", str(tmp_path / "a")])
-    alone = CliRunner().invoke(cli._for_command(args), args + ["--out", str(tmp_path / "b")])
+    alone = CliRunner().invoke(entry._for_command(args), args + ["--out", str(tmp_path / "b")])
     assert whole.exit_code == alone.exit_code == 1
     assert json.loads(whole.stdout)["findings"] == json.loads(alone.stdout)["findings"]
