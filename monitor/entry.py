@@ -54,6 +54,8 @@ def _for_command(args: list) -> typer.Typer:
 
 
 def _leave(code: int):
+    """End the process with `code` as main's docstring says: os._exit after the exit handlers
+    and the flushes, or the usual sys.exit where teardown could matter."""
     import atexit
     import threading
 

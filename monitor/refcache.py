@@ -3,7 +3,8 @@ lab catalogue, the grading criteria and every bundled profile.
 
 Built from their files, they take ~30-45 ms of every command (837 terms, ~100 lab tests with
 their unit spellings, the criteria validated against both, the seed profile's safety rules
-resolved against the terms): ~5% of a `monitor check` of a site workbook. Unpickled, ~7 ms.
+resolved against the terms): ~5% of a `monitor check` of a site workbook. From the copy, ~20 ms
+(~7 of them unpickling, the rest the key and finding the bundled profiles).
 
 `python -m monitor.refcache` (run by scripts/setup.sh, and by the benchmarks before they measure)
 writes them to monitor/_refcache/<key>.pickle. The key hashes every code and data file of the

@@ -160,8 +160,9 @@ def to_text(result, width: int | None = None) -> str:
     msg_w = max(30, width - sum(w) - 8)
     lines = ["  ".join(h.ljust(w[i]) if i < 4 else h for i, h in enumerate(heads))]
     lines.append("  ".join("-" * (w[i] if i < 4 else min(msg_w, 40)) for i in range(5)))
+    wrapper = _Wrapper(msg_w)
     for r in rows:
-        msg = _Wrapper(msg_w).wrap(r[4]) or [""]
+        msg = wrapper.wrap(r[4]) or [""]
         lines.append("  ".join(r[i][: w[i]].ljust(w[i]) for i in range(4)) + "  " + msg[0])
         pad = " " * (sum(w) + 8)
         lines.extend(pad + m for m in msg[1:])
@@ -185,7 +186,7 @@ class _Wrapper(textwrap.TextWrapper):
     def _split(self, text):
         chunks = []
         for run in _RUNS.findall(text):
-            if "-" in run and run[0] != " ":
+            if "-" in run:   # (a run of spaces has none)
                 chunks.extend(c for c in self.wordsep_re.split(run) if c)
             else:
                 chunks.append(run)
