@@ -122,3 +122,10 @@ def _counting(get, built):
             return build()
         return get(name, recorded)
     return counted
+
+
+def test_while_bypassed_every_get_builds_and_afterwards_the_copy_is_read_again(copy_in):
+    refcache.write(copy_in)
+    with refcache.bypassed():
+        assert refcache.get("terms", lambda: "built") == "built"
+    assert refcache.get("terms", lambda: "built") != "built"

@@ -275,6 +275,7 @@ def table_texts() -> list:
     import tomllib
     from importlib import resources
 
+    from .. import refcache
     from ..ctcae.criteria import load_criteria
     from ..labs.catalogue import load_catalogue
     from ..profile.profile import load_profile
@@ -294,9 +295,10 @@ def table_texts() -> list:
             fn.cache_clear()
         _known.cache_clear()
         _NO_TABLE.append(True)       # the table being rewritten is not consulted
-        load_catalogue(), load_criteria()
-        for name in bundled_profiles():
-            load_profile(name)
+        with refcache.bypassed():    # built from the files (the precompiled copy parses nothing)
+            load_catalogue(), load_criteria()
+            for name in bundled_profiles():
+                load_profile(name)
     finally:
         _parse = parse
         _NO_TABLE.clear()
