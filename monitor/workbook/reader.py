@@ -406,6 +406,10 @@ def _study(raw: pl.DataFrame) -> tuple[dict, str | None]:
 
 
 def _build(loaded, names: list, drugs, fmt) -> dict:
+    """The named sheets (all loaded: nothing here waits for the loading thread), built on a polars
+    worker thread (monitor/pool.py): a sheet's typed parse is ~20 small queries."""
+    from ..pool import on_pool
+
     by_name = {s.name: s for s in SHEETS}
-    return {n: build_sheet(by_name[n], loaded.matched[n], loaded.frame(n), loaded.scans[n][0], drugs, fmt)
-            for n in names}
+    return on_pool(lambda: {n: build_sheet(by_name[n], loaded.matched[n], loaded.frame(n), loaded.scans[n][0], drugs, fmt)
+                            for n in names})
