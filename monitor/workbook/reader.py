@@ -20,6 +20,7 @@ from .container import (  # noqa: F401  (also re-exported: callers import them f
 )
 from .load import load_sheet_frame, load_sheets, _reraise_if_not_calamine  # noqa: F401
 from .sheetscan import scan_sheet_xml, check_extent, check_frame  # noqa: F401
+from ..frames import STREAMING_ROWS
 from .parse import DATE_IN, clean, column_stages, parse_column
 from .snapshot import Snapshot
 from .schema import SHEET_ALIASES, SHEETS, STUDY, STUDY_FIELDS, Column, Kind, Sheet, columns_for, norm
@@ -176,19 +177,22 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
     few hundred rows, finding the distinct values and mapping the parses back costs more than
     parsing every row.
     """
+    # the streaming engine from STREAMING_ROWS rows: below, its start (and its threads, started
+    # at its first use in a process) costs more than the query
+    engine = "in-memory" if df.height < STREAMING_ROWS else "auto"
     if uniqs is not None:   # from _cleaned
         uniqs = [uniqs[rn] for rn, _ in cols]
     elif df.height < IN_PLACE_ROWS:
         uniqs = [None] * len(cols)
     else:
         uniqs = pl.collect_all([df.lazy().select(pl.col(rn).unique()).filter(pl.col(rn).is_not_null())
-                                for rn, _ in cols]) if cols else []
+                                for rn, _ in cols], engine=engine) if cols else []
     staged = [column_stages(rn, col, date_format) for rn, col in cols]
     # mostly distinct values: parse in place
     by_value = [i for i, u in enumerate(uniqs) if u is not None and not u.height * 4 > df.height]
     plain = [i for i in by_value if not staged[i][0]]
     parsed = dict(zip(plain, pl.collect_all(
-        [uniqs[i].lazy().select(pl.col(cols[i][0]), *parse_column(*cols[i], date_format)) for i in plain])
+        [uniqs[i].lazy().select(pl.col(cols[i][0]), *parse_column(*cols[i], date_format)) for i in plain], engine=engine)
         if plain else []))
     for i in by_value:
         if i not in parsed:   # a date or number column's stages read DATE_IN (parse.column_stages)
