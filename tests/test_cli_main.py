@@ -144,3 +144,61 @@ def test_a_check_through_the_one_command_app_gives_the_whole_apps_result(tmp_pat
     alone = CliRunner().invoke(entry._for_command(args), args + ["--out", str(tmp_path / "b")])
     assert whole.exit_code == alone.exit_code == 1
     assert json.loads(whole.stdout)["findings"] == json.loads(alone.stdout)["findings"]
+
+
+@pytest.fixture
+def env(monkeypatch):
+    """A private environment for entry._threads_for to set POLARS_MAX_THREADS in."""
+    e = {k: v for k, v in entry.os.environ.items() if k != "POLARS_MAX_THREADS"}
+    monkeypatch.setattr(entry.os, "environ", e)
+    return e
+
+
+def test_a_check_annotate_or_export_of_a_small_workbook_runs_polars_on_one_thread(env):
+    wb = SAMPLES / "messy_site.xlsx"
+    assert wb.stat().st_size < entry.SMALL_WORKBOOK_BYTES
+    for command in ("check", "annotate", "export"):
+        env.pop("POLARS_MAX_THREADS", None)
+        entry._threads_for([command, "--profile", "ql1604_bev_hcc", str(wb), "--out", "x"])
+        assert env.get("POLARS_MAX_THREADS") == "1", command
+
+
+def test_a_large_workbook_other_commands_and_the_users_own_setting_keep_polars_threads(env, tmp_path):
+    big = tmp_path / "big.xlsx"
+    with open(big, "wb") as fh:
+        fh.truncate(entry.SMALL_WORKBOOK_BYTES)          # exactly at the bound: not small
+    entry._threads_for(["check", str(big)])
+    assert "POLARS_MAX_THREADS" not in env
+    small = SAMPLES / "messy_site.xlsx"
+    for args in (["report", str(small)], ["batch", str(SAMPLES)], ["check", str(tmp_path / "missing.xlsx")],
+                 ["check"], [], ["check", "--help"]):
+        entry._threads_for(args)
+        assert "POLARS_MAX_THREADS" not in env, args
+    env["POLARS_MAX_THREADS"] = "2"
+    entry._threads_for(["check", str(small)])
+    assert env["POLARS_MAX_THREADS"] == "2"
+
+
+def test_the_console_script_does_not_import_polars_before_the_thread_count_is_chosen():
+    # POLARS_MAX_THREADS is read when polars starts its pool: nothing on the way to the command may
+    # have run a query (importing the entry point must not even import polars)
+    p = subprocess.run([sys.executable, "-c", "import sys, monitor.entry; print('polars' in sys.modules)"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.stdout.strip() == "False", p.stderr
+
+
+def test_a_small_check_through_the_console_script_gives_the_same_findings_on_one_thread_as_on_two(tmp_path):
+    import os
+
+    wb = SAMPLES / "messy_site.xlsx"
+    outs = {}
+    for threads in ("", "2"):
+        env = {k: v for k, v in os.environ.items() if k != "POLARS_MAX_THREADS"}
+        if threads:
+            env["POLARS_MAX_THREADS"] = threads
+        p = subprocess.run([sys.executable, "-m", "monitor", "check", str(wb), "--format", "json",
+                            "--out", str(tmp_path / (threads or "one"))], capture_output=True, text=True,
+                           timeout=120, env=env)
+        assert p.returncode == 1, p.stderr
+        outs[threads] = json.loads(p.stdout)["findings"]
+    assert outs[""] == outs["2"] and outs[""]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -11,7 +12,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from monitor import pool
 from monitor.pool import on_pool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,10 +57,26 @@ def test_a_nested_call_runs_where_it_is_called():
     assert outer == inner
 
 
-def test_with_a_single_polars_thread_it_runs_on_the_calling_thread(monkeypatch):
-    # one worker: a function that waited for another thread's query could leave it no worker
-    monkeypatch.setattr(pool.pl, "thread_pool_size", lambda: 1)
-    assert on_pool(threading.get_ident) == threading.get_ident()
+def test_with_a_single_polars_thread_it_runs_there_while_another_threads_query_waits():
+    # one worker, held by the function: a query from another thread (the reader's loading thread
+    # does this while the first sheets are built) waits for it, and both finish
+    code = textwrap.dedent("""
+        import threading, polars as pl
+        from monitor.pool import on_pool
+        assert pl.thread_pool_size() == 1
+        df = pl.DataFrame({"v": list(range(1000))})
+        other = []
+        t = threading.Thread(target=lambda: other.extend(df.filter(pl.col("v") % 3 == 0).height for _ in range(200)))
+        caller = threading.get_ident()
+        t.start()
+        ran_on, n = on_pool(lambda: (threading.get_ident(), sum(df.sort("v").height for _ in range(200))))
+        t.join(timeout=60)
+        print(ran_on != caller, n, len(other), other[0])
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                       env={**os.environ, "POLARS_MAX_THREADS": "1"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["True", "200000", "200", "334"]
 
 
 def test_calls_from_several_threads_at_once_each_get_their_own_result():
