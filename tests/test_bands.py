@@ -315,3 +315,24 @@ def test_finish_waits_for_a_band_the_reading_thread_is_still_loading(monkeypatch
     got = loader.finish(first_col)
     helper.join()
     assert got is not None and got.equals(whole)
+
+
+def test_the_sheets_after_the_largest_load_on_two_threads_with_the_same_frames_and_errors_in_place(monkeypatch):
+    # load._load_all: from PAIR_BYTES of parts a second thread with its own reader helps; each
+    # sheet's frame (or its exception, raised later in sheet order) must be the one thread's
+    data = (ROOT / "sample_sheets" / "demo_study.xlsx").read_bytes()
+    reader = fastexcel.read_excel(data)
+    todo = [(n, n, 1000 + i) for i, n in enumerate(reader.sheet_names)] + [("Ghost", "No such sheet", 5000)]
+    alone = load._load_all(reader, data, todo)          # ~0 bytes of parts: one thread
+    seen = set()
+    real = load.load_sheet_frame
+    monkeypatch.setattr(load, "load_sheet_frame", lambda r, n: (seen.add(threading.current_thread().name), real(r, n))[1])
+    monkeypatch.setattr(load, "PAIR_BYTES", 0)
+    paired = load._load_all(fastexcel.read_excel(data), data, todo)
+    assert "monitor-sheet-load-2" in seen                 # the helper loaded some of them
+    assert set(paired) == set(alone) == {t[0] for t in todo}
+    for name, frame in alone.items():
+        if name == "Ghost":
+            assert isinstance(frame, Exception) and type(paired[name]) is type(frame)
+        else:
+            assert paired[name].equals(frame), name
