@@ -23,8 +23,9 @@ quiet_zipfile_del()   # no `Exception ignored in ZipFile.__del__` traceback afte
 # stage, a 1,000-subject annotate peaks ~20-25 MB lower for ~0.2-0.4 s more system time
 # (docs/trust.md, "Memory and time"). And one arena for every thread (jemalloc's default is 4 per
 # CPU): the pages one thread frees (the reader's, the band loader's, a polars worker's running the
-# rules) are the next allocation's on any thread, not only on its own: the annotate ~20 MiB lower
-# again (565-569 against 586-593 MiB, 2 runs each), no slower. Read when polars is first imported
+# rules) are the next allocation's on any thread, not only on its own. The 1,000 x 30 annotate,
+# no slower: 565-569 against 586-593 MiB (2 runs each); 546-555 against 551-579 MiB at the tenth
+# session's start (4 alternating runs; this host's run-to-run spread is ~30 MiB). Read when polars is first imported
 # (never at this module's import); a user's own _RJEM_MALLOC_CONF is left alone.
 os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:100,muzzy_decay_ms:0,narenas:1")
 

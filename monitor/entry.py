@@ -47,8 +47,8 @@ def _threads_for(args: list) -> None:
     On a site workbook (20 subjects, ~120 KB) every query is a few hundred rows, and the rules
     run on a polars worker (monitor/pool.py): with a second worker, each query's parallel parts
     wake it and wait for what it took (~2x the cost of a 20-row sort or join); with one, each
-    query runs straight through. Measured on the 20 x 8 workbook: the check 0.94x wall (15
-    alternating pairs); on a 20 x 30 workbook (420 KB) one thread was 1.06x, hence the bound.
+    query runs straight through. Measured on the 20 x 8 workbook: the check 0.925-0.94x wall (16
+    and 15 alternating pairs); on a 20 x 30 workbook (420 KB) one thread was 1.06x, hence the bound.
     Set here, before any command runs a query: polars sizes its pool at the first one."""
     if not args or args[0] not in _ONE_WORKBOOK or "POLARS_MAX_THREADS" in os.environ:
         return

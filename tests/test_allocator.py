@@ -1,5 +1,6 @@
 """The command's allocator setting (monitor/cli.py): polars' jemalloc returns freed pages after
-0.1 s instead of 1.5 s, in one arena for all threads, set before polars is imported, and a user's own setting is left alone."""
+0.1 s instead of 1.5 s, in one arena for all threads, set before polars is imported, and a user's
+own setting is left alone."""
 
 from __future__ import annotations
 

@@ -326,7 +326,8 @@ def test_the_sheets_after_the_largest_load_on_two_threads_with_the_same_frames_a
     alone = load._load_all(reader, data, todo)          # ~0 bytes of parts: one thread
     seen = set()
     real = load.load_sheet_frame
-    monkeypatch.setattr(load, "load_sheet_frame", lambda r, n: (seen.add(threading.current_thread().name), real(r, n))[1])
+    monkeypatch.setattr(load, "load_sheet_frame",
+                        lambda r, n: (seen.add(threading.current_thread().name), real(r, n))[1])
     monkeypatch.setattr(load, "PAIR_BYTES", 0)
     paired = load._load_all(fastexcel.read_excel(data), data, todo)
     assert "monitor-sheet-load-2" in seen                 # the helper loaded some of them

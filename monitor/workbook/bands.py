@@ -38,7 +38,9 @@ import polars as pl
 
 from .container import _is_sheet_part
 
-BAND_BYTES = 12 << 20        # a band holds about this much sheet XML (~40,000 rows of 8 columns; 24 MB peaked ~50 MB higher, no faster)
+# a band holds about this much sheet XML (~40,000 rows of 8 columns); 24 MB bands peaked ~50 MB
+# higher on the 1,000 x 30 study, and were no faster
+BAND_BYTES = 12 << 20
 MIN_PART_BYTES = 64 << 20    # a sheet part smaller than this is loaded whole, as before
 MAX_COPIED_PART = 16 << 20   # a non-sheet part larger than this (an image ...) is not copied into bands
 MAX_QUEUED = 2               # bands released and not yet loaded; the scan waits for the loader beyond that

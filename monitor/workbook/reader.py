@@ -192,7 +192,8 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
     by_value = [i for i, u in enumerate(uniqs) if u is not None and not u.height * 4 > df.height]
     plain = [i for i in by_value if not staged[i][0]]
     parsed = dict(zip(plain, pl.collect_all(
-        [uniqs[i].lazy().select(pl.col(cols[i][0]), *parse_column(*cols[i], date_format)) for i in plain], engine=engine)
+        [uniqs[i].lazy().select(pl.col(cols[i][0]), *parse_column(*cols[i], date_format)) for i in plain],
+        engine=engine)
         if plain else []))
     for i in by_value:
         if i not in parsed:   # a date or number column's stages read DATE_IN (parse.column_stages)
@@ -415,5 +416,5 @@ def _build(loaded, names: list, drugs, fmt) -> dict:
     from ..pool import on_pool
 
     by_name = {s.name: s for s in SHEETS}
-    return on_pool(lambda: {n: build_sheet(by_name[n], loaded.matched[n], loaded.frame(n), loaded.scans[n][0], drugs, fmt)
-                            for n in names})
+    return on_pool(lambda: {n: build_sheet(by_name[n], loaded.matched[n], loaded.frame(n), loaded.scans[n][0],
+                                           drugs, fmt) for n in names})
