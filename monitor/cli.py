@@ -21,13 +21,13 @@ quiet_zipfile_del()   # no `Exception ignored in ZipFile.__del__` traceback afte
 # as "muzzy" pages that still count as the process's memory: on a whole study the tables one rule
 # let go are still resident while the next builds its own. Returned after 0.1 s, with no muzzy
 # stage, a 1,000-subject annotate peaks ~20-25 MB lower for ~0.2-0.4 s more system time
-# (docs/trust.md, "Memory and time"). And one arena for every thread (jemalloc's default is 4 per
-# CPU): the pages one thread frees (the reader's, the band loader's, a polars worker's running the
-# rules) are the next allocation's on any thread, not only on its own. The 1,000 x 30 annotate,
-# no slower: 565-569 against 586-593 MiB (2 runs each); 546-555 against 551-579 MiB at the tenth
-# session's start (4 alternating runs; this host's run-to-run spread is ~30 MiB). Read when polars is first imported
+# (docs/trust.md, "Memory and time"). And one arena per CPU (jemalloc's default is 4 per CPU): the
+# pages one thread frees (the reader's, the band loader's, a polars worker's running the rules)
+# are more often the next allocation's on another; more threads than arenas share them, and a
+# many-core machine still gets as many arenas as cores. The 1,000 x 30 annotate on 2 CPUs, no
+# slower: 550-558 MiB with 2 arenas against 563-596 with 8 (3 alternating runs each). Read when polars is first imported
 # (never at this module's import); a user's own _RJEM_MALLOC_CONF is left alone.
-os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:100,muzzy_decay_ms:0,narenas:1")
+os.environ.setdefault("_RJEM_MALLOC_CONF", f"dirty_decay_ms:100,muzzy_decay_ms:0,narenas:{os.cpu_count() or 1}")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   context_settings={"help_option_names": ["-h", "--help"]},
