@@ -14,7 +14,7 @@ from .findings import TEMPLATE_PARTS, Finding, Severity, finding_id, group_id, p
 from .labs.catalogue import load_catalogue
 from .pool import on_pool
 from .rules.base import FRAME_SCHEMA, Context
-from .rules.registry import RULE_CRASHED, RULES
+from .rules.registry import RELEASE_AFTER, RULE_CRASHED, RULES
 from .workbook.reader import Limits, Workbook, read_workbook
 
 
@@ -138,31 +138,41 @@ def _missing_column(e: Exception, wb: Workbook) -> str | None:
 
 
 def run_rules(ctx: Context, rules=RULES) -> tuple[list, list]:
+    """Run `rules` on ctx: (one findings frame per rule that found something, [(code, why not
+    evaluated)]). A whole check (`rules` is RULES) lets each of the Context's cached tables go
+    once the last rule that reads it has run (registry.RELEASE_AFTER)."""
     frames, skipped = [], []
+    release = RELEASE_AFTER if rules is RULES else {}   # a subset may be followed by more rules
     for rule in rules:
-        why = _gated(rule, ctx.wb, ctx.profile)
+        _run_rule(ctx, rule, frames, skipped)
+        for attr in release.get(rule.code, ()):
+            setattr(ctx, attr, None)   # read again, it would be built again: the same table
+    return (pl.collect_all(frames, engine="in-memory") if frames else []), skipped
+
+
+def _run_rule(ctx: Context, rule, frames: list, skipped: list) -> None:
+    why = _gated(rule, ctx.wb, ctx.profile)
+    if why:
+        skipped.append((rule.code, why))
+        return
+    try:
+        df = rule.check(ctx)
+    except Exception as e:  # one crashing rule never stops the others
+        why = _missing_column(e, ctx.wb)
         if why:
             skipped.append((rule.code, why))
-            continue
-        try:
-            df = rule.check(ctx)
-        except Exception as e:  # one crashing rule never stops the others
-            why = _missing_column(e, ctx.wb)
-            if why:
-                skipped.append((rule.code, why))
-                continue
-            tb = traceback.extract_tb(e.__traceback__)[-1]
-            df = pl.DataFrame([{"sheet": None, "row": None, "field": None, "cell": None, "subject": None,
-                                "message": f"Rule {rule.code} ({rule.name}) crashed: {type(e).__name__}: {e} "
-                                           f"[{tb.name}:{tb.lineno}]; its checks did not run.",
-                                "suggestion": None, "key": rule.code}], schema=FRAME_SCHEMA)
-            rule = RULE_CRASHED
-        if df is None or df.height == 0:
-            continue
-        # one lazy plan per rule, all collected together below (one collect_all, not two collects per rule)
-        frames.append(df.lazy().select(*FRAME_SCHEMA, pl.lit(rule.code).alias("rule"), pl.lit(rule.name).alias("name"),
-                                       pl.lit(rule.severity.value).alias("severity")))
-    return (pl.collect_all(frames, engine="in-memory") if frames else []), skipped
+            return
+        tb = traceback.extract_tb(e.__traceback__)[-1]
+        df = pl.DataFrame([{"sheet": None, "row": None, "field": None, "cell": None, "subject": None,
+                            "message": f"Rule {rule.code} ({rule.name}) crashed: {type(e).__name__}: {e} "
+                                       f"[{tb.name}:{tb.lineno}]; its checks did not run.",
+                            "suggestion": None, "key": rule.code}], schema=FRAME_SCHEMA)
+        rule = RULE_CRASHED
+    if df is None or df.height == 0:
+        return
+    # one lazy plan per rule, all collected together (one collect_all, not two collects per rule)
+    frames.append(df.lazy().select(*FRAME_SCHEMA, pl.lit(rule.code).alias("rule"), pl.lit(rule.name).alias("name"),
+                                   pl.lit(rule.severity.value).alias("severity")))
 
 
 QUOTE_CHARS = 80          # cell text quoted in a message or suggestion: cut to this, with an ellipsis

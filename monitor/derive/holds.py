@@ -158,6 +158,8 @@ def _ae_candidates(ctx, a: pl.DataFrame, meta: pl.DataFrame) -> list:
 
 # ------------------------------------------------------------------------------ labs
 
+PAIR_SLICE_ROWS = 50_000   # lab results joined to their hold rules at a time (_lab_candidates)
+
 LAB_RULE_SCHEMA = {"rule": pl.Int64, "test": pl.String, "min_grade": pl.Int64, "min_value": pl.Float64,
                    "x_above": pl.Float64, "x_least": pl.Float64, "b_above": pl.Float64, "b_max": pl.Float64,
                    "until_grade": pl.Int64}
@@ -233,12 +235,23 @@ def _lab_candidates(ctx, a: pl.DataFrame, meta: pl.DataFrame) -> list:
     if not lab.height:
         return []
     met, resolved = _lab_flags()
-    # the evidence text is built only for the few rows that met a rule, not every (result, rule) pair
-    lab_r = lab.join(lr, on="test").with_columns(met.alias("met"), resolved.alias("resolved"))
     action = meta.select("rule", "rule_action")
-    lab_r = (lab_r.with_columns(pl.col("rule").replace_strict(action.get_column("rule"), action.get_column(
-        "rule_action"), return_dtype=pl.String).alias("rule_action")) if lab_r.height > action.height
-        else lab_r.join(action, on="rule"))   # the same rows and order as the join (every rule is in meta)
+
+    def pairs(rows: pl.DataFrame) -> pl.DataFrame:
+        """The (result, rule) pairs of `rows` (lab, a slice of it, or its rows of some subjects
+        and tests), in the order of the whole join of lab and lr (join_in_order), with met and
+        resolved. The evidence text is built later, only for the few pairs that met a rule."""
+        p = join_in_order(rows, lr, "test", lab.height, lr.height).with_columns(met.alias("met"),
+                                                                                resolved.alias("resolved"))
+        return (p.with_columns(pl.col("rule").replace_strict(action.get_column("rule"), action.get_column(
+            "rule_action"), return_dtype=pl.String).alias("rule_action")) if p.height > action.height
+            else p.join(action, on="rule"))   # the same rows and order as the join (every rule is in meta)
+
+    # the pairs are built a slice of lab at a time and only the met ones kept: on a whole study
+    # all of them are ~380,000 rows of 19 columns (~65 MiB), built at the check's memory peak
+    n = max(1, -(-lab.height // PAIR_SLICE_ROWS))
+    met_rows = pl.concat([pairs(lab.slice(i * PAIR_SLICE_ROWS, PAIR_SLICE_ROWS)).filter(pl.col("met"))
+                          for i in range(n)]) if n > 1 else pairs(lab).filter(pl.col("met"))
     # administrations x the drug's rules x their tests: the rows of one action (and of the
     # subjects that can match) are joined, in the order of the whole join (join_in_order)
     m_drug = meta.select("rule", pl.col("rule_drug").alias("drug"), "rule_action")
@@ -250,9 +263,6 @@ def _lab_candidates(ctx, a: pl.DataFrame, meta: pl.DataFrame) -> list:
         return join_in_order(p, lr_test, "rule", n_per, lr_test.height)
 
     by = ["subject", "rule", "test"]
-    # what the joins below need of the (result, rule) pairs is cut out first, and the pairs are
-    # let go before those joins (on a whole study they are ~380,000 rows of 19 columns)
-    met_rows = lab_r.filter(pl.col("met"))
     first = (met_rows.filter(pl.col("rule_action") == "discontinue").sort("lab_date")
              .group_by("subject", "rule", maintain_order=True).first()
              .with_columns(_lab_evidence().alias("evidence")))
@@ -260,10 +270,12 @@ def _lab_candidates(ctx, a: pl.DataFrame, meta: pl.DataFrame) -> list:
     # only doses of a (subject, rule, test) with a draw that met the rule can be on hold:
     # the others are dropped before the two as-of joins (the filter below drops them anyway)
     keys = m.select(by).unique()
-    # one query: most draws resolve, and only the few columns of those of a met key are built
-    r = collect_sized(lab_r.lazy().filter(pl.col("resolved")).select(*by, pl.col("lab_date").alias("res_date"))
-                      .join(keys.lazy(), on=by, how="semi", maintain_order="left"), lab_r.height) if m.height else None
-    del lab, lab_r, met_rows
+    # the draws that resolved, of the met keys only: their results' pairs, in the whole join's order
+    r = (pairs(lab.join(keys.select("subject", "test").unique(), on=["subject", "test"], how="semi",
+                        maintain_order="left"))
+         .filter(pl.col("resolved")).select(*by, pl.col("lab_date").alias("res_date"))
+         .join(keys, on=by, how="semi", maintain_order="left")) if m.height else None
+    del lab, met_rows
     out = []
     if m.height:
         subjects = keys.select("subject").unique()

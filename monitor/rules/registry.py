@@ -213,3 +213,25 @@ RULES = RULES + (
 
 BY_CODE = {r.code: r for r in RULES}
 assert len(BY_CODE) == len(RULES), "duplicate rule code"
+
+# The Context's cached tables (rules/base.py, derive/), each let go by a whole check
+# (check.run_rules) once the last rule that reads it has run: otherwise every one of them is
+# held to the end of the rules, where the check's memory peaked (on a 600,000-result study the
+# graded labs, lab codes, marker results, liver draws and RECIST tables are ~110 MiB). A table
+# read after its release is built again (the same table, only slower). tests/test_release.py
+# runs every rule on the sample workbooks with each shipped profile and pins that no table is
+# read after its release. The administrations are read by the last rule (DOSE012): kept.
+RELEASE_AFTER = {
+    "LAB006": ("_derived_lab_dupes",),
+    "LAB102": ("_derived_liver_draws",),
+    "AE102": ("_derived_safety_tables",),
+    "VS001": ("_derived_safety_aes",),
+    "DOSE002": ("_derived_hold_ae_matches",),
+    "DOSE008": ("_derived_cycles_drug",),
+    "MK002": ("_derived_marker_results",),
+    "RECIST001": ("_labs",),
+    "MK003": ("_lab_rows",),
+    "RECIST007": ("_derived_recist_assessments", "_derived_recist_lesions", "_derived_irecist_best",
+                  "_derived_irecist_assessments"),
+}
+assert set(RELEASE_AFTER) <= set(BY_CODE), "RELEASE_AFTER names a rule that is not registered"
