@@ -151,6 +151,8 @@ def run_rules(ctx: Context, rules=RULES) -> tuple[list, list]:
 
 
 def _run_rule(ctx: Context, rule, frames: list, skipped: list) -> None:
+    """One rule: its findings' plan appended to `frames`, or (code, why) to `skipped` when it is
+    not evaluated; a crash becomes one WB000 finding, never an exception."""
     why = _gated(rule, ctx.wb, ctx.profile)
     if why:
         skipped.append((rule.code, why))

@@ -31,7 +31,6 @@ from __future__ import annotations
 import polars as pl
 
 from ..ctcae.terms import norm_term
-from ..frames import collect_sized
 from .exposure import REL_TOL, _latest_before, cached, fmt_num, join_in_order, join_rows, opt, valid_date
 from .hold_text import describe_rule   # in its own module; docs and tests import it from here
 
@@ -239,19 +238,29 @@ def _lab_candidates(ctx, a: pl.DataFrame, meta: pl.DataFrame) -> list:
 
     def pairs(rows: pl.DataFrame) -> pl.DataFrame:
         """The (result, rule) pairs of `rows` (lab, a slice of it, or its rows of some subjects
-        and tests), in the order of the whole join of lab and lr (join_in_order), with met and
-        resolved. The evidence text is built later, only for the few pairs that met a rule."""
-        p = join_in_order(rows, lr, "test", lab.height, lr.height).with_columns(met.alias("met"),
-                                                                                resolved.alias("resolved"))
+        and tests), in the order of the whole join of lab and lr (join_in_order)."""
+        return join_in_order(rows, lr, "test", lab.height, lr.height)
+
+    def met_pairs(p: pl.DataFrame, many: bool) -> pl.DataFrame:
+        """The pairs `p` that met their rule, with the rule's action (`many`: all pairs outnumber
+        the rules, as the action's join used to be chosen on all of them). The evidence text is
+        built later, only for these few."""
+        p = p.filter(met)
         return (p.with_columns(pl.col("rule").replace_strict(action.get_column("rule"), action.get_column(
-            "rule_action"), return_dtype=pl.String).alias("rule_action")) if p.height > action.height
+            "rule_action"), return_dtype=pl.String).alias("rule_action")) if many
             else p.join(action, on="rule"))   # the same rows and order as the join (every rule is in meta)
 
     # the pairs are built a slice of lab at a time and only the met ones kept: on a whole study
-    # all of them are ~380,000 rows of 19 columns (~65 MiB), built at the check's memory peak
+    # all of them are ~380,000 rows of 19 columns (~65 MiB), built at the check's memory peak.
+    # Every result has a pair (lab_results keeps the rules' tests): over a slice, they outnumber the rules.
     n = max(1, -(-lab.height // PAIR_SLICE_ROWS))
-    met_rows = pl.concat([pairs(lab.slice(i * PAIR_SLICE_ROWS, PAIR_SLICE_ROWS)).filter(pl.col("met"))
-                          for i in range(n)]) if n > 1 else pairs(lab).filter(pl.col("met"))
+    if n > 1:
+        met_rows = pl.concat([met_pairs(pairs(lab.slice(i * PAIR_SLICE_ROWS, PAIR_SLICE_ROWS)), True)
+                              for i in range(n)])
+    else:
+        every = pairs(lab)
+        met_rows = met_pairs(every, every.height > action.height)
+        del every
     # administrations x the drug's rules x their tests: the rows of one action (and of the
     # subjects that can match) are joined, in the order of the whole join (join_in_order)
     m_drug = meta.select("rule", pl.col("rule_drug").alias("drug"), "rule_action")
@@ -273,7 +282,7 @@ def _lab_candidates(ctx, a: pl.DataFrame, meta: pl.DataFrame) -> list:
     # the draws that resolved, of the met keys only: their results' pairs, in the whole join's order
     r = (pairs(lab.join(keys.select("subject", "test").unique(), on=["subject", "test"], how="semi",
                         maintain_order="left"))
-         .filter(pl.col("resolved")).select(*by, pl.col("lab_date").alias("res_date"))
+         .filter(resolved).select(*by, pl.col("lab_date").alias("res_date"))
          .join(keys, on=by, how="semi", maintain_order="left")) if m.height else None
     del lab, met_rows
     out = []
