@@ -241,26 +241,22 @@ def _lab_candidates(ctx, a: pl.DataFrame, meta: pl.DataFrame) -> list:
         and tests), in the order of the whole join of lab and lr (join_in_order)."""
         return join_in_order(rows, lr, "test", lab.height, lr.height)
 
-    def met_pairs(p: pl.DataFrame, many: bool) -> pl.DataFrame:
-        """The pairs `p` that met their rule, with the rule's action (`many`: all pairs outnumber
-        the rules, as the action's join used to be chosen on all of them). The evidence text is
-        built later, only for these few."""
+    def met_pairs(p: pl.DataFrame, sliced: bool) -> pl.DataFrame:
+        """The pairs `p` that met their rule, with the rule's action, taken as the unsliced code
+        took it: replace_strict when all pairs outnumber the rules (always so over slices: every
+        result has a pair, lab_results keeps the rules' tests), else the join. The evidence text
+        is built later, only for these few."""
+        many = sliced or p.height > action.height
         p = p.filter(met)
         return (p.with_columns(pl.col("rule").replace_strict(action.get_column("rule"), action.get_column(
             "rule_action"), return_dtype=pl.String).alias("rule_action")) if many
             else p.join(action, on="rule"))   # the same rows and order as the join (every rule is in meta)
 
     # the pairs are built a slice of lab at a time and only the met ones kept: on a whole study
-    # all of them are ~380,000 rows of 19 columns (~65 MiB), built at the check's memory peak.
-    # Every result has a pair (lab_results keeps the rules' tests): over a slice, they outnumber the rules.
+    # all of them are ~380,000 rows of 19 columns (~65 MiB), built at the check's memory peak
     n = max(1, -(-lab.height // PAIR_SLICE_ROWS))
-    if n > 1:
-        met_rows = pl.concat([met_pairs(pairs(lab.slice(i * PAIR_SLICE_ROWS, PAIR_SLICE_ROWS)), True)
-                              for i in range(n)])
-    else:
-        every = pairs(lab)
-        met_rows = met_pairs(every, every.height > action.height)
-        del every
+    met_rows = pl.concat([met_pairs(pairs(lab.slice(i * PAIR_SLICE_ROWS, PAIR_SLICE_ROWS)), n > 1)
+                          for i in range(n)])
     # administrations x the drug's rules x their tests: the rows of one action (and of the
     # subjects that can match) are joined, in the order of the whole join (join_in_order)
     m_drug = meta.select("rule", pl.col("rule_drug").alias("drug"), "rule_action")
