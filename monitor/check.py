@@ -20,6 +20,9 @@ from .workbook.reader import Limits, Workbook, read_workbook
 
 @dataclass
 class Result:
+    """One workbook's check: its findings, the rules not evaluated, and the workflow from the
+    history."""
+
     workbook: str
     sha256: str
     profile: str

@@ -132,6 +132,8 @@ class Previous:
 
 @dataclass
 class Diff:
+    """What one check changed in the history: findings new, still open and resolved."""
+
     new: list          # finding dicts
     persisting: list   # finding ids
     resolved: list     # finding dicts (as last seen)

@@ -22,6 +22,9 @@ def norm_term(text: str) -> str:
 
 @dataclass(frozen=True)
 class Term:
+    """One CTCAE v5.0 term: its system organ class, the grades it defines and each grade's
+    criteria text."""
+
     soc: str
     term: str
     grades: tuple[int, ...]      # grades CTCAE v5.0 defines for the term ("-" cells are absent)
@@ -30,6 +33,9 @@ class Term:
 
 @dataclass(frozen=True)
 class Terms:
+    """The CTCAE v5.0 term table, found by normalised term, common synonym or MedDRA preferred
+    term."""
+
     by_norm: dict                 # normalised term -> Term
     synonyms: dict = None         # normalised common name -> [CTCAE terms] (synonyms.toml)
     meddra: dict = None           # normalised MedDRA preferred term -> [CTCAE terms] (meddra_pt.toml)

@@ -33,6 +33,9 @@ MAX_DISTINCT_UNITS = 2000   # (test, unit) spellings parsed per workbook; a real
 
 @dataclass(frozen=True)
 class LabTest:
+    """One test of the lab catalogue: names, SI unit, accepted units, plausible range and
+    sources."""
+
     code: str
     name: str
     aliases: tuple[str, ...]
@@ -123,6 +126,9 @@ def specimen_class(text: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class Catalogue:
+    """The lab catalogue: its tests by code, and the code of each normalised name, alias or
+    code."""
+
     tests: dict            # code -> LabTest
     lookup: dict           # normalised name/alias/code -> code (names of one test only)
     version: str

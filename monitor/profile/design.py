@@ -31,12 +31,16 @@ class DesignError(Exception):
 
 @dataclass(frozen=True)
 class DoseStep:
+    """A planned dose from one cycle on (a dose-escalation or step-down step)."""
+
     from_cycle: int
     dose: float
 
 
 @dataclass(frozen=True)
 class ArmDrug:
+    """One drug of an arm, with its planned dose steps."""
+
     drug: str
     steps: tuple[DoseStep, ...]      # sorted by from_cycle, the first from cycle 1
 
@@ -58,6 +62,8 @@ class ArmDrug:
 
 @dataclass(frozen=True)
 class Arm:
+    """One arm of the study design: its name, aliases and drugs."""
+
     name: str
     aliases: tuple[str, ...]
     drugs: tuple[ArmDrug, ...]

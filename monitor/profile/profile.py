@@ -20,6 +20,8 @@ class ProfileError(Exception):
 
 @dataclass(frozen=True)
 class Drug:
+    """One study drug of the profile: its names, planned dose, unit, route and steps."""
+
     name: str
     aliases: tuple[str, ...]
     dose: float | None          # the planned dose when it is one for every arm and cycle, else None
@@ -32,6 +34,9 @@ class Drug:
 
 @dataclass(frozen=True)
 class Profile:
+    """A study's protocol profile: schedule, drugs, safety and hold rules, markers and response
+    criteria."""
+
     name: str
     title: str
     version: str

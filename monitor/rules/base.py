@@ -30,6 +30,9 @@ FRAME_SCHEMA = {
 
 @dataclass(frozen=True)
 class Rule:
+    """One check: its stable code, name, severity, function, and the columns and profile it
+    needs."""
+
     code: str
     name: str
     severity: Severity
@@ -52,6 +55,8 @@ class Rule:
 
 @dataclass
 class Context:
+    """What every rule of one check reads: the workbook, profile, terms, catalogue and date."""
+
     wb: Workbook
     profile: object
     terms: object            # ctcae.terms.Terms

@@ -23,6 +23,7 @@ from .sheetscan import scan_sheet_xml, check_extent, check_frame  # noqa: F401
 from ..frames import STREAMING_ROWS
 from .parse import DATE_IN, clean, column_stages, parse_column
 from .snapshot import Snapshot
+from .stacked import drive, drive_all, staged_select
 from .schema import SHEET_ALIASES, SHEETS, STUDY, STUDY_FIELDS, Column, Kind, Sheet, columns_for, norm
 
 HEADER_SCAN_ROWS = 30
@@ -35,6 +36,8 @@ logging.getLogger("calamine").addHandler(logging.NullHandler())
 
 @dataclass
 class SheetData:
+    """One read sheet: its typed frame and where each field's column and header were found."""
+
     schema: Sheet
     name: str                                   # the sheet's name in the workbook
     header_row: int | None                      # Excel row number of the header
@@ -59,6 +62,8 @@ class SheetData:
 
 @dataclass
 class Workbook:
+    """A read workbook: its sheets' typed frames, the Study fields and what the scans found."""
+
     path: Path
     sha256: str
     sheet_names: list
@@ -156,6 +161,11 @@ def _cleaned(body: pl.DataFrame, raw_names: list) -> tuple[pl.DataFrame, dict | 
 
 def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format,
                    uniqs: dict | None = None) -> tuple[pl.DataFrame, list[list]]:
+    """_parse_steps of one frame, its stage runs run alone (stacked.drive)."""
+    return drive(_parse_steps(df, cols, date_format, uniqs))
+
+
+def _parse_steps(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format, uniqs: dict | None = None):
     """Typed expressions for each (raw column, column spec) of `cols`: each distinct cell text
     of a column is parsed once, then the results are mapped back. Returns the frame to select
     them from (`df`, with the parts of small date and number columns parsed in place added: see
@@ -170,7 +180,9 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
     expressions, not the rows: its parts are computed as columns, a few `with_columns` in
     turn (parse.column_stages, ~2 ms instead of 7-11 ms a column), for its distinct values and,
     below STAGED_IN_PLACE_ROWS rows, in place too: a sheet's in-place date columns of one kind
-    stacked into one column, so the stages run once for all of them. Number and integer columns
+    stacked into one column, so the stages run once for all of them (a generator: it yields
+    those runs and is sent their outputs, so a read runs them with the other sheets', see
+    stacked.py). Number and integer columns
     the same (their pattern is matched once per cell, not at each of its ~10 references in the
     plain tree: parse.number_stages). A frame of fewer than
     IN_PLACE_ROWS rows (most sheets of a site workbook) is parsed in place throughout: for a
@@ -198,7 +210,7 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
     for i in by_value:
         if i not in parsed:   # a date or number column's stages read DATE_IN (parse.column_stages)
             rn = cols[i][0]
-            parsed[i] = _staged_select(uniqs[i].with_columns(pl.col(rn).alias(DATE_IN)), [pl.col(rn)], *staged[i])
+            parsed[i] = staged_select(uniqs[i].with_columns(pl.col(rn).alias(DATE_IN)), [pl.col(rn)], *staged[i])
     out, in_place, indexes = [], {}, []
     for i, (rn, col) in enumerate(cols):
         if i not in parsed:
@@ -217,11 +229,10 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
         df = df.with_columns(indexes)
     # the in-place date (number) columns with the same stages (kind), stacked: one run of the stages
     # for all of them, each column's rows then taken back as its own typed columns
-    typed = []
-    for group in in_place.values():
-        stages, exprs = staged[group[0]]
-        column = pl.concat([df.select(pl.col(cols[i][0]).alias(DATE_IN)) for i in group], rechunk=True)
-        stacked = _staged_select(column, [], stages, exprs)
+    typed, groups = [], list(in_place.values())
+    runs = (yield [(*staged[group[0]], pl.concat([df.select(pl.col(cols[i][0]).alias(DATE_IN)) for i in group],
+                                                  rechunk=True)) for group in groups]) if groups else []
+    for group, stacked in zip(groups, runs):
         for j, i in enumerate(group):
             names = [e.meta.output_name() for e in staged[i][1]]
             part = stacked.slice(j * df.height, df.height)
@@ -232,16 +243,6 @@ def parse_by_value(df: pl.DataFrame, cols: list[tuple[str, Column]], date_format
 
 IN_PLACE_ROWS = 1_000           # a smaller frame parses every column in place (no distinct values, no mapping back)
 STAGED_IN_PLACE_ROWS = 20_000   # a larger frame parses a mostly-distinct date or number column in one select (no part columns)
-
-
-def _with_stages(df: pl.DataFrame, stages: list) -> pl.DataFrame:
-    for st in stages:
-        df = df.with_columns(st)
-    return df
-
-
-def _staged_select(df: pl.DataFrame, keep: list, stages: list, exprs: list) -> pl.DataFrame:
-    return _with_stages(df, stages).select(*keep, *exprs)
 
 
 def _mapped_back(p: pl.DataFrame, rn: str) -> tuple[pl.Expr | None, list]:
@@ -288,6 +289,17 @@ def _unchanged(parsed: pl.DataFrame, rn: str) -> set:
 
 
 def build_sheet(schema: Sheet, name: str, raw: pl.DataFrame, first_col: int, drugs, date_format) -> SheetData:
+    """One sheet's SheetData from its raw frame (_sheet_steps, its stage runs run alone)."""
+    return drive(_sheet_steps(schema, name, raw, first_col, drugs, date_format))
+
+
+def build_sheets(jobs: dict) -> dict:
+    """name -> SheetData for `jobs` (name -> build_sheet's arguments), their date and number
+    columns parsed together (stacked.drive_all): each kind's stages run once for all sheets."""
+    return drive_all({name: _sheet_steps(*args) for name, args in jobs.items()})
+
+
+def _sheet_steps(schema: Sheet, name: str, raw: pl.DataFrame, first_col: int, drugs, date_format):
     cols = columns_for(schema, drugs)
     raw_names = raw.columns
     hdr = find_header(raw, cols) if raw.height else None
@@ -318,7 +330,8 @@ def build_sheet(schema: Sheet, name: str, raw: pl.DataFrame, first_col: int, dru
             continue
         mapping[c.key] = (str(h).strip(), letter, rn, c)
     cleaned, uniqs = _cleaned(body, raw_names)
-    cleaned, typed = parse_by_value(cleaned, [(rn, c) for _, _, rn, c in mapping.values()], date_format, uniqs)
+    cleaned, typed = yield from _parse_steps(cleaned, [(rn, c) for _, _, rn, c in mapping.values()], date_format,
+                                             uniqs)
     for (key, (h, letter, rn, c)), parsed in zip(mapping.items(), typed):
         exprs.append(pl.col(rn).alias(f"{key}__raw"))
         exprs.extend(parsed)
@@ -416,5 +429,5 @@ def _build(loaded, names: list, drugs, fmt) -> dict:
     from ..pool import on_pool
 
     by_name = {s.name: s for s in SHEETS}
-    return on_pool(lambda: {n: build_sheet(by_name[n], loaded.matched[n], loaded.frame(n), loaded.scans[n][0],
-                                           drugs, fmt) for n in names})
+    return on_pool(lambda: build_sheets({n: (by_name[n], loaded.matched[n], loaded.frame(n), loaded.scans[n][0],
+                                             drugs, fmt) for n in names}))

@@ -24,6 +24,8 @@ class Kind(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Column:
+    """One column of a contract sheet: its header and aliases, typed field, kind and limits."""
+
     name: str                 # the canonical header as the template writes it
     key: str                  # field name in the typed frame
     kind: Kind
@@ -46,6 +48,8 @@ class Column:
 
 @dataclass(frozen=True)
 class Sheet:
+    """One sheet of the workbook contract: its columns, whether it is required, its aliases."""
+
     name: str
     columns: tuple[Column, ...]
     required: bool = True

@@ -22,6 +22,8 @@ class SnapshotError(Exception):
 
 @dataclass(frozen=True)
 class Snapshot:
+    """A workbook's bytes as read once, with their SHA-256: every later step parses these bytes."""
+
     path: Path                       # where the bytes came from (for messages only)
     data: bytes = field(repr=False)
     sha256: str
