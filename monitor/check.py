@@ -263,12 +263,16 @@ def _study_name(wb: Workbook) -> str:
 
 
 def check_workbook(path, profile, today: date | None = None, now: datetime | None = None,
-                   max_unpacked_mb: float = 200, limits: Limits | None = None) -> Result:
+                   max_unpacked_mb: float = 200, limits: Limits | None = None, on_read=None) -> Result:
     """Read and check one workbook (`path`, or a Snapshot of its bytes). Raises WorkbookError when it cannot be read at all or is
-    over a resource limit (`limits`; without it the defaults with `max_unpacked_mb`)."""
+    over a resource limit (`limits`; without it the defaults with `max_unpacked_mb`). `on_read`:
+    called once the workbook has been read, before the rules (the CLI starts opening its history
+    store there, workflow.OpeningStore)."""
     now = now or datetime.now(timezone.utc)
     today = today or now.date()
     wb = read_workbook(path, drugs=profile.related_drug_names, max_unpacked_mb=max_unpacked_mb, limits=limits)
+    if on_read is not None:
+        on_read()
     terms, catalogue = load_terms(), load_catalogue()
 
     def rules():

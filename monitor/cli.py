@@ -76,12 +76,12 @@ def _profile(profile: Optional[str]):
         _fail(f"profile error: {e}")
 
 
-def _check(workbook: Path, profile, limits):
+def _check(workbook: Path, profile, limits, on_read=None):
     from .check import check_workbook
     from .workbook.reader import WorkbookError
 
     try:
-        return check_workbook(workbook, profile, limits=limits)
+        return check_workbook(workbook, profile, limits=limits, on_read=on_read)
     except WorkbookError as e:
         _fail(str(e))
 
@@ -174,6 +174,7 @@ def check(
             from . import check as _imported   # noqa: F401  (polars and the rules, during start-up)
             from .findings import Severity
             from .reporters import not_evaluated_text, statistics_text, to_json, to_text, write_outputs
+            from .batch.workflow import OpeningStore, store_folder
 
             try:
                 threshold = Severity.parse(fail_on)
@@ -183,8 +184,12 @@ def check(
             limits = _limits(max_unpacked_mb, max_rows, max_columns, max_cell_chars, max_cells)
             prof = _profile(profile)
         with _writing(workbook, force):
-            result = _check(workbook, prof, limits)
-            _record(out, workbook, result, prof, "check")
+            opening = OpeningStore(store_folder(out))   # opened while the rules run
+            try:
+                result = _check(workbook, prof, limits, on_read=opening.start)
+                _record(out, workbook, result, prof, "check", opening)
+            finally:
+                opening.discard()
             text = to_json(result)
             write_outputs(result, out or default_out(workbook), text)
         if format == "json":
@@ -197,14 +202,15 @@ def check(
         gc.unfreeze()
 
 
-def _record(out, workbook: Path, result, profile, kind: str):
+def _record(out, workbook: Path, result, profile, kind: str, opening=None):
     """Record the check in the history store (--out DIR's monitor.db, default output/monitor.db)
-    and put each finding's workflow status on the result."""
+    and put each finding's workflow status on the result (`opening`: that store, being opened
+    on a thread)."""
     from .batch.history import HistoryError
     from .batch.workflow import record_single, store_folder
 
     try:
-        record_single(store_folder(out), workbook, result, profile, kind)
+        record_single(store_folder(out), workbook, result, profile, kind, opening)
     except HistoryError as e:
         _fail(str(e), 3)
 

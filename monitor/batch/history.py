@@ -100,10 +100,12 @@ def _utcnow() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) the database in autocommit mode; transactions are explicit."""
+def connect(path: Path, same_thread: bool = True) -> sqlite3.Connection:
+    """Open (creating if needed) the database in autocommit mode; transactions are explicit.
+    `same_thread=False`: the connection may be used by another thread than the one that opened
+    it (one at a time: workflow.OpeningStore opens it on a thread and hands it over)."""
     try:
-        conn = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+        conn = sqlite3.connect(str(path), isolation_level=None, timeout=30, check_same_thread=same_thread)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -142,11 +144,11 @@ class Diff:
 class History:
     """The run history of one output folder."""
 
-    def __init__(self, out_dir: Path, create: bool = True):
+    def __init__(self, out_dir: Path, create: bool = True, same_thread: bool = True):
         self.path = Path(out_dir) / DB_NAME
         if not create and not self.path.exists():
             raise HistoryError(f"{self.path}: no history yet (run `monitor batch` with this --out first)")
-        self.conn = connect(self.path)
+        self.conn = connect(self.path, same_thread)
         try:
             migrate(self.conn)   # upgrades an older schema; refuses a newer one
         except HistoryError:

@@ -214,21 +214,19 @@ def workbook_key(hist: History, path: Path) -> str:
     return Path(path).name
 
 
-def record_single(folder: Path, workbook: Path, result, profile, kind: str) -> None:
+def record_single(folder: Path, workbook: Path, result, profile, kind: str,
+                  opening: "OpeningStore | None" = None) -> None:
     """Record `check` / `report` of one workbook as a run of the store in `folder`, and put the
     workflow on `result`: each finding's state, the ids new since the previous check of another
-    version, and the findings resolved by this check. Raises HistoryError, OSError."""
+    version, and the findings resolved by this check. `opening`: the store of `folder` already
+    being opened on a thread (OpeningStore). Raises HistoryError, OSError."""
     from .. import __version__
     from .keys import profile_sha256
-    from .lock import FolderLock
 
+    lock, hist = opening.get() if opening is not None else open_store(folder)
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    lock = FolderLock(folder / ".monitor.lock")
-    if not lock.acquire(timeout=60):
-        raise HistoryError(f"{folder} is in use by another monitor run ({lock.holder()}); try again later")
     try:
-        with History(folder) as hist, hist._tx():   # one transaction: the whole run or nothing
+        with hist, hist._tx():   # one transaction: the whole run or nothing
             key = workbook_key(hist, workbook)
             at = now_utc()
             run = hist.start_run(started=at, inbox=str(Path(workbook).resolve().parent), profile=profile.name,
@@ -249,6 +247,66 @@ def record_single(folder: Path, workbook: Path, result, profile, kind: str) -> N
             result.history = {"store": str(folder.resolve()), "workbook": key, "run": run}
     finally:
         lock.release()
+
+
+def open_store(folder: Path, same_thread: bool = True) -> tuple:
+    """(lock, History) of the store in `folder` (made if missing): the folder's lock taken (60 s
+    at most: else HistoryError), the database opened and brought to the current schema."""
+    from .lock import FolderLock
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FolderLock(folder / ".monitor.lock")
+    if not lock.acquire(timeout=60):
+        raise HistoryError(f"{folder} is in use by another monitor run ({lock.holder()}); try again later")
+    try:
+        return lock, History(folder, same_thread=same_thread)
+    except BaseException:
+        lock.release()
+        raise
+
+
+class OpeningStore:
+    """open_store of `folder` on a thread, for a command with other work to do meanwhile:
+    `check` starts it once the workbook has been read (`start`, so an unreadable workbook
+    leaves no store behind) and its rules run while the lock is taken and the database opened
+    and migrated (~7 ms for a new store: SQLite's file work, which runs without the GIL).
+    `get` waits for it: its (lock, History), or its error raised here, where record_single
+    would have raised it; `discard` closes and unlocks what it opened when nothing recorded."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.thread, self.box = Path(folder), None, {}
+
+    def start(self) -> None:
+        import threading
+
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._open, name="monitor-history-open", daemon=True)
+            self.thread.start()
+
+    def _open(self) -> None:
+        try:
+            self.box["value"] = open_store(self.folder, same_thread=False)
+        except BaseException as e:   # raised by get(), on the recording thread
+            self.box["error"] = e
+
+    def get(self) -> tuple:
+        self.start()
+        self.thread.join()
+        if "error" in self.box:
+            raise self.box.pop("error")
+        return self.box.pop("value")
+
+    def discard(self) -> None:
+        if self.thread is None:
+            return
+        self.thread.join()
+        if "value" in self.box:
+            lock, hist = self.box.pop("value")
+            try:
+                hist.close()
+            finally:
+                lock.release()
 
 
 def peek(folder: Path, workbook: Path, result) -> None:
