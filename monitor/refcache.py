@@ -1,5 +1,6 @@
 """The package's reference data as its loaders build it, precompiled: the CTCAE v5.0 terms, the
-lab catalogue, the grading criteria and every bundled profile.
+lab catalogue, the grading criteria, every bundled profile, and the typed parse's date and
+number templates (polars expressions: workbook/parse.py stage_templates).
 
 Built from their files, they take ~30-45 ms of every command (837 terms, ~100 lab tests with
 their unit spellings, the criteria validated against both, the seed profile's safety rules
@@ -7,16 +8,18 @@ resolved against the terms): ~5% of a `monitor check` of a site workbook. From t
 (~7 of them unpickling, the rest the key and finding the bundled profiles).
 
 `python -m monitor.refcache` (run by scripts/setup.sh, and by the benchmarks before they measure)
-writes them to monitor/_refcache/<key>.pickle. The key hashes every code and data file of the
-package (path, size and modification time), so a file edited since is a different key: the
-copy is not used (and the loaders build from the files, as without it) until it is written
-again. A missing, stale or unreadable copy only costs speed, never a result: `get` then calls the
+writes them to monitor/_refcache/<key>.pickle. The key hashes the Python and polars versions and
+every code and data file of the package (path, size and modification time), so a file edited
+since (or another polars) is a different key: the copy is not used (and the loaders build from
+the files, as without it) until it is written again. A missing, stale or unreadable copy only costs speed, never a result: `get` then calls the
 loader's own build. The copy is ours, in our own package folder (a pickle runs code when
 loaded: it is never read from anywhere else), and holds no subject data.
 
 A profile is stored as its own pickle inside the copy and unpickled on each `load_profile`, so
 every call gets a fresh Profile, as when it is parsed; the terms, catalogue and criteria are one
-object per process, as their lru_cache'd loaders always returned.
+object per process, as their lru_cache'd loaders always returned. A date or number template is
+its own pickle too, unpickled once per process when first used (a read uses two to four of the
+eight).
 """
 
 from __future__ import annotations
@@ -36,9 +39,12 @@ _loaded: dict | None = None
 
 
 def key(root: Path = PACKAGE) -> str:
-    """SHA-256 (first 32 hex digits) of the Python version and of each code and data file under
-    `root` (relative path, size, modification time): any edit, added or removed file changes it."""
-    h = hashlib.sha256(sys.version.encode())
+    """SHA-256 (first 32 hex digits) of the Python and polars versions (the copy holds polars
+    frames and expressions) and of each code and data file under `root` (relative path, size,
+    modification time): any edit, added or removed file, or another polars changes it."""
+    import polars
+
+    h = hashlib.sha256(f"{sys.version}\0{polars.__version__}".encode())
     rows = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = [d for d in dirs if d not in ("__pycache__", FOLDER.name)]
@@ -69,7 +75,12 @@ def get(name: str, build):
     found = _loaded.get(name)
     if found is None:
         return build()
-    return pickle.loads(found) if isinstance(found, bytes) else found
+    if not isinstance(found, bytes):
+        return found
+    try:
+        return pickle.loads(found)
+    except Exception:   # a copy that no longer loads only costs speed
+        return build()
 
 
 @contextmanager
@@ -90,12 +101,15 @@ def build_all() -> dict:
     from .ctcae.terms import _build_terms
     from .labs.catalogue import _build_catalogue
     from .profile.profile import _build_bundled, bundled_profiles
+    from .workbook.parse import stage_templates
 
     terms, catalogue, criteria = _build_terms(), _build_catalogue(), _build_criteria()
     catalogue.names_frame()   # built now, kept in the copy: the spelling suggestions' letter counts
     data = {"terms": terms, "catalogue": catalogue, "criteria": criteria}
     for name in sorted(bundled_profiles()):
         data[f"profile:{name}"] = pickle.dumps(_build_bundled(name), protocol=pickle.HIGHEST_PROTOCOL)
+    for name, build in stage_templates().items():   # the typed parse's date and number stages
+        data[name] = pickle.dumps(build(), protocol=pickle.HIGHEST_PROTOCOL)
     return data
 
 

@@ -129,3 +129,46 @@ def test_while_bypassed_every_get_builds_and_afterwards_the_copy_is_read_again(c
     with refcache.bypassed():
         assert refcache.get("terms", lambda: "built") == "built"
     assert refcache.get("terms", lambda: "built") != "built"
+
+
+DATE_TEXTS = ["2024-01-05", "05/01/2024", "1/5/24", "2024-01", "UNK/01/2024", "45000", "31/02/2024", "",
+              None, "2024", "Jan 2024", "5 Jan 2024", " 2024-1-5 ", "12.5", "<0.1", "1,234", "abc", "-3"]
+
+
+def _parsed(template) -> "pl.DataFrame":
+    import polars as pl
+
+    from monitor.workbook.parse import DATE_IN
+    from monitor.workbook.stacked import with_stages
+
+    stages, outputs = template
+    frame = with_stages(pl.DataFrame({DATE_IN: DATE_TEXTS}, schema={DATE_IN: pl.String}), stages)
+    return frame.select(e.alias(k) for k, e in outputs.items())
+
+
+def test_the_copy_holds_every_date_and_number_template_parsing_as_built(copy_in):
+    """The typed parse's templates (polars expressions) come back from the copy parsing every
+    text as the ones built from the code."""
+    from monitor.workbook.parse import DATE_FORMATS, stage_templates
+
+    data = pickle.loads(refcache.write(copy_in).read_bytes())
+    templates = stage_templates()
+    assert {f"date_stages:{f}:{p}" for f in (None, *DATE_FORMATS) for p in (False, True)} <= set(templates)
+    for name, build in templates.items():
+        assert _parsed(pickle.loads(data[name])).equals(_parsed(build())), name
+
+
+def test_a_template_that_no_longer_loads_is_built(copy_in, monkeypatch):
+    refcache.write(copy_in)
+    refcache.get("terms", lambda: None)                       # the copy is loaded
+    monkeypatch.setitem(refcache._loaded, "number_stages:False", b"from another polars")
+    assert refcache.get("number_stages:False", lambda: "built") == "built"
+
+
+def test_another_polars_is_another_key(tmp_path, monkeypatch):
+    import polars
+
+    (tmp_path / "a.py").write_text("x = 1\n")
+    k0 = refcache.key(tmp_path)
+    monkeypatch.setattr(polars, "__version__", "0.0.1")
+    assert refcache.key(tmp_path) != k0

@@ -400,11 +400,35 @@ def column_stages(raw_name: str, col: Column, date_format: str | None) -> tuple[
     return stages, _date_outputs(p, col)
 
 
+DATE_FORMATS = ("DD/MM/YYYY", "MM/DD/YYYY")   # the Study sheet's DateFormat values the reader takes
+
+
+def stage_templates() -> dict:
+    """name -> builder of every date and number template a read can use (each date format the
+    Study sheet may declare, or none; partial dates or not; numbers and integers): what
+    monitor/refcache.py precompiles."""
+    out = {f"number_stages:{integer}": (lambda i=integer: number_stages(DATE_IN, i)) for integer in (False, True)}
+    for fmt in (None, *DATE_FORMATS):
+        for partial in (False, True):
+            out[f"date_stages:{fmt}:{partial}"] = lambda f=fmt, p=partial: date_stages(DATE_IN, f, p)
+    return out
+
+
 @lru_cache(maxsize=None)
 def _number_template(integer: bool) -> tuple:
-    return number_stages(DATE_IN, integer)
+    return _template(f"number_stages:{integer}", lambda: number_stages(DATE_IN, integer))
 
 
 @lru_cache(maxsize=None)
 def _date_template(date_format: str | None, allow_partial: bool) -> tuple:
-    return date_stages(DATE_IN, date_format, allow_partial)
+    return _template(f"date_stages:{date_format}:{allow_partial}",
+                     lambda: date_stages(DATE_IN, date_format, allow_partial))
+
+
+def _template(name: str, build) -> tuple:
+    """`build()`, or its copy from the package's precompiled reference data when it is current
+    (monitor/refcache.py): unpickling a date template is ~0.25 ms, building it 0.7-2 ms, and a
+    site check uses four."""
+    from .. import refcache
+
+    return refcache.get(name, build)

@@ -21,7 +21,7 @@ from .container import (  # noqa: F401  (also re-exported: callers import them f
 from .load import load_sheet_frame, load_sheets, _reraise_if_not_calamine  # noqa: F401
 from .sheetscan import scan_sheet_xml, check_extent, check_frame  # noqa: F401
 from ..frames import STREAMING_ROWS
-from .parse import DATE_IN, clean, column_stages, parse_column
+from .parse import DATE_FORMATS, DATE_IN, clean, column_stages, parse_column
 from .snapshot import Snapshot
 from .stacked import drive, drive_all, staged_select
 from .schema import SHEET_ALIASES, SHEETS, STUDY, STUDY_FIELDS, Column, Kind, Sheet, columns_for, norm
@@ -419,7 +419,7 @@ def _study(raw: pl.DataFrame) -> tuple[dict, str | None]:
     fmt = None
     if "dateformat" in study and study["dateformat"][0]:
         v = study["dateformat"][0].strip().upper().replace(" ", "")
-        fmt = v if v in ("DD/MM/YYYY", "MM/DD/YYYY") else None
+        fmt = v if v in DATE_FORMATS else None
     return study, fmt
 
 
