@@ -184,14 +184,14 @@ def check(
             limits = _limits(max_unpacked_mb, max_rows, max_columns, max_cell_chars, max_cells)
             prof = _profile(profile)
         with _writing(workbook, force):
-            opening = OpeningStore(store_folder(out))   # opened while the rules run
+            opening = OpeningStore(store_folder(out))   # opened while the rules run, closed while writing
             try:
                 result = _check(workbook, prof, limits, on_read=opening.start)
                 _record(out, workbook, result, prof, "check", opening)
+                text = to_json(result)
+                write_outputs(result, out or default_out(workbook), text)
             finally:
                 opening.discard()
-            text = to_json(result)
-            write_outputs(result, out or default_out(workbook), text)
         if format == "json":
             sys.stdout.write(text)
         else:

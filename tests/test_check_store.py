@@ -76,3 +76,22 @@ def test_the_opened_store_is_used_on_another_thread_and_discarded_unlocked(tmp_p
     t.start()
     t.join(10)
     assert got, "the store stayed locked"
+
+
+def test_after_an_in_process_check_the_store_is_closed_and_unlocked(tmp_path):
+    """The store is closed on a thread while the outputs are written: by the time the command
+    returns, that thread has ended and the folder can be locked at once."""
+    from typer.testing import CliRunner
+
+    from monitor.cli import app
+
+    wb, out = clean_workbook(tmp_path / "site.xlsx", Sex="X"), tmp_path / "out"
+    r = CliRunner().invoke(app, ["check", str(wb), "--out", str(out)])
+    assert r.exit_code == 1, r.output
+    assert not [t for t in threading.enumerate() if t.name.startswith("monitor-history")]
+    lock, hist = open_store(out)          # no wait: FolderLock would poll for up to 60 s
+    try:
+        assert hist.conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
+    finally:
+        hist.close()
+        lock.release()

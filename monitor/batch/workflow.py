@@ -226,7 +226,7 @@ def record_single(folder: Path, workbook: Path, result, profile, kind: str,
     lock, hist = opening.get() if opening is not None else open_store(folder)
     folder = Path(folder)
     try:
-        with hist, hist._tx():   # one transaction: the whole run or nothing
+        with hist._tx():   # one transaction: the whole run or nothing
             key = workbook_key(hist, workbook)
             at = now_utc()
             run = hist.start_run(started=at, inbox=str(Path(workbook).resolve().parent), profile=profile.name,
@@ -245,6 +245,16 @@ def record_single(folder: Path, workbook: Path, result, profile, kind: str,
             result.new_ids = None if base is None else current - base
             result.resolved = [dict(f, status="resolved") for f in diff.resolved]
             result.history = {"store": str(folder.resolve()), "workbook": key, "run": run}
+    finally:
+        if opening is not None:
+            opening.close_soon(lock, hist)
+        else:
+            _close(lock, hist)
+
+
+def _close(lock, hist) -> None:
+    try:
+        hist.close()
     finally:
         lock.release()
 
@@ -272,10 +282,13 @@ class OpeningStore:
     leaves no store behind) and its rules run while the lock is taken and the database opened
     and migrated (~7 ms for a new store: SQLite's file work, which runs without the GIL).
     `get` waits for it: its (lock, History), or its error raised here, where record_single
-    would have raised it; `discard` closes and unlocks what it opened when nothing recorded."""
+    would have raised it. After the record, the store is closed (its write-ahead log copied
+    into the database) and unlocked on a thread too (`close_soon`) while the command writes
+    its outputs; `discard` waits for that, and closes and unlocks a store opened and not used."""
 
     def __init__(self, folder: Path):
         self.folder, self.thread, self.box = Path(folder), None, {}
+        self.closing = None
 
     def start(self) -> None:
         import threading
@@ -297,16 +310,29 @@ class OpeningStore:
             raise self.box.pop("error")
         return self.box.pop("value")
 
+    def close_soon(self, lock, hist) -> None:
+        import threading
+
+        def close() -> None:
+            try:
+                _close(lock, hist)
+            except BaseException as e:   # raised by discard()
+                self.box["close_error"] = e
+
+        self.closing = threading.Thread(target=close, name="monitor-history-close", daemon=True)
+        self.closing.start()
+
     def discard(self) -> None:
+        if self.closing is not None:
+            self.closing.join()
+            self.closing = None
+            if "close_error" in self.box:
+                raise self.box.pop("close_error")
         if self.thread is None:
             return
         self.thread.join()
         if "value" in self.box:
-            lock, hist = self.box.pop("value")
-            try:
-                hist.close()
-            finally:
-                lock.release()
+            _close(*self.box.pop("value"))
 
 
 def peek(folder: Path, workbook: Path, result) -> None:
