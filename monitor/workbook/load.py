@@ -95,6 +95,10 @@ class Loaded:
         bg = self.background.sname if self.background else None
         return [s for s in self.matched if s != bg]
 
+    def loading(self) -> bool:
+        """Whether the background sheet is still loading (early sheets are worth building now)."""
+        return self.background is not None and self.background.thread.is_alive()
+
     def wait(self) -> None:
         bg = self.background
         if bg is not None:

@@ -396,7 +396,7 @@ def read_workbook(path, drugs=(), max_unpacked_mb: float = DEFAULT_MAX_UNPACKED_
         zf.close()
     try:
         early, sheets, fmt, study = loaded.early(), {}, None, None
-        if "Study" in early:
+        if "Study" in early and loaded.loading():   # else all are loaded: one build of them all
             study, fmt = _study(loaded.frame("Study"))
             sheets = _build(loaded, [s for s in early if s != "Study"], drugs, fmt)
         loaded.wait()
