@@ -80,3 +80,22 @@ def test_drive_gives_back_what_the_steps_return():
 
     assert stacked.drive(steps()) == "done"
     assert stacked.drive_all({"a": steps(), "b": iter(())}) == {"a": "done", "b": None}
+
+
+@pytest.mark.parametrize("sample", ["demo_study.xlsx", "us_site.xlsx"])
+def test_a_read_builds_the_same_sheets_in_one_go_or_early_and_late(monkeypatch, sample, profile):
+    """With the background sheet already loaded, read_workbook builds every sheet in one go;
+    while it loads, the others first and it after: the same sheets either way."""
+    from monitor.workbook import load
+
+    builds, real = [], reader._build
+    monkeypatch.setattr(reader, "_build", lambda loaded, names, *a: builds.append(list(names)) or real(loaded, names, *a))
+    read = {}
+    for busy in (False, True):
+        monkeypatch.setattr(load.Loaded, "loading", lambda self, b=busy: b)
+        builds.clear()
+        read[busy] = reader.read_workbook(SAMPLES / sample, drugs=profile.drug_names)
+        assert len(builds) == (2 if busy else 1), builds
+    assert list(read[False].sheets) == list(read[True].sheets)
+    for name, sd in read[False].sheets.items():
+        _same(sd, read[True].sheets[name])
