@@ -41,18 +41,23 @@ _loaded: dict | None = None
 def key(root: Path = PACKAGE) -> str:
     """SHA-256 (first 32 hex digits) of the Python and polars versions (the copy holds polars
     frames and expressions) and of each code and data file under `root` (relative path, size,
-    modification time): any edit, added or removed file, or another polars changes it."""
+    modification time): any edit, added or removed file, or another polars changes it. Walked
+    with os.scandir (no symbolic link to a folder followed, as os.walk): ~0.3 ms, os.walk and
+    os.path.relpath took ~0.8 of every command."""
     import polars
 
     h = hashlib.sha256(f"{sys.version}\0{polars.__version__}".encode())
-    rows = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d not in ("__pycache__", FOLDER.name)]
-        for name in files:
-            if name.endswith(SUFFIXES):
-                p = os.path.join(folder, name)
-                st = os.stat(p)
-                rows.append(f"{os.path.relpath(p, root)}\0{st.st_size}\0{st.st_mtime_ns}")
+    rows, folders = [], [(str(root), "")]
+    while folders:
+        folder, rel = folders.pop()
+        with os.scandir(folder) as entries:
+            for e in entries:
+                if e.is_dir(follow_symlinks=False):
+                    if e.name not in ("__pycache__", FOLDER.name):
+                        folders.append((e.path, f"{rel}{e.name}{os.sep}"))
+                elif e.name.endswith(SUFFIXES):
+                    st = e.stat()
+                    rows.append(f"{rel}{e.name}\0{st.st_size}\0{st.st_mtime_ns}")
     for r in sorted(rows):
         h.update(r.encode("utf-8", "surrogateescape") + b"\n")
     return h.hexdigest()[:32]
