@@ -1,6 +1,7 @@
 """The package's reference data as its loaders build it, precompiled: the CTCAE v5.0 terms, the
-lab catalogue, the grading criteria, every bundled profile, and the typed parse's date and
-number templates (polars expressions: workbook/parse.py stage_templates).
+lab catalogue, the grading criteria, every bundled profile, the table of known unit spellings
+(labs/units.py), and the typed parse's date and number templates (polars expressions:
+workbook/parse.py stage_templates).
 
 Built from their files, they take ~30-45 ms of every command (837 terms, ~100 lab tests with
 their unit spellings, the criteria validated against both, the seed profile's safety rules
@@ -106,6 +107,7 @@ def build_all() -> dict:
     from .ctcae.terms import _build_terms
     from .labs.catalogue import _build_catalogue
     from .profile.profile import _build_bundled, bundled_profiles
+    from .labs.units import read_known
     from .workbook.parse import stage_templates
 
     terms, catalogue, criteria = _build_terms(), _build_catalogue(), _build_criteria()
@@ -115,6 +117,7 @@ def build_all() -> dict:
         data[f"profile:{name}"] = pickle.dumps(_build_bundled(name), protocol=pickle.HIGHEST_PROTOCOL)
     for name, build in stage_templates().items():   # the typed parse's date and number stages
         data[name] = pickle.dumps(build(), protocol=pickle.HIGHEST_PROTOCOL)
+    data["units_known"] = read_known()                # pint's readings of the known unit spellings
     return data
 
 

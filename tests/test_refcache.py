@@ -172,3 +172,10 @@ def test_another_polars_is_another_key(tmp_path, monkeypatch):
     k0 = refcache.key(tmp_path)
     monkeypatch.setattr(polars, "__version__", "0.0.1")
     assert refcache.key(tmp_path) != k0
+
+
+def test_the_copy_holds_the_known_unit_spellings_as_read_from_their_table(copy_in):
+    from monitor.labs.units import read_known
+
+    data = pickle.loads(refcache.write(copy_in).read_bytes())
+    assert data["units_known"] == read_known() != {}
