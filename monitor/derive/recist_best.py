@@ -20,10 +20,13 @@ BEST_COLUMNS = ("subject", "best_overall_response", "best_response_date", "respo
 
 
 def best_overall(tp: pl.DataFrame, subjects: pl.DataFrame, r: dict) -> pl.DataFrame:
-    tp = tp.select("subject", "date", "first_dose", "resp").sort("subject", "date")
+    """One row per subject of `subjects` (BEST_COLUMNS, sorted by subject): one lazy plan,
+    collected once (its ~20 steps were as many queries)."""
+    subjects = subjects.lazy()
+    tp = tp.lazy().select("subject", "date", "first_dose", "resp").sort("subject", "date")
     first_pd = tp.filter(pl.col("resp") == "PD").group_by("subject").agg(pl.col("date").min().alias("progression_date"))
     upd = tp.filter(pl.col("resp") == "UPD").group_by("subject").agg(pl.col("date").min().alias("_upd_date"))
-    tp = tp.join(first_pd, on="subject", how="left").filter(
+    tp = tp.join(first_pd, on="subject", how="left", maintain_order="left").filter(   # k: date order
         pl.col("progression_date").is_null() | (pl.col("date") <= pl.col("progression_date")))
     tp = tp.with_columns(pl.int_range(pl.len()).over("subject").alias("k"))
     # confirmation: pairs (i, j) with j at least confirm_min_days after i
@@ -82,7 +85,7 @@ def best_overall(tp: pl.DataFrame, subjects: pl.DataFrame, r: dict) -> pl.DataFr
         pl.when(pl.col("response_date").is_not_null()).then(pl.col("progression_date").is_null())
         .alias("duration_of_response_censored"),
     )
-    return b.select(list(BEST_COLUMNS)).sort("subject")
+    return b.select(list(BEST_COLUMNS)).sort("subject").collect(engine="in-memory")
 
 
 def best_of(a: pl.DataFrame, column: str, r: dict) -> pl.DataFrame:

@@ -31,23 +31,40 @@ def _hits(sd, conds: list) -> list:
     return list(sd.frame.select([c.any().alias(f"_{i}") for i, c in enumerate(conds)]).row(0))
 
 
-def _errors(ctx, code: str, message) -> pl.DataFrame:
+def _error_columns(ctx) -> list:
+    """[(sheet, column, the error codes it holds)] for every column holding one, in sheet and
+    column order: one look at each sheet's `__err` columns per check, shared by the nine rules
+    below (each looked at every column of every sheet itself: ~2,000 polars calls a check)."""
+    from ..derive.exposure import cached
+
+    return cached(ctx, "cell_error_columns", _build_error_columns)
+
+
+def _build_error_columns(ctx) -> list:
     out = []
     for sd in ctx.wb.sheets.values():
+        names = set(sd.frame.columns)
         for c in _columns(ctx, sd):
-            if (sd.schema.name, c.key) in CUSTOM or f"{c.key}__err" not in sd.frame.columns:
+            if (sd.schema.name, c.key) in CUSTOM or f"{c.key}__err" not in names:
                 continue
             errs = sd.frame.get_column(f"{c.key}__err")
-            if errs.null_count() == errs.len():  # the usual case: skip building a query
+            if errs.null_count() == errs.len():  # the usual case
                 continue
-            hit = errs == code
-            if hit.any():  # a Series test, no query; filter only the columns that have the error
-                bad = sd.frame.filter(hit)
-                raw = pl.col(f"{c.key}__raw")
-                suggestion = (number_suggestion(raw, c, unit_column=sd.has("unit")) if code == P.NUMBER_UNREADABLE
-                              else _implausible_suggestion(raw) if code == P.DATE_IMPLAUSIBLE
-                              else _suggest(code, c))
-                out.append(emit(sd, bad, c.key, message(c, raw, pl.col(c.key)), suggestion=suggestion))
+            out.append((sd, c, set(errs.drop_nulls().unique().to_list())))
+    return out
+
+
+def _errors(ctx, code: str, message) -> pl.DataFrame:
+    out = []
+    for sd, c, codes in _error_columns(ctx):
+        if code not in codes:
+            continue
+        bad = sd.frame.filter(sd.frame.get_column(f"{c.key}__err") == code)   # only the columns with the error
+        raw = pl.col(f"{c.key}__raw")
+        suggestion = (number_suggestion(raw, c, unit_column=sd.has("unit")) if code == P.NUMBER_UNREADABLE
+                      else _implausible_suggestion(raw) if code == P.DATE_IMPLAUSIBLE
+                      else _suggest(code, c))
+        out.append(emit(sd, bad, c.key, message(c, raw, pl.col(c.key)), suggestion=suggestion))
     return pl.concat(out) if out else None
 
 
