@@ -146,8 +146,8 @@ def _cleaned(body: pl.DataFrame, raw_names: list) -> tuple[pl.DataFrame, dict | 
     600,000-row Labs sheet."""
     keep_rows = pl.any_horizontal([pl.col(rn).is_not_null() for rn in raw_names])
     if body.height < CLEAN_BY_VALUE_ROWS or any(body.schema[rn] != pl.String for rn in raw_names):
-        cleaned = body.select([pl.col("_idx")] + [clean(pl.col(rn)).alias(rn) for rn in raw_names])
-        return cleaned.filter(keep_rows), None
+        cleaned = body.lazy().select([pl.col("_idx")] + [clean(pl.col(rn)).alias(rn) for rn in raw_names])
+        return cleaned.filter(keep_rows).collect(engine="in-memory"), None   # one query, not two
     distinct = pl.collect_all([body.lazy().select(pl.col(rn).unique()).with_columns(clean(pl.col(rn)).alias("_c"))
                                for rn in raw_names])
     exprs, uniqs = [pl.col("_idx")], {}
