@@ -12,9 +12,10 @@ resolved against the terms): ~5% of a `monitor check` of a site workbook. From t
 writes them to monitor/_refcache/<key>.pickle. The key hashes the Python and polars versions and
 every code and data file of the package (path, size and modification time), so a file edited
 since (or another polars) is a different key: the copy is not used (and the loaders build from
-the files, as without it) until it is written again. A missing, stale or unreadable copy only costs speed, never a result: `get` then calls the
-loader's own build. The copy is ours, in our own package folder (a pickle runs code when
-loaded: it is never read from anywhere else), and holds no subject data.
+the files, as without it) until it is written again. A missing, stale or unreadable copy only
+costs speed, never a result: `get` then calls the loader's own build. The copy is ours, in our
+own package folder (a pickle runs code when loaded: it is never read from anywhere else), and
+holds no subject data.
 
 A profile is stored as its own pickle inside the copy and unpickled on each `load_profile`, so
 every call gets a fresh Profile, as when it is parsed; the terms, catalogue and criteria are one

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -291,8 +292,6 @@ class OpeningStore:
         self.closing = None
 
     def start(self) -> None:
-        import threading
-
         if self.thread is None:
             self.thread = threading.Thread(target=self._open, name="monitor-history-open", daemon=True)
             self.thread.start()
@@ -311,8 +310,6 @@ class OpeningStore:
         return self.box.pop("value")
 
     def close_soon(self, lock, hist) -> None:
-        import threading
-
         def close() -> None:
             try:
                 _close(lock, hist)

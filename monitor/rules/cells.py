@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from ..derive.exposure import cached
 from ..workbook import parse as P
 from ..workbook.schema import Kind, columns_for
 from .base import emit, frame, quoted
@@ -35,8 +36,6 @@ def _error_columns(ctx) -> list:
     """[(sheet, column, the error codes it holds)] for every column holding one, in sheet and
     column order: one look at each sheet's `__err` columns per check, shared by the nine rules
     below (each looked at every column of every sheet itself: ~2,000 polars calls a check)."""
-    from ..derive.exposure import cached
-
     return cached(ctx, "cell_error_columns", _build_error_columns)
 
 
