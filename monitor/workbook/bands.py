@@ -8,8 +8,8 @@ the frame). Here the scan's pieces are cut at row starts into bands of about BAN
 becomes a small stored (not deflated) copy of the package: the same workbook, styles and shared
 strings parts, with the sheet part holding only that band's rows. A second thread loads the bands
 as soon as the scan has passed their pieces (calamine releases the GIL), the reading thread too
-while two bands wait (at most two are held as inflated XML), and the band
-frames are put back together in row order.
+while MAX_QUEUED bands are released and not loaded (at most that many are held as inflated XML),
+and the band frames are put back together in row order.
 
 A band's frame must say where it sits. calamine starts a frame at the first stored cell (with
 `skip_rows=None`), so each band gets a marker row: one cell in column A on the row before its
@@ -38,12 +38,17 @@ import polars as pl
 
 from .container import _is_sheet_part
 
-# a band holds about this much sheet XML (~40,000 rows of 8 columns); 24 MB bands peaked ~50 MB
+# a band holds about this much sheet XML (~27,000 rows of 8 columns); 24 MB bands peaked ~50 MB
 # higher on the 1,000 x 30 study, and were no faster
-BAND_BYTES = 12 << 20
+BAND_BYTES = 8 << 20
 MIN_PART_BYTES = 64 << 20    # a sheet part smaller than this is loaded whole, as before
 MAX_COPIED_PART = 16 << 20   # a non-sheet part larger than this (an image ...) is not copied into bands
-MAX_QUEUED = 2               # bands released and not yet loaded; the scan waits for the loader beyond that
+# bands released and not yet loaded (waiting or loading); the scan waits for the loader beyond
+# that. With 2, the reading thread took the one waiting band whenever the queue was full, the
+# loading thread then ran dry while the reading thread loaded and went back to scanning (~25% idle
+# of a core, the read's CPU graph); with 3 one band is left for it. 3 x 8 MB hold as much XML as
+# 2 x 12 did: the 1,000 x 30 check 0.95-0.97x wall (8 paired rounds), the same peak (the rules').
+MAX_QUEUED = 3
 
 MARK = "\u2063monitor-band\u2063"
 _MARK_XML = MARK.encode()
