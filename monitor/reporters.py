@@ -16,9 +16,20 @@ from .io import atomic_write_text, safe_cell
 
 
 def to_json(result) -> str:
-    """findings.json: exactly `json.dumps(result.to_dict(), ensure_ascii=False, indent=2)`, written
-    by json's C encoder (with an indent json uses its pure-Python encoder: 3x slower)."""
-    return indented_json(result.to_dict()) + "\n"
+    """findings.json: the text of `json.dumps(result.to_dict(), ensure_ascii=False, indent=2)`,
+    written by orjson (Rust): ~5 ms for a 6,000-finding study, against ~50 ms for indented_json
+    below and ~150 ms for json's own indented (pure-Python) encoder. Its text is json's for what
+    a Result holds (strings, whole numbers, booleans, nulls, lists and string-keyed dicts; the
+    same escapes and indents, non-ASCII as is); a float would differ only in how an exponent is
+    written (1e-7 for 1e-07), and a Result holds none. What orjson refuses (a key that is not a
+    string, an integer beyond 64 bits) goes to indented_json."""
+    import orjson   # (imported here: only the commands that write findings.json need it)
+
+    data = result.to_dict()
+    try:
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n"
+    except TypeError:   # orjson.JSONEncodeError derives from TypeError
+        return indented_json(data) + "\n"
 
 
 _SCALARS = frozenset((str, int, float, bool, type(None)))
@@ -26,7 +37,8 @@ _FLAT: dict = {}   # level -> the C encoder of a flat dict at that level
 
 
 def indented_json(obj, level: int = 0) -> str:
-    """The text of `json.dumps(obj, ensure_ascii=False, indent=2)`. A dict of plain values (each
+    """The text of `json.dumps(obj, ensure_ascii=False, indent=2)`, with json's C encoder (json
+    itself uses its pure-Python encoder when it indents: 3x slower). A dict of plain values (each
     finding) is one call of the C encoder, its item separator carrying the line break and the
     indent."""
     pad, end = "  " * (level + 1), "\n" + "  " * level

@@ -265,10 +265,10 @@ def test_a_filled_template_with_the_instructions_sheet_checks_clean(tmp_path, pr
     assert not [f for f in result.findings if f.sheet in (INSTRUCTIONS_SHEET, LISTS_SHEET)]
 
 
-def test_findings_json_is_written_exactly_as_json_indent_2():
-    """reporters.to_json writes with json's C encoder; the text is byte for byte what
-    json.dumps(..., indent=2) gives (nested summary, workflow fields, resolved findings, text
-    that needs escaping, numbers, empty lists and dicts)."""
+def test_findings_json_is_written_exactly_as_json_indent_2(monkeypatch):
+    """reporters.to_json writes with orjson (or, for what orjson refuses, json's C encoder); the
+    text is byte for byte what json.dumps(..., indent=2) gives (nested summary, workflow fields,
+    resolved findings, text that needs escaping, numbers, empty lists and dicts)."""
     from monitor.check import Result
     from monitor.findings import Finding
     from monitor.reporters import indented_json, to_json
@@ -280,6 +280,12 @@ def test_findings_json_is_written_exactly_as_json_indent_2():
     res.workflow = {fs[0].id: {"status": "accepted", "reason": "checked at source"}}
     res.new_ids = {fs[1].id}
     res.resolved = [fs[2].to_dict() | {"status": "resolved"}]
+    assert to_json(res) == json.dumps(res.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    import orjson
+
+    def refuse(*a, **k):
+        raise orjson.JSONEncodeError("refused")
+    monkeypatch.setattr(orjson, "dumps", refuse)   # then indented_json writes it: the same text
     assert to_json(res) == json.dumps(res.to_dict(), ensure_ascii=False, indent=2) + "\n"
     for obj in ({}, [], {"a": {}, "b": [], "c": [1, 2.5, None, True], "d": {"e": {"f": [{"g": 1}]}}},
                 {1: "int key"}, [[{}], [[]]], "x", 0.1, -3):
