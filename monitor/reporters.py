@@ -54,7 +54,22 @@ def indented_json(obj, level: int = 0) -> str:
     return json.dumps(obj, ensure_ascii=False, indent=2).replace("\n", end)
 
 
+# from this many findings findings.csv is written by polars (_csv_by_polars): 6,155 findings in
+# ~8 ms instead of ~50; below, the csv module (a few hundred rows: polars' query costs more)
+POLARS_CSV_FINDINGS = 1_000
+
+
 def to_csv(result) -> str:
+    """findings.csv: one row per finding (FINDING_FIELDS, then WORKFLOW_FIELDS when the check was
+    recorded), every text cell formula-safe (io.safe_cell), as the csv module writes it."""
+    if len(result.findings) >= POLARS_CSV_FINDINGS:
+        text = _csv_by_polars(result)
+        if text is not None:
+            return text
+    return _csv_by_module(result)
+
+
+def _csv_by_module(result) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     workflow = getattr(result, "workflow", None) is not None
@@ -71,6 +86,34 @@ def to_csv(result) -> str:
 
 
 WORKFLOW_FIELDS = ("status", "reason", "query", "response")
+
+
+def _csv_by_polars(result) -> str | None:
+    """_csv_by_module's text, written by polars (Rust), or None when a cell holds a carriage
+    return (the csv module writes a bare CR unquoted, polars quotes it: that rare file is left to
+    the module). Otherwise the two quote alike (a cell with a comma, quote or line feed; quotes
+    doubled); the module writes None and "" both as an empty cell, polars an empty text as "",
+    so empty texts go in as nulls; safe_cell is the same test as an expression."""
+    import polars as pl
+
+    fs = result.findings
+    cols = {name: [getattr(f, name) for f in fs] for name in FINDING_FIELDS}
+    schema = {name: (pl.Int64 if name == "row" else pl.String) for name in FINDING_FIELDS}
+    if getattr(result, "workflow", None) is not None:
+        states = [_status(result, f.id) if f.id in result.workflow else None for f in fs]
+        for k in WORKFLOW_FIELDS:
+            cols[k] = [st.get(k) if st is not None else ("open" if k == "status" else None) for st in states]
+            schema[k] = pl.String
+    try:
+        df = pl.DataFrame(cols, schema=schema)
+    except (TypeError, ValueError, pl.exceptions.PolarsError):   # a value of another type: the module writes it
+        return None
+    texts = [c for c, t in schema.items() if t == pl.String]
+    if df.select(pl.any_horizontal(pl.col(texts).str.contains("\r", literal=True).any())).item():
+        return None
+    formula = pl.col(texts).str.contains(r"^[=+\-@\t\r]")    # io._FORMULA_STARTS
+    safe = pl.when(pl.col(texts) == "").then(None).when(formula).then("'" + pl.col(texts)).otherwise(pl.col(texts))
+    return df.with_columns(safe.name.keep()).write_csv(line_terminator="\n", quote_style="necessary")
 
 
 def _status(result, fid: str) -> dict:

@@ -290,3 +290,43 @@ def test_findings_json_is_written_exactly_as_json_indent_2(monkeypatch):
     for obj in ({}, [], {"a": {}, "b": [], "c": [1, 2.5, None, True], "d": {"e": {"f": [{"g": 1}]}}},
                 {1: "int key"}, [[{}], [[]]], "x", 0.1, -3):
         assert indented_json(obj) == json.dumps(obj, ensure_ascii=False, indent=2)
+
+
+_CSV_TEXT = ["plain", "", "a,b", 'say "x"', "two\nlines", "=1+1", "+44", "-3", "@SUM(A1)", "\tTab", " lead", "trail ",
+             "é 中 😀", "'quoted'", "a;b", "line\r\nend"]
+
+
+def _csv_result(n: int, texts: list, workflow: bool):
+    from monitor.check import Result
+    from monitor.findings import Finding
+
+    fs = [Finding(f"{i:016x}", "LAB004", texts[i % len(texts)], "major", "Labs" if i % 3 else None,
+                  f"D{i}" if i % 4 else None, i if i % 5 else None, texts[(i + 1) % len(texts)],
+                  texts[(i + 2) % len(texts)] or "m", texts[(i + 3) % len(texts)] if i % 2 else None,
+                  texts[(i + 4) % len(texts)], None if i % 7 else "g") for i in range(n)]
+    res = Result("wb.xlsx", "ab" * 32, "p", "0", "2024-01-01T00:00:00+00:00", fs, [])
+    if workflow:
+        res.workflow = {fs[1].id: {"status": "accepted", "reason": "=checked, \"ok\""},
+                        fs[2].id: {"status": "queried", "query": "why\n?"}}
+        res.new_ids = {fs[3].id}
+    return res
+
+
+@pytest.mark.parametrize("workflow", [False, True])
+def test_findings_csv_by_polars_is_byte_for_byte_the_csv_modules(workflow):
+    """A large findings.csv is written by polars (reporters._csv_by_polars); its text is exactly
+    the csv module's (reporters._csv_by_module): the same quoting (commas, quotes, line feeds),
+    None and "" both empty, formula-looking text behind an apostrophe (io.safe_cell), the
+    workflow columns. A carriage return anywhere leaves the file to the csv module (polars would
+    quote a bare CR, the module does not)."""
+    from monitor import reporters
+
+    no_cr = [t for t in _CSV_TEXT if "\r" not in t]
+    res = _csv_result(1_200, no_cr, workflow)
+    fast = reporters._csv_by_polars(res)
+    assert fast is not None and fast == reporters._csv_by_module(res)
+    assert reporters.to_csv(res) == fast
+    assert "'=1+1" in fast and "'@SUM(A1)" in fast and ',"say ""x""",' in fast
+    with_cr = _csv_result(1_200, _CSV_TEXT + ["bare\rcr"], workflow)
+    assert reporters._csv_by_polars(with_cr) is None
+    assert reporters.to_csv(with_cr) == reporters._csv_by_module(with_cr)
