@@ -26,6 +26,8 @@ tables are built once per check and cached on the Context, like ctx.labs.
 
 from __future__ import annotations
 
+import threading
+
 import polars as pl
 
 
@@ -36,13 +38,27 @@ REL_TOL = 1e-9   # comparisons at a threshold are not moved by floating-point no
 # ------------------------------------------------------------------------------ small helpers
 
 def cached(ctx, name: str, build):
-    """Build a derived table once per check and keep it on the Context."""
+    """Build a derived table once per check and keep it on the Context. Two threads of one check
+    (check.run_rules runs some rules beside the others) that want the same table build it once:
+    the second waits for the first (a lock per table, taken only when it is not built yet)."""
     attr = f"_derived_{name}"
     df = getattr(ctx, attr, None)
     if df is None:
-        df = build(ctx)
-        setattr(ctx, attr, df)
+        with _table_lock(ctx, attr):
+            df = getattr(ctx, attr, None)
+            if df is None:
+                df = build(ctx)
+                setattr(ctx, attr, df)
     return df
+
+
+_LOCKS_GUARD = threading.Lock()
+
+
+def _table_lock(ctx, attr: str) -> threading.RLock:
+    with _LOCKS_GUARD:
+        locks = ctx.__dict__.setdefault("_table_locks", {})
+        return locks.setdefault(attr, threading.RLock())
 
 
 def valid_date(frame: pl.DataFrame, key: str) -> pl.Expr:
