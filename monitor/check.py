@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import traceback
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -185,8 +186,6 @@ class _Beside:
     own error is its WB000 finding, as on the main thread)."""
 
     def __init__(self, ctx: Context, rules: list, slots: dict):
-        import threading
-
         self.error = None
 
         def run() -> None:

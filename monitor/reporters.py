@@ -55,7 +55,7 @@ def indented_json(obj, level: int = 0) -> str:
 
 
 # from this many findings findings.csv is written by polars (_csv_by_polars): 6,155 findings in
-# ~8 ms instead of ~50; below, the csv module (a few hundred rows: polars' query costs more)
+# ~14 ms instead of ~50; below, the csv module (a few hundred rows: polars' query costs more)
 POLARS_CSV_FINDINGS = 1_000
 
 
