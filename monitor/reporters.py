@@ -12,7 +12,7 @@ import textwrap
 
 from .findings import FINDING_FIELDS
 from .grouping import Group, grouped
-from .io import atomic_write_text, safe_cell
+from .io import _FORMULA_STARTS, atomic_write_text, safe_cell
 
 
 def to_json(result) -> str:
@@ -57,6 +57,7 @@ def indented_json(obj, level: int = 0) -> str:
 # from this many findings findings.csv is written by polars (_csv_by_polars): 6,155 findings in
 # ~14 ms instead of ~50; below, the csv module (a few hundred rows: polars' query costs more)
 POLARS_CSV_FINDINGS = 1_000
+assert all(len(p) == 1 for p in _FORMULA_STARTS), "_csv_by_polars tests one-character formula starts"
 
 
 def to_csv(result) -> str:
@@ -111,7 +112,7 @@ def _csv_by_polars(result) -> str | None:
     texts = [c for c, t in schema.items() if t == pl.String]
     if df.select(pl.any_horizontal(pl.col(texts).str.contains("\r", literal=True).any())).item():
         return None
-    formula = pl.col(texts).str.contains(r"^[=+\-@\t\r]")    # io._FORMULA_STARTS
+    formula = pl.col(texts).str.slice(0, 1).is_in(list(_FORMULA_STARTS))   # safe_cell's test (one-character starts)
     safe = pl.when(pl.col(texts) == "").then(None).when(formula).then("'" + pl.col(texts)).otherwise(pl.col(texts))
     return df.with_columns(safe.name.keep()).write_csv(line_terminator="\n", quote_style="necessary")
 
