@@ -152,8 +152,9 @@ def run_rules(ctx: Context, rules=RULES) -> tuple[list, list]:
     Context's cached tables go once the last rule that reads it has run (registry.RELEASE_AFTER);
     on a large workbook it runs the rules that read no lab table (registry.BESIDE) on a second
     thread while this one builds the lab tables (~0.3 s at ~1.5 cores on a 600,000-result
-    study), and waits for them before it lets go a table they read (BESIDE_READS) and at the
-    end. The findings are the same either way: each rule writes to its own slot."""
+    study); before it lets go a table they read (BESIDE_READS), and at the end, it finishes them
+    (_Beside.join: those not started yet run here). The findings are the same either way: each
+    rule writes to its own slot."""
     release = RELEASE_AFTER if rules is RULES else {}   # a subset may be followed by more rules
     slots = {rule.code: ([], []) for rule in rules}
     beside = _Beside(ctx, [r for r in rules if r.code in BESIDE], slots) if _runs_beside(ctx, rules) else None
@@ -181,24 +182,53 @@ def _runs_beside(ctx: Context, rules) -> bool:
 
 
 class _Beside:
-    """The rules `rules` run in order on a second thread (on a polars worker, monitor/pool.py),
-    each into its slot; `join` waits for them and raises here what stopped the thread (a rule's
-    own error is its WB000 finding, as on the main thread)."""
+    """The rules `rules` run in order, each into its slot, by a second thread on a polars worker
+    (monitor/pool.py), and by the main thread when it comes to `join`: it takes the rules not
+    started yet itself, then waits for the one under way, if any. A rule under way runs on a
+    worker, its queries run where it is, so that wait always ends; a side thread still waiting
+    for a worker (every worker busy: two checks at once in one process) has started none, and
+    the main thread runs them all. What stops a rule on the side thread (an interrupt: a rule's
+    own error is its WB000 finding, on either thread) is raised by `join`."""
 
     def __init__(self, ctx: Context, rules: list, slots: dict):
-        self.error = None
-
-        def run() -> None:
-            try:
-                on_pool(lambda: [_run_rule(ctx, r, *slots[r.code]) for r in rules])
-            except BaseException as e:   # raised by join() on the main thread
-                self.error = e
-
-        self.thread = threading.Thread(target=run, name="monitor-rules-beside", daemon=True)
+        self.ctx, self.slots = ctx, slots
+        self.todo = list(reversed(rules))
+        self.cond = threading.Condition()
+        self.running, self.error = False, None
+        self.thread = threading.Thread(target=self._run, name="monitor-rules-beside", daemon=True)
         self.thread.start()
 
+    def _take(self):
+        with self.cond:
+            return self.todo.pop() if self.todo and self.error is None else None
+
+    def _run(self) -> None:
+        try:
+            on_pool(self._work)
+        except BaseException:   # it started no rule (they are the main thread's), or _work kept it
+            pass
+
+    def _work(self) -> None:
+        while True:
+            with self.cond:
+                if not self.todo:
+                    return
+                rule, self.running = self.todo.pop(), True
+            try:
+                _run_rule(self.ctx, rule, *self.slots[rule.code])
+            except BaseException as e:   # raised by join() on the main thread
+                self.error = e
+                raise
+            finally:
+                with self.cond:
+                    self.running = False
+                    self.cond.notify_all()
+
     def join(self) -> None:
-        self.thread.join()
+        while (rule := self._take()) is not None:
+            _run_rule(self.ctx, rule, *self.slots[rule.code])
+        with self.cond:
+            self.cond.wait_for(lambda: not self.running)
         if self.error is not None:
             error, self.error = self.error, None
             raise error

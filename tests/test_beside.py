@@ -6,6 +6,7 @@ the rules not evaluated come out the same, in the same order."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -110,17 +111,68 @@ def test_a_subset_of_rules_never_runs_beside(monkeypatch):
     assert frames
 
 
-def test_an_error_that_stops_the_side_thread_is_raised_on_the_main_one(monkeypatch):
-    """A rule's own exception is its WB000 finding on either thread; what stops the thread
-    itself (here: on_pool failing) is raised by run_rules, not lost."""
+def _sequential_and_with(monkeypatch, side_on_pool):
+    """(findings and not-evaluated of a sequential whole check of the demo workbook, the same with
+    the side thread's on_pool replaced by `side_on_pool`)."""
+    profile = load_profile()
+    wb = read_workbook(SAMPLES[0], drugs=profile.related_drug_names)
+
+    def run(beside: bool):
+        monkeypatch.setattr(check_mod, "BESIDE_ROWS", 0 if beside else 1 << 62)
+        frames, skipped = run_rules(Context(wb, profile, TERMS, CATALOGUE, TODAY))
+        return [f.to_dicts() for f in frames], skipped
+    alone = run(False)
+    monkeypatch.setattr(check_mod, "on_pool", side_on_pool)
+    return alone, run(True)
+
+
+def test_a_side_thread_that_gets_no_worker_leaves_its_rules_to_the_main_thread(monkeypatch):
+    """Every polars worker busy (two checks at once in one process): the side thread waits for
+    one, the main thread must not wait for it. It runs the side rules itself when it comes to
+    them, and the findings are the same."""
     if pl.thread_pool_size() < 2:
         pytest.skip("polars runs on one thread here: nothing runs beside")
-    monkeypatch.setattr(check_mod, "BESIDE_ROWS", 0)
+    release, started = threading.Event(), []
+    real = check_mod.on_pool
+
+    def no_worker_yet(fn):
+        release.wait(30)   # while run_rules runs, no worker comes
+        started.append(True)
+        return real(fn)
+    alone, together = _sequential_and_with(monkeypatch, no_worker_yet)
+    assert not started, "the main thread waited for the side thread to get a worker"
+    release.set()        # (the side thread starts now and finds nothing left to run)
+    assert together == alone
+
+
+def test_a_side_thread_that_cannot_start_loses_no_rule(monkeypatch):
+    if pl.thread_pool_size() < 2:
+        pytest.skip("polars runs on one thread here: nothing runs beside")
 
     def broken(fn):
         raise RuntimeError("the side thread could not start its rules")
-    monkeypatch.setattr(check_mod, "on_pool", broken)
+    alone, together = _sequential_and_with(monkeypatch, broken)
+    assert together == alone
+
+
+class _Stop(BaseException):
+    """Not an Exception: what a rule cannot turn into its WB000 finding (as an interrupt)."""
+
+
+def test_what_stops_a_side_rule_is_raised_on_the_main_thread(monkeypatch):
+    if pl.thread_pool_size() < 2:
+        pytest.skip("polars runs on one thread here: nothing runs beside")
+    import dataclasses
+
+    import monitor.rules.registry as registry
+
+    def stop(ctx):
+        raise _Stop("stopped")
+    rules = tuple(dataclasses.replace(r, check=stop) if r.code == "WB001" else r for r in RULES)
+    monkeypatch.setattr(check_mod, "RULES", rules)
+    monkeypatch.setattr(registry, "RULES", rules)
+    monkeypatch.setattr(check_mod, "BESIDE_ROWS", 0)
     profile = load_profile()
     ctx = Context(read_workbook(SAMPLES[0], drugs=profile.related_drug_names), profile, TERMS, CATALOGUE, TODAY)
-    with pytest.raises(RuntimeError, match="side thread"):
-        run_rules(ctx)
+    with pytest.raises(_Stop):
+        run_rules(ctx, rules)
