@@ -162,7 +162,8 @@ def run_rules(ctx: Context, rules=RULES) -> tuple[list, list]:
         if beside is None or rule.code not in BESIDE:
             _run_rule(ctx, rule, *slots[rule.code])
         let_go = release.get(rule.code, ())
-        if beside is not None and (rule.code in BESIDE and let_go or set(let_go) & set(BESIDE_READS)):
+        # (what a side rule's entry lets go is a table it reads: in BESIDE_READS too)
+        if beside is not None and not set(BESIDE_READS).isdisjoint(let_go):
             beside.join()
         for attr in let_go:
             setattr(ctx, attr, None)   # read again, it would be built again: the same table
