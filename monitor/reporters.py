@@ -237,7 +237,33 @@ class _Wrapper(textwrap.TextWrapper):
     one pattern whose lazy word match and look-arounds try every character (~60% of the text
     table of a 6,000-finding study). Its matches never span a space (its look-arounds only see
     letters and hyphens), so splitting each run of non-spaces on its own gives the same chunks:
-    a run without a hyphen is one word, and only runs with one go through textwrap's pattern."""
+    a run without a hyphen is one word, and only runs with one go through textwrap's pattern.
+
+    `wrap`: most messages need no chunks at all. When a text has no whitespace but spaces, does
+    not start with one, has no double hyphen and no word longer than the width, textwrap's
+    greedy fill is: each line the longest run of whole chunks no longer than the width, the
+    spaces after it dropped; a chunk ends before a space, at the end, or after a hyphen where
+    textwrap's pattern breaks a word (_BREAK_AFTER). One regular expression finds those lines
+    (~5x faster than textwrap's loop over the 200,000 chunks of a study's text table); any other
+    text goes through textwrap."""
+
+    def __init__(self, width: int):
+        super().__init__(width)
+        # from a non-space, the most characters (at most the width) that a chunk's end follows
+        self._line = re.compile(r"[^ ].{0,%d}(?= |\Z)" % (width - 1), re.S) if width >= 1 else None
+        self._line_hyphens = re.compile(r"[^ ].{0,%d}(?= |\Z|%s)" % (width - 1, _BREAK_AFTER), re.S)
+        self._long_word = re.compile(r"[^ ]{%d}" % (width + 1))
+
+    def wrap(self, text):
+        if self._line is None or _needs_textwrap(text):
+            return super().wrap(text)
+        hyphens = "-" in text
+        if len(text) <= self.width and not hyphens:
+            line = text.rstrip(" ")
+            return [line] if line else []
+        if self._long_word.search(text):
+            return super().wrap(text)
+        return [m.rstrip(" ") for m in (self._line_hyphens if hyphens else self._line).findall(text)]
 
     def _split(self, text):
         chunks = []
@@ -250,6 +276,24 @@ class _Wrapper(textwrap.TextWrapper):
 
 
 _RUNS = re.compile(r" +|[^ ]+")
+# what only textwrap itself handles (_Wrapper.wrap): whitespace other than spaces (tabs and line
+# breaks it turns into spaces; a word of only other whitespace, such as a no-break space, it drops
+# at a line's start or end), a text that starts with a space (kept on its first line), a double
+# hyphen (an em-dash to textwrap)
+_OTHER_SPACE = re.compile(r"[^\S ]")
+# where textwrap's pattern (TextWrapper.wordsep_re) ends a chunk inside a word: after a hyphen
+# that two letters, or a letter, a hyphen and a letter, come before, and a letter, perhaps a
+# hyphen, and a letter come after (a letter: a word character that is not a digit)
+_LETTER = r"[^\d\W]"
+_BREAK_AFTER = r"(?:(?<={L}{L}-)|(?<={L}-{L}-))(?={L}-?{L})".format(L=_LETTER)
+
+
+def _needs_textwrap(text: str) -> bool:
+    if text[:1] == " " or "--" in text:
+        return True
+    if text.isascii():   # (`in` is a byte search; a pattern of classes tries every character)
+        return "\t" in text or "\n" in text or "\r" in text or "\x0b" in text or "\x0c" in text
+    return _OTHER_SPACE.search(text) is not None
 
 
 def not_evaluated_text(result) -> str:

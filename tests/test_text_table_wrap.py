@@ -68,3 +68,34 @@ def test_the_text_table_wraps_long_messages_under_the_message_column():
     assert len(body) > 3 and all(len(ln.rstrip()) <= 80 for ln in body)
     assert "".join(ln.split("  ")[-1].strip() for ln in body).replace(" ", "") == \
         (("word-like " * 40) + "-> use mmol/L").replace(" ", "")
+
+
+# no double hyphen, no tab or newline: mostly texts _Wrapper.wrap fills with its own pattern, hyphens
+# where textwrap breaks a word and where it does not (words longer than the width, leading spaces
+# and no-break spaces still come up: those are textwrap's)
+_PLAIN = st.sampled_from(list("ab.,!?'\"&1é_(/:<>=") + [" "] * 8 + ["x"] * 6
+                         + ["-1", "1-", "2022-12-24", "\u00a0", "PIVKA-II", "immune-related", "a-b-c", "ab-c-d",
+                            "x-", "-x", "PD-1", "é-ü", "Ab-Cd"])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_PLAIN, max_size=200).map("".join), st.integers(min_value=1, max_value=60))
+def test_plain_text_fills_as_textwrap(text, width):
+    assert _Wrapper(width).wrap(text) == textwrap.wrap(text, width)
+
+
+def test_plain_messages_are_filled_without_textwrap(monkeypatch):
+    """The fast fill is taken for the usual message (dates, units, numbers, hyphenated words),
+    and its lines are textwrap's, breaks after a hyphen included."""
+    text = ("QL1604 given on 2022-12-24 after permanent discontinuation: AE Rash maculo-papular grade 2 from "
+            "2022-09-15 (AdverseEvents row 3) not back to grade <= 1 within 12 weeks (by 2022-12-08) "
+            "ALT 5.2 x ULN 40 U/L, bilirubin 2.1 x ULN, PIVKA-II 40 mAU/mL  ->  hold immune-related") * 3
+    expected = {w: textwrap.wrap(text, w) for w in range(20, 120)}
+
+    def refuse(self, text):
+        raise AssertionError("went through textwrap")
+
+    monkeypatch.setattr(textwrap.TextWrapper, "wrap", refuse)
+    for width, lines in expected.items():
+        assert _Wrapper(width).wrap(text) == lines, width
+    assert any(line.endswith("-") for lines in expected.values() for line in lines)
