@@ -15,7 +15,7 @@ from .findings import TEMPLATE_PARTS, Finding, Severity, finding_id, group_id, p
 from .labs.catalogue import load_catalogue
 from .pool import on_pool
 from .rules.base import FRAME_SCHEMA, Context
-from .rules.registry import BESIDE, BESIDE_READS, RELEASE_AFTER, RULE_CRASHED, RULES
+from .rules.registry import BESIDE, BESIDE_READS, BESIDE_WARM, RELEASE_AFTER, RULE_CRASHED, RULES
 from .workbook.reader import Limits, Workbook, read_workbook
 
 
@@ -157,7 +157,8 @@ def run_rules(ctx: Context, rules=RULES) -> tuple[list, list]:
     rule writes to its own slot."""
     release = RELEASE_AFTER if rules is RULES else {}   # a subset may be followed by more rules
     slots = {rule.code: ([], []) for rule in rules}
-    beside = _Beside(ctx, [r for r in rules if r.code in BESIDE], slots) if _runs_beside(ctx, rules) else None
+    beside = (_Beside(ctx, [r for r in rules if r.code in BESIDE], slots, BESIDE_WARM)
+              if _runs_beside(ctx, rules) else None)
     for rule in rules:
         if beside is None or rule.code not in BESIDE:
             _run_rule(ctx, rule, *slots[rule.code])
@@ -189,11 +190,17 @@ class _Beside:
     worker, its queries run where it is, so that wait always ends; a side thread still waiting
     for a worker (every worker busy: two checks at once in one process) has started none, and
     the main thread runs them all. What stops a rule on the side thread (an interrupt: a rule's
-    own error is its WB000 finding, on either thread) is raised by `join`."""
+    own error is its WB000 finding, on either thread) is raised by `join`.
 
-    def __init__(self, ctx: Context, rules: list, slots: dict):
+    After the rules the side thread runs `warm` (registry.BESIDE_WARM: tables the main thread's
+    rules will want, built ahead). Those are optional: `join` cancels the ones not started (the
+    main thread builds a table when a rule asks for it, as without them), and an error in one is
+    dropped (the rule that asks for the table meets it again and reports it)."""
+
+    def __init__(self, ctx: Context, rules: list, slots: dict, warm=()):
         self.ctx, self.slots = ctx, slots
         self.todo = list(reversed(rules))
+        self.warm = list(reversed(warm))
         self.cond = threading.Condition()
         self.running, self.error = False, None
         self.thread = threading.Thread(target=self._run, name="monitor-rules-beside", daemon=True)
@@ -212,11 +219,21 @@ class _Beside:
     def _work(self) -> None:
         while True:
             with self.cond:
-                if not self.todo:
+                if self.todo:
+                    rule, task = self.todo.pop(), None
+                elif self.warm and self.error is None:
+                    rule, task = None, self.warm.pop()
+                else:
                     return
-                rule, self.running = self.todo.pop(), True
+                self.running = True
             try:
-                _run_rule(self.ctx, rule, *self.slots[rule.code])
+                if rule is not None:
+                    _run_rule(self.ctx, rule, *self.slots[rule.code])
+                else:
+                    try:
+                        task(self.ctx)
+                    except Exception:   # built again by the rule that wants it, which reports it
+                        pass
             except BaseException as e:   # raised by join() on the main thread
                 self.error = e
                 raise
@@ -226,6 +243,8 @@ class _Beside:
                     self.cond.notify_all()
 
     def join(self) -> None:
+        with self.cond:
+            self.warm = []       # not started: cancelled
         while (rule := self._take()) is not None:
             _run_rule(self.ctx, rule, *self.slots[rule.code])
         with self.cond:

@@ -19,7 +19,8 @@ from monitor.ctcae.terms import load_terms
 from monitor.labs.catalogue import load_catalogue
 from monitor.profile.profile import load_profile
 from monitor.rules.base import Context
-from monitor.rules.registry import BESIDE, BESIDE_READS, BY_CODE, RULES
+from monitor.derive import exposure
+from monitor.rules.registry import BESIDE, BESIDE_READS, BESIDE_WARM, BY_CODE, RULES
 from monitor.workbook.reader import read_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,3 +177,84 @@ def test_what_stops_a_side_rule_is_raised_on_the_main_thread(monkeypatch):
     ctx = Context(read_workbook(SAMPLES[0], drugs=profile.related_drug_names), profile, TERMS, CATALOGUE, TODAY)
     with pytest.raises(_Stop):
         run_rules(ctx, rules)
+
+
+# ---------------------------------------------------------------- tables built ahead (BESIDE_WARM)
+
+@pytest.mark.parametrize("profile_path", PROFILES, ids=lambda p: Path(p).stem if p else "default")
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.stem)
+def test_the_tables_built_beside_read_no_lab_table_and_only_the_listed_cached_tables(sample, profile_path):
+    profile = load_profile(profile_path)
+    wb = read_workbook(sample, drugs=profile.related_drug_names)
+    ctx = _NoLabs(wb, profile, TERMS, CATALOGUE, TODAY)
+    object.__setattr__(ctx, "_NoLabs__reads", set())
+    for warm in BESIDE_WARM:
+        try:
+            warm(ctx)
+        except _LabsForbidden as e:
+            pytest.fail(f"{warm.__name__} reads ctx.{e}: it cannot be built beside the lab rules")
+    reads = object.__getattribute__(ctx, "_NoLabs__reads")
+    own = {"_derived_admin_base", "_admin_base_taken"}
+    assert reads <= set(BESIDE_READS) | own, f"add to BESIDE_READS: {sorted(reads - set(BESIDE_READS) - own)}"
+
+
+def test_the_administrations_are_the_same_built_ahead_or_not_and_let_the_part_go():
+    profile = load_profile()
+    wb = read_workbook(SAMPLES[0], drugs=profile.related_drug_names)
+    plain = Context(wb, profile, TERMS, CATALOGUE, TODAY)
+    ahead = Context(wb, profile, TERMS, CATALOGUE, TODAY)
+    exposure.prebuild_admin_base(ahead)
+    assert ahead._derived_admin_base is not None
+    assert exposure.administrations(ahead).equals(exposure.administrations(plain))
+    assert ahead._derived_admin_base is None and plain._derived_admin_base is None
+    exposure.prebuild_admin_base(ahead)          # once the administrations took it: nothing built again
+    assert ahead._derived_admin_base is None
+
+
+def _side(monkeypatch, warm):
+    """A whole check of the demo workbook with the side thread on and BESIDE_WARM = `warm`."""
+    monkeypatch.setattr(check_mod, "BESIDE_ROWS", 0)
+    monkeypatch.setattr(check_mod, "BESIDE_WARM", tuple(warm))
+    profile = load_profile()
+    ctx = Context(read_workbook(SAMPLES[0], drugs=profile.related_drug_names), profile, TERMS, CATALOGUE, TODAY)
+    frames, skipped = run_rules(ctx)
+    return [f.to_dicts() for f in frames], skipped
+
+
+def test_a_table_built_ahead_that_fails_changes_no_finding(monkeypatch):
+    if pl.thread_pool_size() < 2:
+        pytest.skip("polars runs on one thread here: nothing runs beside")
+    calls = []
+
+    def fails(ctx):
+        calls.append(True)
+        raise ValueError("a damaged sheet")
+    assert _side(monkeypatch, [fails]) == _side(monkeypatch, [])
+    assert calls, "the side thread never ran its table"
+
+
+def test_the_main_thread_cancels_a_table_not_started_and_waits_for_one_under_way(monkeypatch):
+    if pl.thread_pool_size() < 2:
+        pytest.skip("polars runs on one thread here: nothing runs beside")
+    import time
+
+    under_way, ran = threading.Event(), []
+
+    def slow(ctx):
+        under_way.set()
+        time.sleep(0.3)
+        ran.append("slow")
+
+    def after(ctx):
+        ran.append("after")
+    real_join = check_mod._Beside.join
+    joined = []
+
+    def join(self):
+        under_way.wait(30)     # the first table is under way when the main thread comes to join
+        real_join(self)
+        joined.append(list(ran))
+    monkeypatch.setattr(check_mod._Beside, "join", join)
+    _side(monkeypatch, [slow, after])
+    assert joined[0] == ["slow"], "the main thread did not wait for the table under way"
+    assert ran == ["slow"], "a table not started when the main thread joined was built anyway"

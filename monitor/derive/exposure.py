@@ -307,12 +307,35 @@ def _with_predose_labs(ctx, df: pl.DataFrame) -> pl.DataFrame:
         pl.col("subject").is_in(days.get_column("subject").unique().implode()).alias("has_labs"))
 
 
-def build_administrations(ctx) -> pl.DataFrame:
+def _build_admin_base(ctx) -> pl.DataFrame:
     df = _base(ctx)             # an empty sheet goes through too: every column exists
     df = _with_weights(ctx, df)
     df = _with_doses(ctx, df)
     df = _with_intervals(ctx, df)
-    df = _with_predose_labs(ctx, df)
+    return _with_predose_labs(ctx, df)
+
+
+def admin_base(ctx) -> pl.DataFrame:
+    """The administrations before their holds: every column that reads no lab table (the Cycles,
+    Subjects, Vitals and Labs sheets and the profile only). Read only by build_administrations,
+    which lets it go."""
+    return cached(ctx, "admin_base", _build_admin_base)
+
+
+def prebuild_admin_base(ctx) -> None:
+    """Build admin_base now, unless the administrations have taken it already (registry.BESIDE_WARM:
+    a large check's side thread builds it while the main thread builds the lab tables, ~0.08 s
+    of a 600,000-result study's ~0.18 s administrations off the main thread)."""
+    with _table_lock(ctx, "_derived_admin_base"):
+        if not getattr(ctx, "_admin_base_taken", False):
+            admin_base(ctx)
+
+
+def build_administrations(ctx) -> pl.DataFrame:
+    with _table_lock(ctx, "_derived_admin_base"):   # (a side thread building it: wait for it here)
+        df = admin_base(ctx)
+        ctx._admin_base_taken = True
+        ctx._derived_admin_base = None   # read only here: let go (a prebuild after this builds nothing)
     from .holds import holds   # the hold rules live in derive/holds.py (they import helpers from here)
 
     df = df.join(holds(ctx, df), on="row", how="left")

@@ -192,6 +192,7 @@ assert len(BY_CODE) == len(RULES), "duplicate rule code"
 from dataclasses import replace as _replace  # noqa: E402
 
 from . import design as dsg  # noqa: E402
+from ..derive import exposure as _exposure  # noqa: E402
 
 PROFILE_NEEDS = {
     "DOSE001": ("schedule.cycle_days", "schedule.window_days"),
@@ -247,3 +248,8 @@ BESIDE = (*(f"WB00{i}" for i in range(1, 9)), *(f"WB1{i:02d}" for i in range(1, 
           *(f"WB2{i:02d}" for i in range(1, 11)), *(f"AE0{i:02d}" for i in range(1, 14)), "VS001")
 BESIDE_READS = ("_derived_cell_error_columns", "_derived_cycles_drug", "_derived_safety_aes")
 assert set(BESIDE) <= set(BY_CODE), "BESIDE names a rule that is not registered"
+# What the side thread builds after the BESIDE rules, if the main thread has not yet asked for
+# it: the lab-free part of a table the main thread's rules will want (each builds it at most
+# once, reads no lab table and of the cached tables only BESIDE_READS and its own; the same
+# test pins it). The main thread cancels what has not started when it finishes the side rules.
+BESIDE_WARM = (_exposure.prebuild_admin_base,)
