@@ -51,13 +51,18 @@ class _NoLabs(Context):
         return object.__getattribute__(self, name)
 
 
+def _no_labs(sample: Path, profile_path) -> _NoLabs:
+    profile = load_profile(profile_path)
+    ctx = _NoLabs(read_workbook(sample, drugs=profile.related_drug_names), profile, TERMS, CATALOGUE, TODAY)
+    object.__setattr__(ctx, "_NoLabs__reads", set())
+    return ctx
+
+
 @pytest.mark.parametrize("profile_path", PROFILES, ids=lambda p: Path(p).stem if p else "default")
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.stem)
 def test_the_rules_run_beside_read_no_lab_table_and_only_the_listed_cached_tables(sample, profile_path):
-    profile = load_profile(profile_path)
-    wb = read_workbook(sample, drugs=profile.related_drug_names)
-    ctx = _NoLabs(wb, profile, TERMS, CATALOGUE, TODAY)
-    object.__setattr__(ctx, "_NoLabs__reads", set())
+    ctx = _no_labs(sample, profile_path)
+    wb, profile = ctx.wb, ctx.profile
     for code in BESIDE:
         rule = BY_CODE[code]
         if check_mod._gated(rule, wb, profile):
@@ -184,10 +189,7 @@ def test_what_stops_a_side_rule_is_raised_on_the_main_thread(monkeypatch):
 @pytest.mark.parametrize("profile_path", PROFILES, ids=lambda p: Path(p).stem if p else "default")
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.stem)
 def test_the_tables_built_beside_read_no_lab_table_and_only_the_listed_cached_tables(sample, profile_path):
-    profile = load_profile(profile_path)
-    wb = read_workbook(sample, drugs=profile.related_drug_names)
-    ctx = _NoLabs(wb, profile, TERMS, CATALOGUE, TODAY)
-    object.__setattr__(ctx, "_NoLabs__reads", set())
+    ctx = _no_labs(sample, profile_path)
     for warm in BESIDE_WARM:
         try:
             warm(ctx)
