@@ -249,10 +249,11 @@ class _Wrapper(textwrap.TextWrapper):
 
     def __init__(self, width: int):
         super().__init__(width)
-        # from a non-space, the most characters (at most the width) that a chunk's end follows
-        self._line = re.compile(r"[^ ].{0,%d}(?= |\Z)" % (width - 1), re.S) if width >= 1 else None
-        self._line_hyphens = re.compile(r"[^ ].{0,%d}(?= |\Z|%s)" % (width - 1, _BREAK_AFTER), re.S)
-        self._long_word = re.compile(r"[^ ]{%d}" % (width + 1))
+        self._line = None   # (a width below 1: textwrap's own error)
+        if width >= 1:      # from a non-space, the most characters (at most the width) a chunk's end follows
+            self._line = re.compile(r"[^ ].{0,%d}(?= |\Z)" % (width - 1), re.S)
+            self._line_hyphens = re.compile(r"[^ ].{0,%d}(?= |\Z|%s)" % (width - 1, _BREAK_AFTER), re.S)
+            self._long_word = re.compile(r"[^ ]{%d}" % (width + 1))
 
     def wrap(self, text):
         if self._line is None or _needs_textwrap(text):
@@ -281,6 +282,8 @@ _RUNS = re.compile(r" +|[^ ]+")
 # at a line's start or end), a text that starts with a space (kept on its first line), a double
 # hyphen (an em-dash to textwrap)
 _OTHER_SPACE = re.compile(r"[^\S ]")
+_ASCII_OTHER_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"   # the same, in ASCII (str.isspace)
+assert {chr(i) for i in range(128) if chr(i).isspace()} == set(_ASCII_OTHER_SPACE + " ")
 # where textwrap's pattern (TextWrapper.wordsep_re) ends a chunk inside a word: after a hyphen
 # that two letters, or a letter, a hyphen and a letter, come before, and a letter, perhaps a
 # hyphen, and a letter come after (a letter: a word character that is not a digit)
@@ -292,7 +295,7 @@ def _needs_textwrap(text: str) -> bool:
     if text[:1] == " " or "--" in text:
         return True
     if text.isascii():   # (`in` is a byte search; a pattern of classes tries every character)
-        return "\t" in text or "\n" in text or "\r" in text or "\x0b" in text or "\x0c" in text
+        return any(c in text for c in _ASCII_OTHER_SPACE)
     return _OTHER_SPACE.search(text) is not None
 
 

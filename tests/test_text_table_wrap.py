@@ -72,9 +72,11 @@ def test_the_text_table_wraps_long_messages_under_the_message_column():
 
 # no double hyphen, no tab or newline: mostly texts _Wrapper.wrap fills with its own pattern, hyphens
 # where textwrap breaks a word and where it does not (words longer than the width, leading spaces
-# and no-break spaces still come up: those are textwrap's)
+# and other whitespace still come up: those are textwrap's; a word of only ASCII separators
+# \x1c-\x1f is whitespace to its line-end dropping, not to its chunking)
 _PLAIN = st.sampled_from(list("ab.,!?'\"&1é_(/:<>=") + [" "] * 8 + ["x"] * 6
-                         + ["-1", "1-", "2022-12-24", "\u00a0", "PIVKA-II", "immune-related", "a-b-c", "ab-c-d",
+                         + ["-1", "1-", "2022-12-24", "\u00a0", "\x1c", "\x1f", "\u3000", "PIVKA-II", "immune-related",
+                            "a-b-c", "ab-c-d",
                             "x-", "-x", "PD-1", "é-ü", "Ab-Cd"])
 
 
@@ -99,3 +101,10 @@ def test_plain_messages_are_filled_without_textwrap(monkeypatch):
     for width, lines in expected.items():
         assert _Wrapper(width).wrap(text) == lines, width
     assert any(line.endswith("-") for lines in expected.values() for line in lines)
+
+
+def test_a_word_of_ascii_separators_goes_through_textwrap():
+    """\x1c-\x1f are whitespace to str.strip (textwrap drops such a word at a line's start or
+    end) but not to textwrap's chunking: the fast fill must leave such a text to textwrap."""
+    for text, width in (("\x1f a a \x1f\x1c    b  b ", 5), ("aaaa \x1c bbbb \x1d cc", 5)):
+        assert _Wrapper(width).wrap(text) == textwrap.wrap(text, width)
