@@ -58,6 +58,12 @@ def _no_labs(sample: Path, profile_path) -> _NoLabs:
     return ctx
 
 
+def _demo_context() -> Context:
+    """A Context of the demo workbook with the default profile."""
+    profile = load_profile()
+    return Context(read_workbook(SAMPLES[0], drugs=profile.related_drug_names), profile, TERMS, CATALOGUE, TODAY)
+
+
 @pytest.mark.parametrize("profile_path", PROFILES, ids=lambda p: Path(p).stem if p else "default")
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.stem)
 def test_the_rules_run_beside_read_no_lab_table_and_only_the_listed_cached_tables(sample, profile_path):
@@ -109,8 +115,7 @@ def test_a_check_with_rules_beside_gives_the_same_findings_in_the_same_order(sam
 
 def test_a_subset_of_rules_never_runs_beside(monkeypatch):
     monkeypatch.setattr(check_mod, "BESIDE_ROWS", 0)
-    profile = load_profile()
-    ctx = Context(read_workbook(SAMPLES[0], drugs=profile.related_drug_names), profile, TERMS, CATALOGUE, TODAY)
+    ctx = _demo_context()
     assert not check_mod._runs_beside(ctx, list(RULES))
     assert check_mod._runs_beside(ctx, RULES) == (pl.thread_pool_size() > 1)
     frames, skipped = run_rules(ctx, list(RULES))
@@ -178,8 +183,7 @@ def test_what_stops_a_side_rule_is_raised_on_the_main_thread(monkeypatch):
     monkeypatch.setattr(check_mod, "RULES", rules)
     monkeypatch.setattr(registry, "RULES", rules)
     monkeypatch.setattr(check_mod, "BESIDE_ROWS", 0)
-    profile = load_profile()
-    ctx = Context(read_workbook(SAMPLES[0], drugs=profile.related_drug_names), profile, TERMS, CATALOGUE, TODAY)
+    ctx = _demo_context()
     with pytest.raises(_Stop):
         run_rules(ctx, rules)
 
@@ -217,8 +221,7 @@ def _side(monkeypatch, warm):
     """A whole check of the demo workbook with the side thread on and BESIDE_WARM = `warm`."""
     monkeypatch.setattr(check_mod, "BESIDE_ROWS", 0)
     monkeypatch.setattr(check_mod, "BESIDE_WARM", tuple(warm))
-    profile = load_profile()
-    ctx = Context(read_workbook(SAMPLES[0], drugs=profile.related_drug_names), profile, TERMS, CATALOGUE, TODAY)
+    ctx = _demo_context()
     frames, skipped = run_rules(ctx)
     return [f.to_dicts() for f in frames], skipped
 
