@@ -11,6 +11,20 @@ import polars as pl
 STREAMING_ROWS = 50_000
 
 
+def lookup_set(values, dtype=pl.String) -> pl.Series:
+    """`values` in the form `Expr.is_in` looks in without converting anything: a one-element list
+    Series. The caller builds it once and keeps it; `is_in` of a Python tuple or list builds a
+    Series at every call (~30 us for the ~300 missing-marker spellings; this ~2 us)."""
+    return pl.Series(list(values), dtype=dtype).implode()
+
+
+def mapping_series(mapping: dict, dtype, key_dtype=pl.String) -> tuple[pl.Series, pl.Series]:
+    """(old, new) Series of `mapping` for `Expr.replace_strict(old, new, ...)`, the same mapping as
+    `replace_strict(mapping)`: built once by the caller and kept (replace_strict of a dict
+    builds both Series at every call: ~0.4 ms for the catalogue's ~2,600 names)."""
+    return pl.Series(list(mapping), dtype=key_dtype), pl.Series(list(mapping.values()), dtype=dtype)
+
+
 def collect_sized(lf: pl.LazyFrame, rows: int) -> pl.DataFrame:
     """`lf.collect()` on the engine that suits an input of `rows` rows (STREAMING_ROWS)."""
     return lf.collect(engine="in-memory") if rows < STREAMING_ROWS else lf.collect()

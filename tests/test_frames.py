@@ -59,3 +59,44 @@ def test_join_columns_on_two_keys_keeps_the_row_order_of_a_large_frame():
              .with_columns(pl.int_range(0, pl.len()).alias("base")))
     got = join_columns(left, right, ["subject", "test"])
     assert got.equals(left.join(right, on=["subject", "test"], how="left", maintain_order="left"))
+
+
+# ---------------------------------------------------------------- lookup_set, mapping_series
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from monitor.frames import lookup_set, mapping_series  # noqa: E402
+
+_TEXT = st.one_of(st.none(), st.text(alphabet="aAbB1 -", max_size=3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_TEXT, max_size=12), st.lists(st.text(alphabet="aAbB1 -", max_size=3), max_size=8))
+def test_is_in_a_lookup_set_equals_is_in_the_python_values(cells, values):
+    df = pl.DataFrame({"x": cells}, schema={"x": pl.String})
+    want = df.select(pl.col("x").is_in(tuple(values))).to_series()
+    got = df.select(pl.col("x").is_in(lookup_set(values))).to_series()
+    assert got.to_list() == want.to_list()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_TEXT, max_size=12),
+       st.dictionaries(st.text(alphabet="aAbB1 -", max_size=3), st.one_of(st.none(), st.booleans()), max_size=8))
+def test_replace_strict_of_mapping_series_equals_replace_strict_of_the_dict(cells, mapping):
+    df = pl.DataFrame({"x": cells}, schema={"x": pl.String})
+    want = df.select(pl.col("x").replace_strict(mapping, default=None, return_dtype=pl.Boolean)).to_series()
+    got = df.select(pl.col("x").replace_strict(*mapping_series(mapping, pl.Boolean), default=None,
+                                               return_dtype=pl.Boolean)).to_series()
+    assert got.to_list() == want.to_list()
+    assert got.dtype == want.dtype
+
+
+def test_a_lookup_set_is_read_without_a_deprecation_warning():
+    # is_in of a plain Series of the column's type is deprecated in polars (ambiguous); the
+    # one-element list form is the documented one
+    import warnings
+
+    df = pl.DataFrame({"x": ["nd", None, "ok"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert df.select(pl.col("x").is_in(lookup_set(["nd"]))).to_series().to_list() == [True, None, False]

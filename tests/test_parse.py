@@ -394,3 +394,18 @@ def test_excel_cells_arrive_as_the_parsers_expect(written, profile):
     ae = wb.get("AdverseEvents").frame.head(1)
     assert ae.select("serious", "ongoing", "grade").row(0) == (False, False, 1)
     assert ae["serious__raw"][0] == "false"
+
+
+def test_choice_series_are_kept_per_choice_list_and_aliases():
+    """parse_choice's mappings are built once per distinct choices and aliases (the rules parse
+    the same columns again): two columns with the same choices but other aliases get their own."""
+    from monitor.workbook.parse import _choice_series
+    from monitor.workbook.schema import Column
+
+    a = Column("Response", "resp", Kind.CHOICE, choices=("CR", "PR"), choice_aliases={"complete": "CR"})
+    b = Column("Response", "resp", Kind.CHOICE, choices=("CR", "PR"), choice_aliases={"complete": "PR"})
+    assert _choice_series(a) is _choice_series(a)
+    assert _choice_series(a) is not _choice_series(b)
+    df = pl.DataFrame({"x": ["complete", "cr", "pr", "SD", None]})
+    assert df.select(P.parse_choice(pl.col("x"), a)["value"]).to_series().to_list() == ["CR", "CR", "PR", None, None]
+    assert df.select(P.parse_choice(pl.col("x"), b)["value"]).to_series().to_list() == ["PR", "CR", "PR", None, None]

@@ -22,7 +22,7 @@ from importlib import resources
 import polars as pl
 
 from .. import tomldata
-from ..frames import collect_sized, join_columns
+from ..frames import collect_sized, join_columns, mapping_series
 from . import units as U
 from .conversion import CatalogueError, bridges as _bridges, plausible as _plausible, reading, to_si_parsed
 
@@ -135,6 +135,7 @@ class Catalogue:
     shared: dict = field(default_factory=dict)  # normalised name -> (code, ...) by specimen, default first
     _si_cache: dict = field(default_factory=dict, compare=False, repr=False)   # (code, unit) -> factor
     _names: dict = field(default_factory=dict, compare=False, repr=False)      # letter counts for suggest
+    _series: dict = field(default_factory=dict, compare=False, repr=False)     # lookup_series, built once
 
     def code_for(self, text: str, specimen: str | None = None, unit: str | None = None,
                  result: str | None = None) -> str | None:
@@ -162,6 +163,13 @@ class Catalogue:
             if len(hit) == 1:
                 return hit[0]
         return cands[0]
+
+    def lookup_series(self) -> tuple[pl.Series, pl.Series]:
+        """`lookup` as replace_strict's (old, new) Series, built on first use (replace_strict
+        of the ~2,600-name dict builds them at every call: ~0.4 ms)."""
+        if "lookup" not in self._series:
+            self._series["lookup"] = mapping_series(self.lookup, pl.String)
+        return self._series["lookup"]
 
     def names_frame(self) -> pl.DataFrame:
         """The letter counts of every known name (letter_counts), built on first use; the
@@ -376,7 +384,7 @@ def _with_test_codes(frame, catalogue: "Catalogue"):
     unit_norm = (pl.when(pl.col("unit").is_null()).then(pl.lit("")).otherwise(by_value("unit", norm_unit_expr, pl.String))
                  if "unit" in frame.columns else pl.lit(""))
     out = frame.with_columns(by_value("test", norm_test_expr, pl.String).alias("_tn"), unit_norm.alias("unit_norm"))
-    code = pl.col("_tn").replace_strict(catalogue.lookup, default=None, return_dtype=pl.String)
+    code = pl.col("_tn").replace_strict(*catalogue.lookup_series(), default=None, return_dtype=pl.String)
     shared = pl.col("_tn").is_in(list(catalogue.shared))
     if not catalogue.shared or not out.select(shared.any()).item():
         return out.with_columns(code.alias("test_code")).drop("_tn")

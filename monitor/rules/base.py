@@ -103,13 +103,18 @@ def record_key(sd: SheetData) -> pl.Expr:
     return pl.concat_str(parts, separator="|")
 
 
+# a null text literal, built once: pl.lit with a dtype builds a Series each time (~5 us; emit
+# is called ~200 times a check)
+_NULL_TEXT = pl.lit(None, dtype=pl.String)
+
+
 def emit(sd: SheetData, df: pl.DataFrame | pl.LazyFrame, field: str | None, message: pl.Expr,
          suggestion: pl.Expr | None = None, key: pl.Expr | None = None) -> pl.DataFrame:
     """Findings for the rows of `df` (a filtered view of `sd.frame`), on column `field`.
     `df` may be a LazyFrame (`sd.frame.lazy().filter(...)`): then only the columns the findings
     read are filtered, not every column of a wide 600,000-row sheet, in one query."""
     names = df.collect_schema().names() if isinstance(df, pl.LazyFrame) else df.columns
-    subject = pl.col("subject") if "subject" in names else pl.lit(None, dtype=pl.String)
+    subject = pl.col("subject") if "subject" in names else _NULL_TEXT
     k = record_key(sd) if key is None else key
     if field:
         k = pl.concat_str([k, pl.lit(field)], separator="|")
@@ -118,11 +123,11 @@ def emit(sd: SheetData, df: pl.DataFrame | pl.LazyFrame, field: str | None, mess
     out = df.select(
         pl.lit(sd.schema.name).alias("sheet"),
         pl.col("_row").cast(pl.Int64).alias("row"),
-        pl.lit(field, dtype=pl.String).alias("field"),
-        pl.lit(None, dtype=pl.String).alias("cell"),
+        (pl.lit(field) if isinstance(field, str) else _NULL_TEXT).alias("field"),
+        _NULL_TEXT.alias("cell"),
         subject.cast(pl.String).alias("subject"),
         message.cast(pl.String).alias("message"),
-        (suggestion if suggestion is not None else pl.lit(None, dtype=pl.String)).cast(pl.String).alias("suggestion"),
+        (suggestion if suggestion is not None else _NULL_TEXT).cast(pl.String).alias("suggestion"),
         k.cast(pl.String).alias("key"),
     )
     return collect(out) if isinstance(out, pl.LazyFrame) else out

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import polars as pl
 
+from ..frames import lookup_set, mapping_series
 from .schema import MISSING_MARKERS, YES_NO, Column, Kind, norm
 
 # Error codes written to `<key>__err`; each maps to one rule (see rules/cells.py).
@@ -52,7 +53,13 @@ def clean(raw: pl.Expr) -> pl.Expr:
 
 def is_missing_marker(s: pl.Expr) -> pl.Expr:
     """ND, NA, not done, ... : a value that is known to be missing, not zero (in any case)."""
-    return s.is_in(_marker_spellings())
+    return s.is_in(_marker_set())
+
+
+@lru_cache(maxsize=1)
+def _marker_set() -> pl.Series:
+    """_marker_spellings as is_in reads it, built once (a read and the rules ask ~30 times)."""
+    return lookup_set(_marker_spellings())
 
 
 @lru_cache(maxsize=1)
@@ -277,11 +284,17 @@ def _int_of(n: dict) -> dict:
 
 def parse_yesno(s: pl.Expr) -> dict:
     low = s.str.to_lowercase()
-    v = low.replace_strict(YES_NO, default=None, return_dtype=pl.Boolean)
+    v = low.replace_strict(*_yes_no(), default=None, return_dtype=pl.Boolean)
     err = (pl.when(s.is_null() | v.is_not_null()).then(None)
            .when(is_missing_marker(s)).then(None)
            .otherwise(pl.lit(YESNO_UNREADABLE)))
     return {"value": v, "err": err}
+
+
+@lru_cache(maxsize=1)
+def _yes_no() -> tuple:
+    """YES_NO as replace_strict's (old, new) Series, built once."""
+    return mapping_series(YES_NO, pl.Boolean)
 
 
 def choice_map(col: Column) -> dict:
@@ -310,14 +323,29 @@ def norm_expr(s: pl.Expr) -> pl.Expr:
             .str.replace_all(r"[^0-9a-z#]+", ""))
 
 
+_CHOICE_SERIES: dict = {}
+
+
+def _choice_series(col: Column) -> tuple:
+    """(choice_map, choice_map_full) of `col` as replace_strict's (old, new) Series (the second
+    None when it is empty), built once per distinct choice list and aliases: the rules parse the
+    same columns again (~20 times a check)."""
+    key = (col.choices, tuple(sorted((col.choice_aliases or {}).items())))
+    found = _CHOICE_SERIES.get(key)
+    if found is None:
+        full = choice_map_full(col)
+        found = _CHOICE_SERIES[key] = (mapping_series(choice_map(col), pl.String),
+                                       mapping_series(full, pl.String) if full else None)
+    return found
+
+
 def parse_choice(s: pl.Expr, col: Column) -> dict:
-    m = choice_map(col)
+    m, full = _choice_series(col)
     n = norm_expr(s)
-    v = n.replace_strict(m, default=None, return_dtype=pl.String)
-    full = choice_map_full(col)
-    if full:
+    v = n.replace_strict(*m, default=None, return_dtype=pl.String)
+    if full is not None:
         f = s.str.to_lowercase().str.replace_all(r"[^0-9a-z#]+", "")
-        v = f.replace_strict(full, default=None, return_dtype=pl.String).fill_null(v)
+        v = f.replace_strict(*full, default=None, return_dtype=pl.String).fill_null(v)
     err = pl.when(s.is_null() | v.is_not_null()).then(None).otherwise(pl.lit(CHOICE_UNKNOWN))
     return {"value": v, "err": err}
 
