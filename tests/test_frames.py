@@ -100,3 +100,13 @@ def test_a_lookup_set_is_read_without_a_deprecation_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert df.select(pl.col("x").is_in(lookup_set(["nd"]))).to_series().to_list() == [True, None, False]
+
+
+def test_emit_of_no_rows_gives_a_fresh_empty_findings_frame_each_time():
+    """emit answers no rows with a copy of one frame built once: the same schema, and a caller
+    changing its copy changes no other."""
+    from monitor.rules.base import FRAME_SCHEMA, _NO_FINDINGS
+
+    first, second = _NO_FINDINGS.clone(), _NO_FINDINGS.clone()
+    first.insert_column(0, pl.Series("x", [], dtype=pl.Int8))
+    assert second.schema == pl.Schema(FRAME_SCHEMA) and _NO_FINDINGS.schema == pl.Schema(FRAME_SCHEMA)

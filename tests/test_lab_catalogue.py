@@ -295,3 +295,15 @@ def test_close_matches_return_exactly_what_difflib_get_close_matches_returns():
         for w in words:
             assert close_matches(w, counts, 6, cutoff) == difflib.get_close_matches(w, names, n=6, cutoff=cutoff), w
     assert CAT.suggest("Hematocrite")[0].startswith("HCT")
+
+
+def test_kept_lookup_series_and_result_sets_are_the_catalogue_itself():
+    """The Series the rules read instead of the catalogue's dicts (built once per catalogue) hold
+    exactly its names and its categorical results."""
+    cat = load_catalogue()
+    old, new = cat.lookup_series()
+    assert dict(zip(old.to_list(), new.to_list())) == cat.lookup
+    assert cat.lookup_series() is cat.lookup_series()
+    sets = cat.result_sets()
+    assert {c: tuple(s.explode().to_list()) for c, s in sets.items()} == {
+        c: tuple(t.results) for c, t in cat.tests.items() if t.results}

@@ -22,7 +22,7 @@ from importlib import resources
 import polars as pl
 
 from .. import tomldata
-from ..frames import collect_sized, join_columns, mapping_series
+from ..frames import collect_sized, join_columns, lookup_set, mapping_series
 from . import units as U
 from .conversion import CatalogueError, bridges as _bridges, plausible as _plausible, reading, to_si_parsed
 
@@ -135,7 +135,7 @@ class Catalogue:
     shared: dict = field(default_factory=dict)  # normalised name -> (code, ...) by specimen, default first
     _si_cache: dict = field(default_factory=dict, compare=False, repr=False)   # (code, unit) -> factor
     _names: dict = field(default_factory=dict, compare=False, repr=False)      # letter counts for suggest
-    _series: dict = field(default_factory=dict, compare=False, repr=False)     # lookup_series, built once
+    _series: dict = field(default_factory=dict, compare=False, repr=False)     # lookup_series, result_sets
 
     def code_for(self, text: str, specimen: str | None = None, unit: str | None = None,
                  result: str | None = None) -> str | None:
@@ -170,6 +170,13 @@ class Catalogue:
         if "lookup" not in self._series:
             self._series["lookup"] = mapping_series(self.lookup, pl.String)
         return self._series["lookup"]
+
+    def result_sets(self) -> dict:
+        """code -> its accepted categorical results as is_in reads them (frames.lookup_set), for
+        the tests that have some; built on first use."""
+        if "results" not in self._series:
+            self._series["results"] = {code: lookup_set(t.results) for code, t in self.tests.items() if t.results}
+        return self._series["results"]
 
     def names_frame(self) -> pl.DataFrame:
         """The letter counts of every known name (letter_counts), built on first use; the

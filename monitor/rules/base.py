@@ -106,6 +106,9 @@ def record_key(sd: SheetData) -> pl.Expr:
 # a null text literal, built once: pl.lit with a dtype builds a Series each time (~5 us; emit
 # is called ~200 times a check)
 _NULL_TEXT = pl.lit(None, dtype=pl.String)
+# emit's answer for no rows (~190 times a check), copied from one frame built once: a frame built
+# from the schema makes its eight empty columns each time (~30 us; a clone ~0.4 us)
+_NO_FINDINGS = pl.DataFrame(schema=FRAME_SCHEMA)
 
 
 def emit(sd: SheetData, df: pl.DataFrame | pl.LazyFrame, field: str | None, message: pl.Expr,
@@ -119,7 +122,7 @@ def emit(sd: SheetData, df: pl.DataFrame | pl.LazyFrame, field: str | None, mess
     if field:
         k = pl.concat_str([k, pl.lit(field)], separator="|")
     if isinstance(df, pl.DataFrame) and df.height == 0 and _reads_only(names, k, message, suggestion):
-        return pl.DataFrame(schema=FRAME_SCHEMA)   # no rows: no query (a column it lacks still raises)
+        return _NO_FINDINGS.clone()   # no rows: no query (a column it lacks still raises)
     out = df.select(
         pl.lit(sd.schema.name).alias("sheet"),
         pl.col("_row").cast(pl.Int64).alias("row"),

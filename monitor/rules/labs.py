@@ -114,9 +114,8 @@ def lab_result_unreadable(ctx):
     from .cells import number_suggestion
 
     sd, df = _labs(ctx)
-    cats = {code: list(t.results) for code, t in ctx.catalogue.tests.items() if t.results}
     cat_ok = pl.lit(False)
-    for code, vals in cats.items():
+    for code, vals in ctx.catalogue.result_sets().items():
         cat_ok = cat_ok | ((pl.col("test_code") == code) & pl.col("_norm").is_in(vals))
     # the categorical test on the unreadable rows only (few), not on every result; the result
     # text is normalised once, not once per categorical test
