@@ -330,3 +330,39 @@ def test_findings_csv_by_polars_is_byte_for_byte_the_csv_modules(workflow):
     with_cr = _csv_result(1_200, _CSV_TEXT + ["bare\rcr"], workflow)
     assert reporters._csv_by_polars(with_cr) is None
     assert reporters.to_csv(with_cr) == reporters._csv_by_module(with_cr)
+
+
+def test_write_outputs_writes_both_files_and_raises_the_json_error_first(tmp_path, monkeypatch):
+    """findings.json is written on a second thread while findings.csv is made (their fsyncs
+    overlap): both files are written and their paths returned in order; an error of the JSON write
+    is raised on the caller's thread, before the CSV's when both fail, as when the JSON was
+    written first; a CSV error alone is raised with the JSON written."""
+    import monitor.reporters as rep
+    from monitor.check import Result
+    from monitor.findings import Finding
+
+    res = Result("wb.xlsx", "ab" * 32, "p", "0", "2024-01-01T00:00:00+00:00",
+                 [Finding("0" * 16, "LAB004", "lab-result-unreadable", "major", "Labs", "D2", 2, "01-001",
+                          "Result 'x' is not a number.", None, "Result", "g1")], [])
+    paths = rep.write_outputs(res, tmp_path / "o")
+    assert [p.name for p in paths] == ["findings.json", "findings.csv"]
+    assert json.loads(paths[0].read_text())["findings"][0]["rule"] == "LAB004"
+    assert paths[1].read_text().splitlines()[1].startswith("0000000000000000,LAB004")
+
+    real = rep.atomic_write_text
+
+    def failing(names):
+        def write(path, text):
+            if Path(path).name in names:
+                raise OSError(28, "No space left on device", str(path))
+            return real(path, text)
+        return write
+
+    monkeypatch.setattr(rep, "atomic_write_text", failing({"findings.json", "findings.csv"}))
+    with pytest.raises(OSError) as e:
+        rep.write_outputs(res, tmp_path / "both")
+    assert e.value.filename.endswith("findings.json")
+    monkeypatch.setattr(rep, "atomic_write_text", failing({"findings.csv"}))
+    with pytest.raises(OSError) as e:
+        rep.write_outputs(res, tmp_path / "csv")
+    assert e.value.filename.endswith("findings.csv") and (tmp_path / "csv" / "findings.json").is_file()
