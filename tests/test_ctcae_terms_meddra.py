@@ -100,3 +100,16 @@ def test_term_normalisation_equals_the_regex_form_for_every_space_and_letter():
         text = f"{c} Nausea{c}{c}grade\u00a0{c}"
         assert norm_term(text) == plain(text), hex(ord(c))
     assert norm_term("  Platelet\u00a0 count   decreased ") == "platelet count decreased"
+
+
+def test_defined_grades_are_each_terms_grades_as_text_built_once():
+    """AE008 reads the terms' defined grades as kept Series: every term, its grades joined by
+    commas (Alopecia: 1,2), the same object on every call."""
+    from monitor.ctcae.terms import load_terms
+
+    terms = load_terms()
+    old, new = terms.defined_grades()
+    got = dict(zip(old.to_list(), new.to_list()))
+    assert got == {k: ",".join(str(g) for g in t.grades) for k, t in terms.by_norm.items()}
+    assert got["alopecia"] == "1,2"
+    assert terms.defined_grades() is terms.defined_grades()

@@ -304,6 +304,12 @@ def test_kept_lookup_series_and_result_sets_are_the_catalogue_itself():
     old, new = cat.lookup_series()
     assert dict(zip(old.to_list(), new.to_list())) == cat.lookup
     assert cat.lookup_series() is cat.lookup_series()
+    units, lo, hi = cat.per_test_series()
+    assert dict(zip(*(x.to_list() for x in units))) == {c: t.si_unit for c, t in cat.tests.items()}
+    assert dict(zip(*(x.to_list() for x in lo))) == {c: t.plausible[0] for c, t in cat.tests.items()
+                                                     if t.plausible and t.plausible[0] is not None}
+    assert dict(zip(*(x.to_list() for x in hi))) == {c: t.plausible[1] for c, t in cat.tests.items()
+                                                     if t.plausible and t.plausible[1] is not None}
     sets = cat.result_sets()
     assert {c: tuple(s.explode().to_list()) for c, s in sets.items()} == {
         c: tuple(t.results) for c, t in cat.tests.items() if t.results}

@@ -82,6 +82,8 @@ class Criterion:
 
 @dataclass(frozen=True)
 class Criteria:
+    """The grading criteria (criteria.toml): every Criterion in file order, and the vital signs."""
+
     version: str
     ctcae_version: str
     records: tuple               # Criterion, in file order

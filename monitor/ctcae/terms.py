@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
@@ -39,9 +39,23 @@ class Terms:
     by_norm: dict                 # normalised term -> Term
     synonyms: dict = None         # normalised common name -> [CTCAE terms] (synonyms.toml)
     meddra: dict = None           # normalised MedDRA preferred term -> [CTCAE terms] (meddra_pt.toml)
+    _series: dict = field(default_factory=dict, compare=False, repr=False)   # defined_grades, built once
 
     def __len__(self) -> int:
         return len(self.by_norm)
+
+    def defined_grades(self) -> tuple:
+        """normalised term -> its defined grades as text ("1,2,3"), as replace_strict's (old, new)
+        Series: built on first use and kept (AE008 reads it in every check; the dict and its
+        Series took ~1 ms)."""
+        if "grades" not in self._series:
+            import polars as pl
+
+            from ..frames import mapping_series
+
+            self._series["grades"] = mapping_series(
+                {k: ",".join(str(g) for g in t.grades) for k, t in self.by_norm.items()}, pl.String)
+        return self._series["grades"]
 
     def get(self, text: str | None) -> Term | None:
         return None if text is None else self.by_norm.get(norm_term(text))

@@ -43,13 +43,11 @@ def labs_table(labs, cycles, catalogue: Catalogue, rows: pl.DataFrame | None = N
     if labs is None or not labs.has("subject", "date", "test", "result"):
         return pl.DataFrame()
     df = with_lab_codes(labs.frame, catalogue) if rows is None else rows
-    si_units = {code: t.si_unit for code, t in catalogue.tests.items()}
+    si_units, lo, hi = catalogue.per_test_series()
     factor = pl.col("unit_factor")
-    lo = {c: t.plausible[0] for c, t in catalogue.tests.items() if t.plausible and t.plausible[0] is not None}
-    hi = {c: t.plausible[1] for c, t in catalogue.tests.items() if t.plausible and t.plausible[1] is not None}
     raw_si = pl.col("result") * factor
-    plausible = ~((raw_si < pl.col("test_code").replace_strict(lo, default=None, return_dtype=pl.Float64))
-                  | (raw_si > pl.col("test_code").replace_strict(hi, default=None, return_dtype=pl.Float64))
+    plausible = ~((raw_si < pl.col("test_code").replace_strict(*lo, default=None, return_dtype=pl.Float64))
+                  | (raw_si > pl.col("test_code").replace_strict(*hi, default=None, return_dtype=pl.Float64))
                   ).fill_null(False)
     lln = pl.col("lln") if "lln" in df.columns else pl.lit(None, dtype=pl.Float64)
     uln = pl.col("uln") if "uln" in df.columns else pl.lit(None, dtype=pl.Float64)
@@ -66,7 +64,7 @@ def labs_table(labs, cycles, catalogue: Catalogue, rows: pl.DataFrame | None = N
         unit.alias("unit"),
         pl.when(plausible).then(raw_si).alias("value_si"),
         (plausible | pl.col("result").is_null() | factor.is_null()).alias("plausible"),
-        pl.col("test_code").replace_strict(si_units, default=None, return_dtype=pl.String).alias("unit_si"),
+        pl.col("test_code").replace_strict(*si_units, default=None, return_dtype=pl.String).alias("unit_si"),
         lln.alias("lln"),
         uln.alias("uln"),
         (lln * factor).alias("lln_si"),

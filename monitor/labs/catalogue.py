@@ -171,6 +171,20 @@ class Catalogue:
             self._series["lookup"] = mapping_series(self.lookup, pl.String)
         return self._series["lookup"]
 
+    def per_test_series(self) -> tuple:
+        """(SI unit, lowest plausible SI value, highest plausible SI value) of each test, each as
+        replace_strict's (old, new) Series (a bound only for the tests that have it), built on
+        first use: the labs table reads them in every check."""
+        if "per_test" not in self._series:
+            t = self.tests
+            self._series["per_test"] = (
+                mapping_series({c: x.si_unit for c, x in t.items()}, pl.String),
+                mapping_series({c: x.plausible[0] for c, x in t.items() if x.plausible and x.plausible[0] is not None},
+                               pl.Float64),
+                mapping_series({c: x.plausible[1] for c, x in t.items() if x.plausible and x.plausible[1] is not None},
+                               pl.Float64))
+        return self._series["per_test"]
+
     def result_sets(self) -> dict:
         """code -> its accepted categorical results as is_in reads them (frames.lookup_set), for
         the tests that have some; built on first use."""

@@ -138,9 +138,8 @@ def ae_grade_not_defined(ctx):
     *Example*: Alopecia grade 3.
     """
     sd = ctx.sheet("AdverseEvents")
-    allowed = {k: ",".join(str(g) for g in t.grades) for k, t in ctx.terms.by_norm.items()}
     n = pl.col("term").str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
-    g = n.replace_strict(allowed, default=None, return_dtype=pl.String)
+    g = n.replace_strict(*ctx.terms.defined_grades(), default=None, return_dtype=pl.String)
     df = sd.frame.with_columns(g.alias("_allowed"))
     bad = df.filter(pl.col("_allowed").is_not_null() & pl.col("grade").is_between(1, 5)
                     & ~pl.col("_allowed").str.contains(pl.col("grade").cast(pl.String), literal=True))
