@@ -328,8 +328,8 @@ _CHOICE_SERIES: dict = {}
 
 def _choice_series(col: Column) -> tuple:
     """(choice_map, choice_map_full) of `col` as replace_strict's (old, new) Series (the second
-    None when it is empty), built once per distinct choice list and aliases: the rules parse the
-    same columns again (~20 times a check)."""
+    None when it is empty), built once per distinct choice list and aliases (parse_choice is
+    called ~20 times a check; a dict given to replace_strict is made into Series at each call)."""
     key = (col.choices, tuple(sorted((col.choice_aliases or {}).items())))
     found = _CHOICE_SERIES.get(key)
     if found is None:
