@@ -19,7 +19,6 @@ beside `output/<stem>/`). `accept`, `query` and `responses` take the same `--out
 
 from __future__ import annotations
 
-import getpass
 import os
 import threading
 from datetime import datetime, timezone
@@ -46,6 +45,8 @@ def default_by() -> str:
     if name:
         return name
     try:
+        import getpass   # here: only a workflow change asks who made it (getpass loads termios)
+
         return getpass.getuser()
     except Exception:  # no login name (a container): still someone
         return "unknown"
