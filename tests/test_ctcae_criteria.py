@@ -343,3 +343,16 @@ thresholds = [ {{ grade = 1, basis = "abs", op = ">=", value = {{ "dipstick" = 1
                                             r"the catalogue result\(s\) \['\+', '\+\+', '\+\+\+', '\+\+\+\+', "
                                             r"'2\+', '3\+', '4\+', 'negative', 'trace'\]"):
         parse_criteria(text)
+
+
+def test_side_term_series_are_the_side_terms_built_once():
+    """term_expr reads each direction's test -> CTCAE term mapping as kept Series (built once per
+    criteria object): the same mapping as side_terms."""
+    from monitor.ctcae.criteria import load_criteria
+    from monitor.ctcae.grade import side_terms
+
+    crit = load_criteria()
+    for side in ("low", "high"):
+        old, new = crit.side_term_series(side)
+        assert dict(zip(old.to_list(), new.to_list())) == side_terms(side, crit) != {}
+        assert crit.side_term_series(side) is crit.side_term_series(side)

@@ -88,6 +88,7 @@ class Criteria:
     ctcae_version: str
     records: tuple               # Criterion, in file order
     vital_signs: dict = field(default_factory=dict)   # code -> {name, unit}
+    _series: dict = field(default_factory=dict, compare=False, repr=False)   # side_term_series, built once
 
     def __len__(self) -> int:
         return len(self.records)
@@ -107,6 +108,19 @@ class Criteria:
     def by_test(self) -> dict:
         """test code -> {direction: Criterion} (shared; do not mutate)."""
         return self._by_test
+
+    def side_term_series(self, side: str) -> tuple:
+        """test code -> the CTCAE term of its criterion in direction `side` ('low' / 'high'), as
+        replace_strict's (old, new) Series: built on first use and kept (the safety rules ask
+        for them ~12 times a check)."""
+        if side not in self._series:
+            import polars as pl
+
+            from ..frames import mapping_series
+
+            self._series[side] = mapping_series(
+                {c: recs[side].term for c, recs in self._by_test.items() if recs.get(side) is not None}, pl.String)
+        return self._series[side]
 
     def terms(self) -> list:
         """Distinct CTCAE terms covered, in file order."""

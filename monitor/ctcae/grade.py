@@ -38,7 +38,6 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from ..frames import mapping_series
 from ..labs.catalogue import Catalogue, load_catalogue, norm_test_expr
 from .criteria import Criteria, Criterion, load_criteria
 from .printed import graded_unit, si_to
@@ -257,20 +256,8 @@ def term_expr(side: str, code: str = "test_code", criteria: Criteria | None = No
     """The CTCAE term grade_labs gives as ctcae_term_low / ctcae_term_high ('low' / 'high'): a
     function of the test code alone (the term of the test's criterion in that direction; null
     for a code without one), so a table may leave the text column out and read it from here."""
-    return pl.col(code).cast(pl.String).replace_strict(*_side_term_series(side, criteria or load_criteria()),
+    return pl.col(code).cast(pl.String).replace_strict(*(criteria or load_criteria()).side_term_series(side),
                                                        default=None, return_dtype=pl.String)
-
-
-_SIDE_TERMS: dict = {}
-
-
-def _side_term_series(side: str, crit: Criteria) -> tuple:
-    """side_terms as replace_strict's (old, new) Series, built once per criteria object and side
-    (the safety rules ask for them ~12 times a check)."""
-    found = _SIDE_TERMS.get((side, id(crit)))
-    if found is None or found[0] is not crit:   # an id is reused only after its object is gone
-        found = _SIDE_TERMS[(side, id(crit))] = (crit, mapping_series(side_terms(side, crit), pl.String))
-    return found[1]
 
 
 def side_terms(side: str, criteria: Criteria | None = None) -> dict:
