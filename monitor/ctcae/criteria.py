@@ -118,9 +118,13 @@ class Criteria:
 
             from ..frames import mapping_series
 
-            self._series[side] = mapping_series(
-                {c: recs[side].term for c, recs in self._by_test.items() if recs.get(side) is not None}, pl.String)
+            self._series[side] = mapping_series(self.side_terms(side), pl.String)
         return self._series[side]
+
+    def side_terms(self, side: str) -> dict:
+        """test code -> the CTCAE term of its criterion in direction `side` ('low' / 'high'), for
+        the codes that have one."""
+        return {c: recs[side].term for c, recs in self._by_test.items() if recs.get(side) is not None}
 
     def terms(self) -> list:
         """Distinct CTCAE terms covered, in file order."""

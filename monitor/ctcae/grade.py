@@ -263,8 +263,7 @@ def term_expr(side: str, code: str = "test_code", criteria: Criteria | None = No
 def side_terms(side: str, criteria: Criteria | None = None) -> dict:
     """test code -> the CTCAE term of its criterion in direction `side` ('low' / 'high'), for
     the codes that have one (term_expr's mapping)."""
-    by_test = (criteria or load_criteria()).by_test()
-    return {c: recs[side].term for c, recs in by_test.items() if recs.get(side) is not None}
+    return (criteria or load_criteria()).side_terms(side)
 
 
 def grade_labs(df: pl.DataFrame, criteria: Criteria | None = None,
